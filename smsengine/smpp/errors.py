@@ -1,0 +1,166 @@
+"""Errors of the SMPP codec and of SMPP peers.
+
+Every error carries the SMPP command_status that describes it and whether retrying can help, so
+callers branch on ``status`` / ``retriable`` / the class, never on message text.
+
+- :class:`InvalidPduError` — *local*: building an illegal PDU raises it at once.
+- :class:`PduDecodeError` — *remote*: a peer's PDU could not be decoded; it carries the response
+  the receiver should send (the PDU's ``*_resp`` or ``generic_nack``).
+- :class:`FramingError` — *remote, fatal*: the byte stream cannot be framed any more
+  (command_length out of bounds); the caller must close the connection.
+- :class:`CommandStatusError` and its registry — a peer answered a request with a non-zero
+  command_status; :func:`error_for_status` picks the class callers treat differently.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from .constants import CommandStatus
+
+if TYPE_CHECKING:
+    from .pdu import Response
+
+__all__ = [
+    "AlreadyBoundError",
+    "AuthenticationError",
+    "CommandStatusError",
+    "FramingError",
+    "InvalidPduError",
+    "MessageQueueFullError",
+    "PduDecodeError",
+    "SmppError",
+    "ThrottledError",
+    "error_for_status",
+    "is_retriable_status",
+    "status_name",
+]
+
+
+def status_name(status: int) -> str:
+    """``ESME_RTHROTTLED`` for 0x58; ``0x00000401`` for a vendor-specific value."""
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"
+
+
+class SmppError(Exception):
+    """Base class of every error the SMPP layer raises.
+
+    ``status`` is the SMPP command_status that describes the failure (an int; a
+    :class:`CommandStatus` when it is a standard one); ``retriable`` says whether sending the same
+    thing again later can succeed.
+    """
+
+    retriable: bool = False
+
+    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RUNKNOWNERR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidPduError(SmppError, ValueError):
+    """A PDU (or TLV) being built breaks the specification: names the field and the limit."""
+
+    def __init__(self, message: str, *, field: str, status: int) -> None:
+        super().__init__(message, status=status)
+        self.field = field
+
+
+class PduDecodeError(SmppError):
+    """A received PDU is malformed.
+
+    ``command_id`` and ``sequence_number`` come from the header, so a session can fail the
+    matching pending request; ``field`` names the offending field when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        command_id: int,
+        sequence_number: int,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.command_id = command_id
+        self.sequence_number = sequence_number
+        self.field = field
+        #: What the receiver should send back: the PDU's *_resp or generic_nack with
+        #: ``status``; None when the bad PDU was a response (answering it risks a nack loop).
+        self.response: Response | None = None
+
+
+class FramingError(SmppError):
+    """The stream cannot be split into PDUs any more; close the connection."""
+
+    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RINVCMDLEN) -> None:
+        super().__init__(message, status=status)
+
+
+# --- errors a peer reports in command_status -------------------------------------------------
+
+_RETRIABLE = frozenset(
+    {
+        CommandStatus.ESME_RTHROTTLED,
+        CommandStatus.ESME_RMSGQFUL,
+        CommandStatus.ESME_RSYSERR,
+        CommandStatus.ESME_RX_T_APPN,
+        CommandStatus.ESME_RSUBMITFAIL,
+        CommandStatus.ESME_RBINDFAIL,
+    }
+)
+
+
+def is_retriable_status(status: int) -> bool:
+    """Whether the same request can succeed later (throttling, queue full, transient failure)."""
+    return status in _RETRIABLE
+
+
+class CommandStatusError(SmppError):
+    """A peer answered with a non-zero command_status. Use :func:`error_for_status` to build."""
+
+    #: Statuses that map to this class in the registry (subclasses fill it in).
+    statuses: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(message or status_name(status), status=status)
+        self.retriable = is_retriable_status(status)
+
+
+class ThrottledError(CommandStatusError):
+    """ESME_RTHROTTLED: the carrier wants us slower; flow control should act on it."""
+
+    statuses = (CommandStatus.ESME_RTHROTTLED,)
+
+
+class MessageQueueFullError(CommandStatusError):
+    """ESME_RMSGQFUL: the SMSC's queue is full; back off like throttling."""
+
+    statuses = (CommandStatus.ESME_RMSGQFUL,)
+
+
+class AuthenticationError(CommandStatusError):
+    """Wrong system_id or password: retrying soon only annoys the carrier."""
+
+    statuses = (CommandStatus.ESME_RINVPASWD, CommandStatus.ESME_RINVSYSID)
+
+
+class AlreadyBoundError(CommandStatusError):
+    """ESME_RALYBND: wait for the carrier to release the old bind."""
+
+    statuses = (CommandStatus.ESME_RALYBND,)
+
+
+_REGISTRY: dict[int, type[CommandStatusError]] = {
+    status: cls
+    for cls in (ThrottledError, MessageQueueFullError, AuthenticationError, AlreadyBoundError)
+    for status in cls.statuses
+}
+
+
+def error_for_status(status: int, message: str | None = None) -> CommandStatusError:
+    """The exception a non-zero command_status stands for, of the class callers branch on."""
+    return _REGISTRY.get(status, CommandStatusError)(status, message)

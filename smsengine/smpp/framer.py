@@ -1,0 +1,119 @@
+"""Splitting an SMPP byte stream into PDUs, sans-I/O.
+
+Feed it whatever the transport read — one byte or many PDUs at a time — and get back, in order,
+decoded PDUs and :class:`InvalidPdu` events for PDUs that were framed correctly but could not be
+decoded (each carrying the response to send: the PDU's ``*_resp`` or ``generic_nack``). A
+command_length below 16 or above the configured maximum means the stream can no longer be framed:
+:class:`~smsengine.smpp.errors.FramingError` is raised and the caller closes the connection.
+
+Memory is bounded: the buffer never holds more than one incomplete PDU (at most
+``max_command_length`` octets) plus what the last ``feed`` brought.
+"""
+
+from __future__ import annotations
+
+from typing import Final, cast
+
+import msgspec
+
+from .constants import CommandStatus
+from .errors import FramingError, PduDecodeError
+from .pdu import HEADER, Pdu, Response, decode_body
+
+__all__ = ["DEFAULT_MAX_COMMAND_LENGTH", "Framer", "InvalidPdu"]
+
+#: Room for a submit_sm with a full 64 KiB message_payload and its other fields.
+DEFAULT_MAX_COMMAND_LENGTH: Final = 70_000
+
+_unpack_header = HEADER.unpack_from
+
+
+class InvalidPdu(msgspec.Struct, frozen=True):
+    """A framed PDU that could not be decoded.
+
+    ``response`` is what the receiver should send back (None when the bad PDU was itself a
+    response: answering it could start a nack loop); ``error`` says what was wrong.
+    """
+
+    error: PduDecodeError
+    response: Response | None
+
+    @property
+    def command_id(self) -> int:
+        return self.error.command_id
+
+    @property
+    def sequence_number(self) -> int:
+        return self.error.sequence_number
+
+    @property
+    def status(self) -> int:
+        return self.error.status
+
+
+class Framer:
+    """Turns received bytes into PDUs; see the module docstring."""
+
+    __slots__ = ("_broken", "_buf", "max_command_length")
+
+    def __init__(self, max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH) -> None:
+        if max_command_length < 16:
+            raise ValueError(f"max_command_length must be at least 16, got {max_command_length}")
+        self.max_command_length = max_command_length
+        self._buf = bytearray()
+        self._broken: FramingError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Octets received but not yet part of a whole PDU."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
+        """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
+        if self._broken is not None:
+            raise FramingError(f"stream already failed: {self._broken}")
+        buf = self._buf
+        if buf:
+            buf += data
+            src: bytes | bytearray = buf
+        else:
+            # Nothing pending: parse straight from the caller's bytes, no copy.
+            src = data if isinstance(data, bytes) else bytes(data)
+        out: list[Pdu | InvalidPdu] = []
+        end = len(src)
+        pos = 0
+        limit = self.max_command_length
+        while end - pos >= 16:
+            length, command_id, status, seq = _unpack_header(src, pos)
+            if length < 16 or length > limit:
+                self._fail(length)
+            stop = pos + length
+            if stop > end:
+                break
+            body = bytes(src[pos + 16 : stop]) if src is buf else cast(bytes, src[pos + 16 : stop])
+            pos = stop
+            try:
+                out.append(decode_body(command_id, status, seq, body))
+            except PduDecodeError as exc:
+                out.append(InvalidPdu(exc, exc.response))
+        if 4 <= end - pos < 16:
+            # A bad command_length is known from four octets on; don't wait for more.
+            length = int.from_bytes(src[pos : pos + 4], "big")
+            if length < 16 or length > limit:
+                self._fail(length)
+        if src is buf:
+            del buf[:pos]
+        elif pos < end:
+            buf += src[pos:]
+        return out
+
+    def _fail(self, length: int) -> None:
+        self._buf.clear()
+        problem = "below the minimum of 16" if length < 16 else (
+            f"above the maximum of {self.max_command_length}"
+        )
+        self._broken = FramingError(
+            f"command_length {length} is {problem}; the stream cannot be framed",
+            status=CommandStatus.ESME_RINVCMDLEN,
+        )
+        raise self._broken

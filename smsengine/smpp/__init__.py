@@ -36,6 +36,7 @@ from .errors import (
 )
 from .framer import DEFAULT_MAX_COMMAND_LENGTH, Framer, InvalidPdu
 from .pdu import (
+    HEADER_LENGTH,
     PDU_CLASSES,
     AlertNotification,
     BindReceiver,
@@ -78,6 +79,7 @@ from .tlv import TLV_SPECS, Tlv, TlvSpec
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_LENGTH",
+    "HEADER_LENGTH",
     "PDU_CLASSES",
     "TLV_SPECS",
     "AlertNotification",

@@ -28,6 +28,7 @@ from .tlv import Tlv, TlvDecodeError, decode_tlvs, encode_tlvs
 
 __all__ = [
     "HEADER",
+    "HEADER_LENGTH",
     "PDU_CLASSES",
     "AlertNotification",
     "BindReceiver",
@@ -68,6 +69,7 @@ __all__ = [
 
 #: command_length, command_id, command_status, sequence_number — all big-endian u32.
 HEADER: Final = struct.Struct(">IIII")
+HEADER_LENGTH: Final = 16
 _U32 = struct.Struct(">I")
 _STATUS_ENUM: Final = {s.value: s for s in CommandStatus}
 
@@ -515,6 +517,8 @@ def _dec_list(
 ) -> tuple[Any, int]:
     try:
         return fn(body, p)
+    except InvalidPduError:
+        raise  # a value out of bounds: the dispatcher reports it with the field's own status
     except IndexError:
         raise _Malformed(name, CommandStatus.ESME_RINVCMDLEN, f"body ends inside {name}") from None
     except ValueError:

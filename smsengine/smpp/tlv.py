@@ -141,7 +141,9 @@ class Tlv(msgspec.Struct, frozen=True):
                     return
             elif type(value) is bytes and spec.min_len <= len(value) <= spec.max_len:
                 return
-        elif type(value) is bytes and len(value) <= 0xFFFF and type(tag) is int and tag >= 0:
+        elif (
+            type(value) is bytes and len(value) <= 0xFFFF and type(tag) is int and 0 <= tag < 65536
+        ):
             return
         _check(tag, value)
 

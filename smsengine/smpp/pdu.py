@@ -314,22 +314,26 @@ def _gen_validator(cls: type, layout: list[tuple[str, object]], is_pdu: bool) ->
         # OR-ing the octets checks them all at once: a negative value or one above 255 leaves
         # bits above bit 7; a non-int raises TypeError.
         terms.append(f"({' | '.join(octets)}) >> 8 == 0")
+    strings = [n for n, m in layout if isinstance(m, (_CString, _Time))]
     for n, m in layout:
         if isinstance(m, _CString):
-            terms.append(
-                f'type({n}) is str and len({n}) < {m.max_len} and {n}.isascii() '
-                f'and "\\0" not in {n}'
-            )
+            terms.append(f"len({n}) < {m.max_len}")
         elif isinstance(m, _Uint32):
             terms.append(f"{n} >> 32 == 0")
         elif isinstance(m, _Time):
-            terms.append(f"type({n}) is str and (not {n} or _time_ok({n}))")
+            terms.append(f"(not {n} or _time_ok({n}))")
         elif isinstance(m, _ShortMessage):
             terms.append(f"type({n}) is bytes and len({n}) <= 254")
         elif isinstance(m, _DestList):
             terms.append(f"type({n}) is tuple and 0 < len({n}) <= 254 and _dests_ok({n})")
         elif isinstance(m, _UnsuccessList):
             terms.append(f"type({n}) is tuple and len({n}) <= 254 and _unsuccess_ok({n})")
+    if strings:
+        # One concatenation checks every string at once: a non-str raises TypeError (slow
+        # path), and a single isascii/NUL scan covers them all. Latin-1 text and str subclasses
+        # fail here and are accepted by the slow path.
+        joined = " + ".join(f"{n}" for n in strings)
+        terms.append(f"type(_s := {joined}) is str and _s.isascii() and '\\0' not in _s")
     if is_pdu:
         terms.append("(not self.tlvs or _check_tlvs(self))")
     expr = " and ".join(terms) if terms else "True"
@@ -366,7 +370,8 @@ def _gen_encoder(cls: type[Pdu], layout: list[tuple[str, object]]) -> Callable[.
             args.append(f"self.{n}")
         elif isinstance(m, (_CString, _Time)):
             fmt += b"%b\0"
-            args.append(f"self.{n}.encode('latin-1')")
+            # Most optional strings are empty; skipping their encode call is measurable.
+            args.append(f"(self.{n}.encode('latin-1') if self.{n} else b'')")
         elif isinstance(m, _ShortMessage):
             fmt += b"%c%b"
             args += [f"len(self.{n})", f"self.{n}"]

@@ -28,8 +28,9 @@ __all__ = ["DeliveryReceipt", "ReceiptParseError", "parse_receipt"]
 # A key is recognised at the start or after white space, in any case, with ``_``/``-``/space or
 # nothing between "submit"/"done" and "date".
 _KEY: Final = re.compile(
-    r"(?:(?<=\s)|^)(id|sub|dlvrd|submit[ _-]?date|done[ _-]?date|stat|err|text)\s*:",
-    re.IGNORECASE,
+    r"(?:(?<=\s)|^)(id|sub|dlvrd|submit\s*[_-]?\s*date|done\s*[_-]?\s*date|stat|err|text)\s*:",
+    # Without ASCII, IGNORECASE lets U+017F (long s) match 's' and U+0131 (dotless i) match 'i'.
+    re.IGNORECASE | re.ASCII,
 )
 _CANON: Final = {
     "id": "id",
@@ -185,7 +186,7 @@ class DeliveryReceipt(msgspec.Struct, frozen=True, kw_only=True):
 _STANDARD: Final = re.compile(
     r"id:(\S+)\s+sub:(\S*)\s+dlvrd:(\S*)\s+submit[ _]?date:(\d*)\s+done[ _]?date:(\d*)"
     r"\s+stat:(\S*)\s+err:(\S*)(?:\s+text:(.*))?\s*",
-    re.IGNORECASE | re.DOTALL,
+    re.IGNORECASE | re.DOTALL | re.ASCII,
 )
 
 
@@ -193,6 +194,8 @@ def parse_receipt(text: str | bytes) -> DeliveryReceipt:
     """Parse receipt text; tolerant of the variants carriers send (see the module docstring)."""
     if not isinstance(text, str):
         text = bytes(text).decode("latin-1")
+    if text.endswith("\0"):  # some SMSCs terminate the text with NULs (inside, they are data)
+        text = text.rstrip("\0")
     m = _STANDARD.fullmatch(text)
     if m is not None:
         rid, sub, dlvrd, sdate, ddate, stat, err, body = m.groups()
@@ -210,26 +213,35 @@ def parse_receipt(text: str | bytes) -> DeliveryReceipt:
 
 
 def _parse_general(text: str) -> DeliveryReceipt:
+    """Key by key. Every field but ``text`` is one token: whatever follows it up to the next
+    key (an unknown key, a missing ``text:``, a stat word without ``stat:``) is not its value."""
     matches = list(_KEY.finditer(text))
     fields: dict[str, str] = {}
+    stray: list[str] = []
     for i, m in enumerate(matches):
         key = _canon_key(m.group(1))
         if key in fields:
             # A repeated key can only be inside the free text of an earlier ``text:``.
             continue
         if key == "text":
-            # text: is free-form. It ends at the next key only when every key after it is one
-            # we have not seen (a receipt with its fields reordered); otherwise it runs to the
-            # end of the receipt, as in Appendix B.
+            # text: is free-form. It ends at the next key only when every key after it is a
+            # field we have not seen yet (a receipt with its fields reordered); otherwise it runs
+            # to the end of the receipt, as in Appendix B.
             later = [_canon_key(n.group(1)) for n in matches[i + 1 :]]
-            if later and len(set(later)) == len(later) and not set(later) & fields.keys():
+            seen = fields.keys() | {"text"}
+            if later and len(set(later)) == len(later) and not set(later) & seen:
                 fields[key] = text[m.end() : matches[i + 1].start()].strip()
                 continue
             fields[key] = text[m.end() :].strip()
             break
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        fields[key] = text[m.end() : end].strip()
+        tokens = text[m.end() : end].split()
+        fields[key] = tokens[0] if tokens else ""
+        stray += tokens[1:]
     receipt_id = fields.pop("id", "")
     if not receipt_id:
         raise ReceiptParseError(f"no id: field in receipt text {text[:80]!r}")
+    if "stat" not in fields:
+        # Some SMSCs drop the "stat:" key but keep the word ("done date:… DELIVRD err:000").
+        fields["stat"] = next((t for t in stray if t.upper() in _STATES), "")
     return DeliveryReceipt(id=receipt_id, **fields)

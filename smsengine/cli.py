@@ -7,6 +7,7 @@ Subcommands so far:
 - ``smsengine decode HEX…``: decode SMPP PDUs from hex (one or more, concatenated or separate)
   and print them as JSON, or say precisely what is wrong with them.
 - ``smsengine receipt TEXT``: parse delivery receipt text and print its fields as JSON.
+- ``smsengine fakesmsc``: run the bundled fake SMSC (see :mod:`smsengine.fakesmsc.main`).
 """
 
 from __future__ import annotations
@@ -119,6 +120,35 @@ def _cmd_receipt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_segments(args: argparse.Namespace) -> int:
+    """What a text costs: encoding, data_coding, parts and units, as the segmenter will send it."""
+    from .text import MAX_PARTS, Encoding, SplitMethod, TextError, count
+
+    try:
+        c = count(args.text, method=SplitMethod(args.udh))
+    except TextError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({
+            "encoding": c.encoding.value,
+            "data_coding": c.data_coding,
+            "parts": c.parts,
+            "units": c.units,
+            "per_part": list(c.per_part),
+        }))
+    else:
+        unit = {Encoding.GSM7: "septets", Encoding.ASCII: "septets", Encoding.UCS2: "UTF-16 units"}
+        name = unit.get(c.encoding, "octets")
+        parts = "1 part" if c.parts == 1 else f"{c.parts} parts {list(c.per_part)}"
+        print(f"{c.encoding.value} (data_coding {c.data_coding}): {c.units} {name} in {parts}; "
+              f"{c.units_left} {name} left in the last part")
+    if c.parts > MAX_PARTS:
+        print(f"error: too long: {c.parts} parts, at most {MAX_PARTS}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Walk through what the codec does, with the bytes on show."""
     import datetime as dt
@@ -218,6 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     receipt.add_argument("text", help="the receipt text, quoted")
     receipt.set_defaults(func=_cmd_receipt)
+
+    segments = sub.add_parser(
+        "segments",
+        help="count the parts and units a text costs",
+        description="Say how a text will be sent: the cheapest exact encoding (GSM 7-bit, else "
+        "UCS2), its data_coding, the number of parts and the units in each (septets for gsm7, "
+        "octets for ascii/latin1, UTF-16 code units for ucs2). Exit 1 past 255 parts.",
+    )
+    segments.add_argument("text", help="the message text, quoted")
+    segments.add_argument("--json", action="store_true", help="print one JSON object")
+    segments.add_argument(
+        "--udh",
+        choices=["8", "16", "sar", "payload"],
+        default="8",
+        help="how long messages are sent: UDH with an 8-bit (default) or 16-bit reference, "
+        "SAR TLVs, or one message_payload (counted as the SMSC will cut it)",
+    )
+    segments.set_defaults(func=_cmd_segments)
+
+    from .fakesmsc.main import add_parser as add_fakesmsc
+
+    add_fakesmsc(sub)
     return parser
 
 

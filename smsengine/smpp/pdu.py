@@ -566,8 +566,13 @@ def _bad_seq(value: object) -> None:
 # --- base classes -------------------------------------------------------------------------------
 
 
-class _Value(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):
-    """Validated on construction by the class's generated ``_validate``."""
+class _Value(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True, gc=False):
+    """Validated on construction by the class's generated ``_validate``.
+
+    ``gc=False``: a PDU holds only strings, bytes, ints and tuples of other PDU values, so it can
+    never be part of a reference cycle; keeping millions of them (ledgers, in-flight windows)
+    out of the cyclic garbage collector's scans is measurable.
+    """
 
     _validate: ClassVar[Callable[..., None]]
 

@@ -115,7 +115,7 @@ def _tag_name(tag: int) -> str:
     return known.name if known is not None else f"tlv 0x{tag:04X}"
 
 
-class Tlv(msgspec.Struct, frozen=True):
+class Tlv(msgspec.Struct, frozen=True, gc=False):
     """One optional parameter: ``Tlv(Tag.receipted_message_id, "1A2B")``."""
 
     tag: int

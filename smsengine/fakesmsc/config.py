@@ -1,0 +1,230 @@
+"""Configuration of the fake SMSC: TOML, validated by msgspec.
+
+A bad field is reported with its path (``$.accounts[0].tps``) and what was expected; checks that
+types cannot express (a rate above 1, an unknown status name) raise :class:`ConfigError` naming
+the field too.
+
+Example::
+
+    max_connections = 64
+    message_id_style = "hex"
+
+    [[accounts]]
+    system_id = "shop"
+    password = "secret"
+    bind_modes = ["transceiver"]
+    max_binds = 2
+    tps = 100
+    window = 50
+
+    [receipts]
+    delay = { kind = "uniform", low = 0.05, high = 0.5 }
+    statuses = { DELIVRD = 0.9, UNDELIV = 0.1 }
+    profile = "standard"
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from ..smpp import CommandStatus
+
+__all__ = [
+    "Account",
+    "Config",
+    "ConfigError",
+    "Delay",
+    "FaultSchedule",
+    "ReceiptConfig",
+    "config_from_dict",
+    "load_config",
+]
+
+BindMode = Literal["transmitter", "receiver", "transceiver"]
+IdStyle = Literal["decimal", "hex", "HEX", "uuid"]
+ReceiptProfile = Literal["standard", "upper", "long_dates", "other_base"]
+ThrottleStatus = Literal["ESME_RTHROTTLED", "ESME_RMSGQFUL"]
+
+RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "ACCEPTD", "UNKNOWN", "DELETED")
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; ``field`` names it."""
+
+    retriable = False
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Delay(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A random delay in seconds: fixed ``value``, uniform ``low``..``high``, or lognormal with
+    ``median`` and ``sigma`` (capped at ``high`` when that is set)."""
+
+    kind: Literal["fixed", "uniform", "lognormal"] = "fixed"
+    value: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    median: float = 0.0
+    sigma: float = 0.5
+
+    def check(self, field: str) -> None:
+        for name in ("value", "low", "high", "median", "sigma"):
+            number = getattr(self, name)
+            if not math.isfinite(number) or number < 0:
+                raise ConfigError(f"{field}.{name}", f"must be a finite number >= 0, got {number}")
+        if self.kind == "uniform" and self.high < self.low:
+            raise ConfigError(f"{field}.high", f"{self.high} is below low {self.low}")
+        if self.kind == "lognormal" and self.median <= 0:
+            raise ConfigError(f"{field}.median", "a lognormal delay needs median > 0")
+
+    @property
+    def is_zero(self) -> bool:
+        return self.kind == "fixed" and self.value == 0.0
+
+
+class Account(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ESME account the SMSC accepts."""
+
+    system_id: str
+    password: str = ""
+    bind_modes: list[BindMode] = msgspec.field(
+        default_factory=lambda: ["transmitter", "receiver", "transceiver"]
+    )
+    max_binds: int = 4
+    tps: float = 0.0  # 0 = unlimited; counted per account, in submit_sm per second
+    window: int = 0  # 0 = unlimited; unanswered requests allowed per bind
+    throttle_status: ThrottleStatus = "ESME_RTHROTTLED"
+
+
+class ReceiptConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Delivery receipts for submit_sm with registered_delivery set."""
+
+    delay: Delay = Delay()
+    statuses: dict[str, float] = msgspec.field(default_factory=lambda: {"DELIVRD": 1.0})
+    err_codes: dict[str, str] = msgspec.field(default_factory=dict)  # stat -> err field
+    tlvs: bool = True  # receipted_message_id and message_state TLVs
+    profile: ReceiptProfile = "standard"
+    retry_after: float = 5.0  # resend a deliver_sm nobody answered after this many seconds
+    max_attempts: int = 3
+    max_pending: int = 1_000_000  # receipts waiting for their time or for a receiver bind
+
+
+class FaultSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Faults that happen by themselves, for soak tests. 0 disables each."""
+
+    drop_after_pdus: int = 0  # close each connection after it sent this many PDUs
+    drop_every: float = 0.0  # close every connection every T seconds
+    refuse_binds_for: float = 0.0  # from start, answer binds with ESME_RBINDFAIL this long
+
+
+class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The whole fake SMSC configuration. With no accounts it runs in open mode."""
+
+    accounts: list[Account] = msgspec.field(default_factory=list)
+    system_id: str = "fakesmsc"  # what bind_*_resp carries
+    max_connections: int = 256
+    max_pdu_length: int = 70_000
+    output_buffer_limit: int = 4 * 1024 * 1024  # stop reading a client whose replies pile up
+    message_id_style: IdStyle = "hex"
+    latency: Delay = Delay()  # response latency model
+    errors: dict[str, float] = msgspec.field(default_factory=dict)  # status name -> rate
+    receipts: ReceiptConfig = ReceiptConfig()
+    faults: FaultSchedule = FaultSchedule()
+    ledger_limit: int = 2_000_000  # oldest entries are dropped (and counted) beyond this
+    enquire_link_timeout: float = 0.0  # close binds silent this long; 0 = never
+    seed: int | None = None  # for reproducible random draws
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def open_mode(self) -> bool:
+        return not self.accounts
+
+
+def _positive(field: str, value: float, *, allow_zero: bool = True) -> None:
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(field, f"must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+def _rates(field: str, rates: dict[str, float], names: tuple[str, ...] | None) -> None:
+    for name, rate in rates.items():
+        if names is not None and name not in names:
+            raise ConfigError(f"{field}.{name}", f"unknown; expected one of {', '.join(names)}")
+        if not math.isfinite(rate) or not 0 <= rate <= 1:
+            raise ConfigError(f"{field}.{name}", f"rate must be between 0 and 1, got {rate}")
+
+
+def _check(cfg: Config) -> None:
+    seen: set[str] = set()
+    for i, acct in enumerate(cfg.accounts):
+        where = f"accounts[{i}]"
+        if not acct.system_id or len(acct.system_id) > 15:
+            raise ConfigError(f"{where}.system_id", "must be 1..15 characters (SMPP C-string 16)")
+        if len(acct.password) > 8:
+            raise ConfigError(f"{where}.password", "at most 8 characters (SMPP C-string 9)")
+        if acct.system_id in seen:
+            raise ConfigError(f"{where}.system_id", f"{acct.system_id!r} is listed twice")
+        seen.add(acct.system_id)
+        if not acct.bind_modes:
+            raise ConfigError(f"{where}.bind_modes", "allow at least one bind mode")
+        if acct.max_binds < 1:
+            raise ConfigError(f"{where}.max_binds", f"must be >= 1, got {acct.max_binds}")
+        _positive(f"{where}.tps", acct.tps)
+        if acct.window < 0:
+            raise ConfigError(f"{where}.window", f"must be >= 0, got {acct.window}")
+    if cfg.max_connections < 1:
+        raise ConfigError("max_connections", f"must be >= 1, got {cfg.max_connections}")
+    if not 16 <= cfg.max_pdu_length <= 16 * 1024 * 1024:
+        raise ConfigError("max_pdu_length", f"must be 16..16777216, got {cfg.max_pdu_length}")
+    if cfg.output_buffer_limit < 1024:
+        raise ConfigError("output_buffer_limit", "must be at least 1024 octets")
+    if cfg.ledger_limit < 1:
+        raise ConfigError("ledger_limit", "must be >= 1")
+    cfg.latency.check("latency")
+    cfg.receipts.delay.check("receipts.delay")
+    status_names = tuple(s.name for s in CommandStatus if s != CommandStatus.ESME_ROK)
+    _rates("errors", cfg.errors, status_names)
+    if sum(cfg.errors.values()) > 1:
+        raise ConfigError("errors", "the rates add up to more than 1")
+    _rates("receipts.statuses", cfg.receipts.statuses, RECEIPT_STATS)
+    if not cfg.receipts.statuses or sum(cfg.receipts.statuses.values()) <= 0:
+        raise ConfigError("receipts.statuses", "give at least one status a weight above 0")
+    for stat in cfg.receipts.err_codes:
+        if stat not in RECEIPT_STATS:
+            raise ConfigError(f"receipts.err_codes.{stat}", "not a receipt status")
+    _positive("receipts.retry_after", cfg.receipts.retry_after, allow_zero=False)
+    if cfg.receipts.max_attempts < 1:
+        raise ConfigError("receipts.max_attempts", "must be >= 1")
+    if cfg.receipts.max_pending < 1:
+        raise ConfigError("receipts.max_pending", "must be >= 1")
+    _positive("faults.drop_every", cfg.faults.drop_every)
+    _positive("faults.refuse_binds_for", cfg.faults.refuse_binds_for)
+    if cfg.faults.drop_after_pdus < 0:
+        raise ConfigError("faults.drop_after_pdus", "must be >= 0")
+    _positive("enquire_link_timeout", cfg.enquire_link_timeout)
+
+
+def config_from_dict(data: dict[str, object]) -> Config:
+    """Validate a config given as plain data (the TOML structure), e.g. in tests."""
+    try:
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError("config", str(exc)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config; errors name the file and the field."""
+    data = Path(path).read_bytes()
+    try:
+        return msgspec.toml.decode(data, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(str(path), str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None

@@ -27,7 +27,7 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smsengine.smpp import BindTransceiver, DeliverSm, SubmitSm  # noqa: E402
+from smsengine.smpp import BindTransceiver, SubmitSm  # noqa: E402
 
 HEADER = struct.Struct(">IIII")
 TICK = os.sysconf("SC_CLK_TCK")

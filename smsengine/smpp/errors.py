@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyBoundError",
+    "NotSentError",
+    "OutcomeUnknownError",
+    "SessionStateError",
     "AuthenticationError",
     "CommandStatusError",
     "FramingError",
@@ -98,6 +101,38 @@ class FramingError(SmppError):
 
     def __init__(self, message: str, *, status: int = CommandStatus.ESME_RINVCMDLEN) -> None:
         super().__init__(message, status=status)
+
+
+# --- outcomes of a request that got no response ------------------------------------------------
+
+
+class NotSentError(SmppError):
+    """The request never left this process (no bind, window closed, connection lost before it
+    was written): nothing reached the SMSC, so sending it again is safe."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RSYSERR) -> None:
+        super().__init__(message, status=status)
+
+
+class OutcomeUnknownError(SmppError):
+    """The request was written but no response came (connection lost, response timeout): the
+    SMSC may or may not have accepted it. Resending blindly can deliver it twice."""
+
+    retriable = False
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message, status=CommandStatus.ESME_RUNKNOWNERR)
+        self.timed_out = timed_out
+
+
+class SessionStateError(NotSentError):
+    """The request is not allowed in the session's current state (e.g. submit_sm before the
+    bind completed, or on a receiver bind)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=CommandStatus.ESME_RINVBNDSTS)
 
 
 # --- errors a peer reports in command_status -------------------------------------------------

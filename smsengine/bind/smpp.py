@@ -1,0 +1,532 @@
+"""asyncio SMPP binds: a thin adapter around the sans-I/O :class:`~smsengine.smpp.session.Session`,
+and a keeper that holds a bind up for the life of the process.
+
+:class:`SmppBind` is one TCP (optionally TLS) connection and one bind::
+
+    async with await SmppBind.open("127.0.0.1", 2775, SessionConfig("shop", "secret")) as bind:
+        resp = await bind.send(SubmitSm(...))          # waits for a window slot, then the resp
+        fut = bind.send_nowait(SubmitSm(...))          # raises NotSentError if the window is full
+
+Everything produced in one loop tick leaves in one ``transport.write``; one timer serves every
+deadline; the transport's pause/resume backpressure stops output (and input) in time.
+
+Outcomes: ``send`` returns the response whatever its command_status (ESME_RTHROTTLED and
+ESME_RMSGQFUL come back as responses, retriable, for flow control to act on); it raises
+:class:`~smsengine.smpp.NotSentError` (nothing reached the SMSC; retry is safe) or
+:class:`~smsengine.smpp.OutcomeUnknownError` (written, no answer; do not resend blindly).
+
+:class:`BindKeeper` reconnects with capped, jittered exponential backoff; authentication failures
+back off much longer and raise an ``alarm`` event; ESME_RALYBND waits for the carrier to drop the
+old bind; ``stop()`` drains in-flight requests (bounded) and unbinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import ssl as _ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from ..smpp import (
+    AlreadyBoundError,
+    AuthenticationError,
+    CommandStatus,
+    CommandStatusError,
+    NotSentError,
+    Request,
+    Response,
+    SmppError,
+)
+from ..smpp.session import (
+    BindFailed,
+    Bound,
+    ConnectionDead,
+    IncomingRequest,
+    ProtocolError,
+    RequestFailed,
+    ResponseReceived,
+    Session,
+    SessionConfig,
+    SessionEvent,
+    Unbound,
+)
+
+__all__ = ["Backoff", "BindEvent", "BindKeeper", "SmppBind"]
+
+_THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+
+
+@dataclass(frozen=True)
+class BindEvent:
+    """Something a bind did, for metrics and logs.
+
+    ``kind``: connecting, bound, bind_failed, alarm, unbound, disconnected, throttled, timeout,
+    protocol_error, reconnect_scheduled, stopped.
+    """
+
+    kind: str
+    name: str
+    detail: str = ""
+    status: int | None = None
+    delay: float | None = None
+
+
+EventHandler = Callable[[BindEvent], None]
+MessageHandler = Callable[[Request], None]
+
+
+class SmppBind(asyncio.Protocol):
+    """One connection and one SMPP bind. Create with :meth:`open`."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        name: str = "",
+        on_event: EventHandler | None = None,
+        on_message: MessageHandler | None = None,
+        max_queued_messages: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.name = name or config.system_id
+        self._loop = asyncio.get_running_loop()
+        self.session = Session(config, self._loop.time())
+        self._on_event = on_event
+        self._on_message = on_message
+        self._messages: asyncio.Queue[Request] = asyncio.Queue(max_queued_messages)
+        self._transport: asyncio.Transport | None = None
+        self._bound: asyncio.Future[None] = self._loop.create_future()
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._flush_handle: asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._paused = False
+        self._window_waiters: deque[asyncio.Future[None]] = deque()
+        self.close_reason = ""
+
+    # --- opening and closing --------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        config: SessionConfig,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        connect_timeout: float = 10.0,
+        **kwargs: Any,
+    ) -> SmppBind:
+        """Connect and bind; raises the bind error (e.g. AuthenticationError) or OSError."""
+        loop = asyncio.get_running_loop()
+        _, bind = await asyncio.wait_for(
+            loop.create_connection(lambda: cls(config, **kwargs), host, port, ssl=ssl),
+            connect_timeout,
+        )
+        try:
+            await asyncio.wait_for(asyncio.shield(bind._bound), connect_timeout)
+        except BaseException:
+            bind.abort()
+            raise
+        return bind
+
+    async def __aenter__(self) -> SmppBind:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def is_bound(self) -> bool:
+        return self.session.is_bound and self._transport is not None
+
+    @property
+    def closed(self) -> asyncio.Future[None]:
+        """Done when the connection is gone."""
+        return self._closed
+
+    async def close(self, drain_timeout: float = 5.0, unbind_timeout: float = 2.0) -> None:
+        """Let in-flight requests finish (up to ``drain_timeout``), unbind, close."""
+        if self._transport is None:
+            return
+        deadline = self._loop.time() + drain_timeout
+        while self.session.outstanding and self.session.is_bound:
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                break
+            waiter = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            with contextlib.suppress(TimeoutError, SmppError):
+                await asyncio.wait_for(waiter, min(remaining, 0.05))
+        if self.session.unbind(self._loop.time()) is not None:
+            self._flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._closed), unbind_timeout)
+        if self._transport is not None:
+            self._transport.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._closed), unbind_timeout)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def send_nowait(self, request: Request) -> asyncio.Future[Response]:
+        """Queue a request now; the future gets its response. Raises NotSentError (window
+        full, not bound, connection gone) with nothing sent."""
+        if self._transport is None:
+            raise NotSentError(f"bind {self.name} has no connection")
+        fut: asyncio.Future[Response] = self._loop.create_future()
+        self.session.send_request(request, self._loop.time(), fut)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+        if self._timer is None:
+            self._arm()
+        return fut
+
+    async def send(self, request: Request) -> Response:
+        """Send when the window has room; return the response (any command_status)."""
+        while self.session.window_free <= 0:
+            if self._transport is None:
+                raise NotSentError(f"bind {self.name} has no connection")
+            waiter = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            await waiter
+        return await self.send_nowait(request)
+
+    async def wait_window(self) -> None:
+        """Return when at least one request fits in the window."""
+        while self.session.window_free <= 0:
+            if self._transport is None:
+                raise NotSentError(f"bind {self.name} has no connection")
+            waiter = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            await waiter
+
+    def respond(self, request: Request, command_status: int = 0, **fields: Any) -> None:
+        """Answer a deliver_sm/data_sm yourself (when the config has ``auto_ack=False``)."""
+        self.session.respond(request, command_status, **fields)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    async def messages(self) -> Request:
+        """The next deliver_sm/data_sm/alert_notification from the SMSC (when no
+        ``on_message`` callback was given)."""
+        return await self._messages.get()
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._emit("connecting")
+        self.session.bind(self._loop.time())
+        self._flush()
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        self._dispatch(self.session.receive_data(data, self._loop.time()))
+        if self._flush_handle is None and self._transport is not None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        reason = f"connection lost: {exc}" if exc else "connection closed"
+        self.close_reason = self.close_reason or reason
+        self._dispatch(self.session.connection_lost(self.close_reason))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._bound.done():
+            self._bound.set_exception(NotSentError(f"bind {self.name}: {self.close_reason}"))
+            self._bound.exception()  # retrieved: nobody may be waiting on it
+        self._wake_waiters()
+        self._emit("disconnected", self.close_reason)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._transport is not None:
+            self._transport.resume_reading()
+        self._flush()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        if self._transport is None or self._paused:
+            return
+        data = self.session.data_to_send()
+        if data:
+            self._transport.write(data)
+
+    def _arm(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch(self.session.handle_timer(self._loop.time()))
+        self._flush()
+        if self._transport is not None:
+            self._arm()
+
+    def _dispatch(self, events: list[SessionEvent]) -> None:
+        freed = False
+        for event in events:
+            if type(event) is ResponseReceived:
+                fut = event.token
+                freed = True
+                if fut is not None and not fut.done():
+                    fut.set_result(event.response)
+                if event.response.command_status in _THROTTLE:
+                    self._emit("throttled", event.response.status_name,
+                               event.response.command_status)
+            elif type(event) is RequestFailed:
+                freed = True
+                fut = event.token
+                if fut is not None and not fut.done():
+                    fut.set_exception(event.error)
+                    fut.exception()  # the caller may have moved on; don't warn about it
+                if getattr(event.error, "timed_out", False):
+                    self._emit("timeout", str(event.error))
+            elif type(event) is IncomingRequest:
+                self._incoming(event.pdu)
+            elif type(event) is Bound:
+                self._emit("bound", event.system_id)
+                if not self._bound.done():
+                    self._bound.set_result(None)
+            elif type(event) is BindFailed:
+                self._emit("bind_failed", str(event.error), event.status)
+                self.close_reason = f"bind refused: {event.error}"
+                if not self._bound.done():
+                    self._bound.set_exception(event.error)
+                    self._bound.exception()
+                if self._transport is not None:
+                    self._transport.close()
+            elif type(event) is Unbound:
+                self._emit("unbound", "by the SMSC" if event.by_peer else "by us")
+                self.close_reason = "unbound by the SMSC" if event.by_peer else "unbound"
+                self._flush()  # the unbind_resp
+                if self._transport is not None:
+                    self._transport.close()
+            elif type(event) is ConnectionDead:
+                self.close_reason = event.reason
+                if self._transport is not None:
+                    self._transport.abort()
+            elif type(event) is ProtocolError:
+                self._emit("protocol_error", event.detail)
+        if freed:
+            self._wake_waiters()
+
+    def _incoming(self, pdu: Request) -> None:
+        if self._on_message is not None:
+            self._on_message(pdu)
+            return
+        try:
+            self._messages.put_nowait(pdu)
+        except asyncio.QueueFull:
+            # Bounded: past the cap the oldest unread message is dropped (it was acked, so the
+            # SMSC will not resend it) and said so; set on_message for lossless handling.
+            self._messages.get_nowait()
+            self._messages.put_nowait(pdu)
+            self._emit("protocol_error", "incoming message queue full; oldest dropped")
+
+    def _wake_waiters(self) -> None:
+        waiters = self._window_waiters
+        free = self.session.window_free if self._transport is not None else len(waiters)
+        while waiters and free > 0:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def _emit(self, kind: str, detail: str = "", status: int | None = None) -> None:
+        if self._on_event is not None:
+            self._on_event(BindEvent(kind, self.name, detail, status))
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter and a cap: ``initial * factor**n``, at most
+    ``maximum``, each draw scaled by a random factor in ``[1 - jitter, 1]``."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+    jitter: float = 0.3
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.initial * self.factor ** self.attempt)
+        self.attempt += 1
+        return delay * (1.0 - self.jitter * self.rng.random())
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class BindKeeper:
+    """Keeps one SMPP bind up for the life of the process; see the module docstring."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        config: SessionConfig,
+        *,
+        name: str = "",
+        ssl: _ssl.SSLContext | None = None,
+        backoff: Backoff | None = None,
+        auth_failure_delay: float = 300.0,
+        already_bound_delay: float = 30.0,
+        connect_timeout: float = 10.0,
+        drain_timeout: float = 5.0,
+        on_event: EventHandler | None = None,
+        on_message: MessageHandler | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.config = config
+        self.name = name or f"{config.system_id}@{host}:{port}"
+        self.ssl = ssl
+        self.backoff = backoff or Backoff()
+        self.auth_failure_delay = auth_failure_delay
+        self.already_bound_delay = already_bound_delay
+        self.connect_timeout = connect_timeout
+        self.drain_timeout = drain_timeout
+        self._on_event = on_event
+        self._on_message = on_message
+        self.bind: SmppBind | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._bound_event = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self.binds_made = 0
+
+    async def __aenter__(self) -> BindKeeper:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Drain in-flight requests (up to drain_timeout), unbind, and stop reconnecting."""
+        self._stopping = True
+        self._wakeup.set()
+        bind = self.bind
+        if bind is not None:
+            await bind.close(drain_timeout=self.drain_timeout)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._emit(BindEvent("stopped", self.name))
+
+    @property
+    def is_bound(self) -> bool:
+        return self.bind is not None and self.bind.is_bound
+
+    async def wait_bound(self, timeout: float | None = None) -> SmppBind:
+        """The current bind once it is up (raises TimeoutError)."""
+        while True:
+            bind = self.bind
+            if bind is not None and bind.is_bound:
+                return bind
+            self._bound_event.clear()
+            await asyncio.wait_for(self._bound_event.wait(), timeout)
+
+    def send_nowait(self, request: Request) -> asyncio.Future[Response]:
+        """Queue on the current bind; NotSentError when there is none or its window is full."""
+        bind = self.bind
+        if bind is None or not bind.is_bound:
+            raise NotSentError(f"{self.name} is not bound")
+        return bind.send_nowait(request)
+
+    async def send(self, request: Request) -> Response:
+        bind = self.bind
+        if bind is None or not bind.is_bound:
+            raise NotSentError(f"{self.name} is not bound")
+        return await bind.send(request)
+
+    def _emit(self, event: BindEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    async def _sleep(self, delay: float, detail: str) -> None:
+        self._emit(BindEvent("reconnect_scheduled", self.name, detail, delay=delay))
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                bind = await SmppBind.open(
+                    self.host, self.port, self.config, ssl=self.ssl,
+                    connect_timeout=self.connect_timeout, name=self.name,
+                    on_event=self._on_event, on_message=self._on_message,
+                )
+            except AuthenticationError as exc:
+                # Wrong credentials will not fix themselves; hammering the carrier can get
+                # the account locked. Tell a human, wait long.
+                self._emit(BindEvent("alarm", self.name, f"authentication failed: {exc}",
+                                     exc.status))
+                await self._sleep(self.auth_failure_delay, "authentication failed")
+                continue
+            except AlreadyBoundError:
+                # The carrier still holds our previous bind; it will time it out.
+                await self._sleep(max(self.already_bound_delay, self.backoff.next()),
+                                  "already bound")
+                continue
+            except (OSError, TimeoutError, SmppError) as exc:
+                status = exc.status if isinstance(exc, CommandStatusError) else None
+                delay = self.backoff.next()
+                self._emit(BindEvent("bind_failed", self.name, str(exc) or type(exc).__name__,
+                                     status))
+                await self._sleep(delay, str(exc) or type(exc).__name__)
+                continue
+            self.bind = bind
+            self.binds_made += 1
+            self.backoff.reset()
+            self._bound_event.set()
+            await bind.closed
+            self._bound_event.clear()
+            if self._stopping:
+                return
+            await self._sleep(self.backoff.next(), bind.close_reason)

@@ -1,0 +1,568 @@
+"""An SMPP 3.4 bind as a sans-I/O state machine (ESME side).
+
+The :class:`Session` owns everything a bind needs except the socket and the clock: the bind
+state and its legal transitions (SMPP 3.4 section 2.3, as a table), sequence numbers
+1..0x7FFFFFFF with wrap-around, the window of outstanding requests with their deadlines,
+enquire_link keepalive and dead-peer detection, and answers to the peer's requests.
+
+Drive it like this (the asyncio adapter in :mod:`smsengine.bind` does exactly that):
+
+- feed received bytes: ``events = session.receive_data(data, now)``;
+- queue requests: ``seq = session.send_request(pdu, now, token)``;
+- write what it produced: ``transport.write(session.data_to_send())`` — that call is also
+  what marks queued requests as *written*;
+- arm one timer for ``session.next_deadline()`` and call ``session.handle_timer(now)`` then;
+- on connection loss: ``events = session.connection_lost(now)``.
+
+Every request ends in exactly one event: :class:`ResponseReceived` (a response, whatever its
+command_status), or :class:`RequestFailed` whose error says whether the request was *not sent*
+(never handed to the transport: safe to retry) or its *outcome is unknown* (written, no
+response: must not be resent blindly).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final
+
+from .constants import CommandId, CommandStatus
+from .errors import (
+    FramingError,
+    NotSentError,
+    OutcomeUnknownError,
+    SessionStateError,
+    SmppError,
+    error_for_status,
+)
+from .framer import DEFAULT_MAX_COMMAND_LENGTH, Framer, InvalidPdu
+from .pdu import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DataSm,
+    DeliverSm,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    Request,
+    Response,
+    Unbind,
+)
+
+__all__ = [
+    "BindFailed",
+    "BindMode",
+    "Bound",
+    "ConnectionDead",
+    "IncomingRequest",
+    "ProtocolError",
+    "RequestFailed",
+    "ResponseReceived",
+    "Session",
+    "SessionConfig",
+    "SessionEvent",
+    "SessionState",
+    "Unbound",
+]
+
+MAX_SEQUENCE: Final = 0x7FFFFFFF
+
+
+class BindMode(enum.Enum):
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+
+    __hash__ = object.__hash__  # Enum.__hash__ is Python code; identity is enough
+
+
+class SessionState(enum.Enum):
+    OPEN = "open"  # connected, not bound
+    BINDING = "binding"  # bind sent, no response yet
+    BOUND_TX = "bound_tx"
+    BOUND_RX = "bound_rx"
+    BOUND_TRX = "bound_trx"
+    UNBINDING = "unbinding"  # unbind sent, waiting for unbind_resp
+    CLOSED = "closed"
+
+    __hash__ = object.__hash__
+
+
+_S = SessionState
+_BOUND_STATE = {
+    BindMode.TRANSMITTER: _S.BOUND_TX,
+    BindMode.RECEIVER: _S.BOUND_RX,
+    BindMode.TRANSCEIVER: _S.BOUND_TRX,
+}
+_BIND_PDU = {
+    BindMode.TRANSMITTER: BindTransmitter,
+    BindMode.RECEIVER: BindReceiver,
+    BindMode.TRANSCEIVER: BindTransceiver,
+}
+_BOUND = frozenset({_S.BOUND_TX, _S.BOUND_RX, _S.BOUND_TRX})
+_SENDS = frozenset({_S.BOUND_TX, _S.BOUND_TRX})  # may send submit_sm & co
+_RECEIVES = frozenset({_S.BOUND_RX, _S.BOUND_TRX})  # may receive deliver_sm & co
+_ANY_LIVE = frozenset({_S.OPEN, _S.BINDING, *_BOUND, _S.UNBINDING})
+
+# Requests we may send, by state (SMPP 3.4 2.3 and table 2-1).
+_OUTBOUND: Final[dict[int, frozenset[SessionState]]] = {
+    CommandId.submit_sm: _SENDS,
+    CommandId.submit_multi: _SENDS,
+    CommandId.data_sm: _SENDS | {_S.BOUND_RX},  # data_sm is allowed both ways on any bind
+    CommandId.query_sm: _SENDS,
+    CommandId.cancel_sm: _SENDS,
+    CommandId.replace_sm: _SENDS,
+    CommandId.enquire_link: _BOUND | {_S.UNBINDING},
+    CommandId.unbind: _BOUND,
+}
+# Requests the peer (an SMSC) may send us, by state. Anything else gets ESME_RINVBNDSTS.
+_INBOUND: Final[dict[int, frozenset[SessionState]]] = {
+    CommandId.deliver_sm: _RECEIVES,
+    CommandId.data_sm: _BOUND,
+    CommandId.alert_notification: _RECEIVES,
+    CommandId.enquire_link: _ANY_LIVE,
+    CommandId.unbind: _BOUND | {_S.UNBINDING},
+    CommandId.outbind: frozenset({_S.OPEN}),
+}
+
+
+class SessionConfig:
+    """What a bind is configured with. Times are seconds."""
+
+    __slots__ = (
+        "addr_npi",
+        "addr_ton",
+        "address_range",
+        "auto_ack",
+        "enquire_link_interval",
+        "interface_version",
+        "max_command_length",
+        "mode",
+        "password",
+        "response_timeout",
+        "system_id",
+        "system_type",
+        "window",
+    )
+
+    def __init__(
+        self,
+        system_id: str,
+        password: str = "",
+        mode: BindMode = BindMode.TRANSCEIVER,
+        *,
+        system_type: str = "",
+        interface_version: int = 0x34,
+        addr_ton: int = 0,
+        addr_npi: int = 0,
+        address_range: str = "",
+        window: int = 64,
+        response_timeout: float = 10.0,
+        enquire_link_interval: float = 30.0,
+        auto_ack: bool = True,
+        max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
+    ) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        if response_timeout <= 0:
+            raise ValueError(f"response_timeout must be > 0, got {response_timeout}")
+        if enquire_link_interval <= 0:
+            raise ValueError(f"enquire_link_interval must be > 0, got {enquire_link_interval}")
+        self.system_id = system_id
+        self.password = password
+        self.mode = mode
+        self.system_type = system_type
+        self.interface_version = interface_version
+        self.addr_ton = addr_ton
+        self.addr_npi = addr_npi
+        self.address_range = address_range
+        self.window = window
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self.auto_ack = auto_ack
+        self.max_command_length = max_command_length
+        # Build the bind PDU now, so a bad system_id/password fails here, not on connect.
+        self.bind_pdu()
+
+    def bind_pdu(self) -> Request:
+        return _BIND_PDU[self.mode](
+            system_id=self.system_id,
+            password=self.password,
+            system_type=self.system_type,
+            interface_version=self.interface_version,
+            addr_ton=self.addr_ton,
+            addr_npi=self.addr_npi,
+            address_range=self.address_range,
+        )
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+class SessionEvent:
+    """Base of everything :class:`Session` reports."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = getattr(self, "__slots__", ())
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
+        return f"{type(self).__name__}({fields})"
+
+
+class ResponseReceived(SessionEvent):
+    """The response to one of our requests (any command_status, including generic_nack)."""
+
+    __slots__ = ("request", "response", "token")
+
+    def __init__(self, request: Request, response: Response, token: Any) -> None:
+        self.request = request
+        self.response = response
+        self.token = token
+
+
+class RequestFailed(SessionEvent):
+    """One of our requests ended without a response; ``error`` is a :class:`NotSentError`
+    (safe to retry) or an :class:`OutcomeUnknownError` (do not resend blindly)."""
+
+    __slots__ = ("error", "request", "token")
+
+    def __init__(self, request: Request, error: SmppError, token: Any) -> None:
+        self.request = request
+        self.error = error
+        self.token = token
+
+
+class IncomingRequest(SessionEvent):
+    """A request from the SMSC for the application: deliver_sm, data_sm, alert_notification,
+    outbind. With ``auto_ack`` the session has already queued a success response."""
+
+    __slots__ = ("acked", "pdu")
+
+    def __init__(self, pdu: Request, acked: bool) -> None:
+        self.pdu = pdu
+        self.acked = acked
+
+
+class Bound(SessionEvent):
+    __slots__ = ("mode", "system_id")
+
+    def __init__(self, mode: BindMode, system_id: str) -> None:
+        self.mode = mode
+        self.system_id = system_id  # the SMSC's, from bind_*_resp
+
+
+class BindFailed(SessionEvent):
+    """The SMSC refused the bind; ``error`` is from :func:`error_for_status` (e.g.
+    AuthenticationError for ESME_RINVPASWD / ESME_RINVSYSID, AlreadyBoundError)."""
+
+    __slots__ = ("error", "status")
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.error = error_for_status(status)
+
+
+class Unbound(SessionEvent):
+    """The bind ended with an unbind (``by_peer``: the SMSC sent it)."""
+
+    __slots__ = ("by_peer",)
+
+    def __init__(self, by_peer: bool) -> None:
+        self.by_peer = by_peer
+
+
+class ConnectionDead(SessionEvent):
+    """The connection must be closed: the peer stopped answering enquire_link, or the byte
+    stream cannot be framed any more."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class ProtocolError(SessionEvent):
+    """The peer sent something wrong that we answered and survived (a bad PDU, a request not
+    allowed in this state, a response to nothing)."""
+
+    __slots__ = ("detail", "pdu")
+
+    def __init__(self, detail: str, pdu: Pdu | InvalidPdu | None = None) -> None:
+        self.detail = detail
+        self.pdu = pdu
+
+
+class _Pending:
+    __slots__ = ("counts", "deadline", "generation", "request", "token")
+
+    def __init__(self, request: Request, token: Any, deadline: float, generation: int,
+                 counts: bool) -> None:
+        self.request = request
+        self.token = token
+        self.deadline = deadline
+        self.generation = generation  # written once data_to_send() moved past it
+        self.counts = counts  # toward the window (user requests; not bind/enquire/unbind)
+
+
+class Session:
+    """One SMPP bind's protocol state; see the module docstring."""
+
+    def __init__(self, config: SessionConfig, now: float = 0.0) -> None:
+        self.config = config
+        self.state = SessionState.OPEN
+        self._framer = Framer(config.max_command_length)
+        self._seq = 0
+        self._pending: dict[int, _Pending] = {}  # insertion (= deadline) order
+        self._in_window = 0
+        self._out: list[bytes] = []
+        self._generation = 0  # bumped by data_to_send(): requests queued before are written
+        self._last_heard = now
+        self._enquire_seq: int | None = None  # our unanswered enquire_link, if any
+        self._timeout = config.response_timeout
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def is_bound(self) -> bool:
+        return self.state in _BOUND
+
+    @property
+    def can_submit(self) -> bool:
+        return self.state in _SENDS
+
+    @property
+    def window_free(self) -> int:
+        """How many more user requests fit in the window now."""
+        return self.config.window - self._in_window
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._pending)
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        pending = self._pending
+        while True:
+            seq = seq + 1 if seq < MAX_SEQUENCE else 1
+            if seq not in pending:  # after a wrap, never reuse one still in flight
+                self._seq = seq
+                return seq
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def bind(self, now: float) -> int:
+        """Queue the bind request (connection just opened)."""
+        if self.state is not _S.OPEN:
+            raise SessionStateError(f"cannot bind in state {self.state.value}")
+        self.state = _S.BINDING
+        return self._queue(self.config.bind_pdu(), now, None, counts=False)
+
+    def unbind(self, now: float) -> int | None:
+        """Queue an unbind; requests still in flight get their responses or time out."""
+        if self.state not in _BOUND:
+            return None
+        self.state = _S.UNBINDING
+        return self._queue(Unbind(), now, None, counts=False)
+
+    def send_request(self, request: Request, now: float, token: Any = None) -> int:
+        """Queue a request; returns its sequence_number. Raises :class:`SessionStateError`
+        when the current state does not allow it and :class:`NotSentError` when the window is
+        full — either way nothing was queued."""
+        cid = request.command_id
+        allowed = _OUTBOUND.get(cid)
+        if allowed is None or self.state not in allowed:
+            raise SessionStateError(f"{request.command_name} not allowed in state "
+                                    f"{self.state.value}")
+        if self._in_window >= self.config.window:
+            raise NotSentError(f"window of {self.config.window} requests is full")
+        return self._queue(request, now, token, counts=True)
+
+    def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
+        seq = self._next_seq()
+        self._out.append(request.encode(seq))
+        self._pending[seq] = _Pending(request, token, now + self._timeout, self._generation,
+                                      counts)
+        if counts:
+            self._in_window += 1
+        return seq
+
+    def respond(self, request: Request, command_status: int = 0, **fields: Any) -> None:
+        """Answer one of the peer's requests (when not auto-acknowledged)."""
+        self._out.append(request.response(command_status, **fields).encode())
+
+    # --- output -------------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Everything queued since the last call, as one write. Requests in it count as
+        written from now on: if the connection drops, their outcome is unknown."""
+        out = self._out
+        if not out:
+            return b""
+        self._generation += 1
+        data = b"".join(out) if len(out) > 1 else out[0]
+        out.clear()
+        return data
+
+    # --- input --------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
+        """Feed received bytes; returns what happened, in order."""
+        try:
+            pdus = self._framer.feed(data)
+        except FramingError as exc:
+            return [ConnectionDead(str(exc))]
+        self._last_heard = now
+        events: list[SessionEvent] = []
+        pending = self._pending
+        for pdu in pdus:
+            if isinstance(pdu, Response):
+                entry = pending.pop(pdu.sequence_number, None)
+                if entry is None:
+                    if pdu.sequence_number != 0 or not isinstance(pdu, GenericNack):
+                        events.append(ProtocolError("response to no request of ours", pdu))
+                    else:
+                        events.append(ProtocolError(f"generic_nack {pdu.status_name}", pdu))
+                    continue
+                if entry.counts:  # a user request: the hot path
+                    self._in_window -= 1
+                    events.append(ResponseReceived(entry.request, pdu, entry.token))
+                    continue
+                self._internal_response(entry, pdu, events)
+            elif isinstance(pdu, InvalidPdu):
+                if pdu.response is not None:
+                    self._out.append(pdu.response.encode())
+                else:
+                    # A response we could not decode: fail the request it answered.
+                    entry = pending.pop(pdu.sequence_number, None)
+                    if entry is not None:
+                        if entry.counts:
+                            self._in_window -= 1
+                        events.append(RequestFailed(entry.request, OutcomeUnknownError(
+                            f"undecodable response: {pdu.error}"), entry.token))
+                events.append(ProtocolError(str(pdu.error), pdu))
+            else:
+                self._incoming(pdu, events)  # type: ignore[arg-type]
+        return events
+
+    def _internal_response(self, entry: _Pending, pdu: Response,
+                           events: list[SessionEvent]) -> None:
+        cid = entry.request.command_id
+        if cid in (CommandId.bind_transmitter, CommandId.bind_receiver,
+                   CommandId.bind_transceiver):
+            if pdu.command_status == 0:
+                self.state = _BOUND_STATE[self.config.mode]
+                events.append(Bound(self.config.mode, getattr(pdu, "system_id", "")))
+            else:
+                self.state = _S.CLOSED
+                events.append(BindFailed(pdu.command_status))
+        elif cid == CommandId.enquire_link:
+            if self._enquire_seq == pdu.sequence_number:
+                self._enquire_seq = None
+        elif cid == CommandId.unbind:
+            self.state = _S.CLOSED
+            events.append(Unbound(by_peer=False))
+        else:
+            events.append(ResponseReceived(entry.request, pdu, entry.token))
+
+    def _incoming(self, pdu: Request, events: list[SessionEvent]) -> None:
+        cid = pdu.command_id
+        allowed = _INBOUND.get(cid)
+        if allowed is None:
+            # submit_sm & co go to an SMSC, never to us.
+            self._out.append(pdu.response(CommandStatus.ESME_RINVCMDID).encode())
+            events.append(ProtocolError(f"peer sent {pdu.command_name}, an ESME-to-SMSC PDU", pdu))
+            return
+        if self.state not in allowed:
+            if pdu.response_class is not None:
+                self._out.append(pdu.response(CommandStatus.ESME_RINVBNDSTS).encode())
+            else:
+                self._out.append(GenericNack(sequence_number=pdu.sequence_number,
+                                             command_status=CommandStatus.ESME_RINVBNDSTS).encode())
+            events.append(ProtocolError(f"{pdu.command_name} not allowed in state "
+                                        f"{self.state.value}", pdu))
+            return
+        if cid == CommandId.enquire_link:
+            self._out.append(EnquireLinkResp(sequence_number=pdu.sequence_number).encode())
+        elif cid == CommandId.unbind:
+            self._out.append(pdu.response().encode())
+            self.state = _S.CLOSED
+            events.append(Unbound(by_peer=True))
+        else:
+            acked = self.config.auto_ack and isinstance(pdu, (DeliverSm, DataSm))
+            if acked:
+                self._out.append(pdu.response().encode())
+            events.append(IncomingRequest(pdu, acked))
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` must next run (None: nothing to wait for)."""
+        if self.state is _S.CLOSED:
+            return None
+        deadline = None
+        if self._pending:
+            deadline = next(iter(self._pending.values())).deadline
+        if self.state in _BOUND and self._enquire_seq is None:
+            keepalive = self._last_heard + self.config.enquire_link_interval
+            if deadline is None or keepalive < deadline:
+                deadline = keepalive
+        return deadline
+
+    def handle_timer(self, now: float) -> list[SessionEvent]:
+        """Expire requests past their deadline and keep the link alive."""
+        events: list[SessionEvent] = []
+        pending = self._pending
+        while pending:
+            seq, entry = next(iter(pending.items()))
+            if entry.deadline > now or entry.generation >= self._generation:
+                # Not due; or not written yet (the transport is paused): its bytes are still
+                # queued, so it cannot be declared unsent, and everything after it is newer.
+                break
+            del pending[seq]
+            if entry.counts:
+                self._in_window -= 1
+            cid = entry.request.command_id
+            if cid == CommandId.enquire_link:
+                self._enquire_seq = None
+                events.append(ConnectionDead(
+                    f"no enquire_link_resp within {self._timeout:g}s: the peer is dead"))
+                return events
+            if cid in (CommandId.bind_transmitter, CommandId.bind_receiver,
+                       CommandId.bind_transceiver):
+                events.append(ConnectionDead(f"no bind response within {self._timeout:g}s"))
+                return events
+            if cid == CommandId.unbind:
+                self.state = _S.CLOSED
+                events.append(Unbound(by_peer=False))
+                continue
+            events.append(RequestFailed(entry.request, OutcomeUnknownError(
+                f"no {entry.request.command_name}_resp within {self._timeout:g}s",
+                timed_out=True), entry.token))
+        if (self.state in _BOUND and self._enquire_seq is None
+                and now >= self._last_heard + self.config.enquire_link_interval):
+            self._enquire_seq = self._queue(EnquireLink(), now, None, counts=False)
+        return events
+
+    def connection_lost(self, reason: str = "connection lost") -> list[SessionEvent]:
+        """The transport is gone: every pending request ends, written ones as unknown."""
+        was_bound = self.state in _BOUND or self.state is _S.UNBINDING
+        self.state = _S.CLOSED
+        events: list[SessionEvent] = []
+        generation = self._generation
+        for entry in self._pending.values():
+            if not entry.counts:
+                continue  # bind / enquire_link / unbind: internal, nobody waits on them
+            error: SmppError = (
+                OutcomeUnknownError(f"{reason} after {entry.request.command_name} was written")
+                if entry.generation < generation
+                else NotSentError(f"{reason} before {entry.request.command_name} was written")
+            )
+            events.append(RequestFailed(entry.request, error, entry.token))
+        self._pending.clear()
+        self._in_window = 0
+        self._out.clear()
+        if was_bound:
+            events.append(ConnectionDead(reason))
+        return events

@@ -15,7 +15,7 @@ ROOT = Path(smsengine.__file__).parent
 
 def test_smpp_all_is_exactly_the_public_names() -> None:
     public = {n for n in dir(smpp) if not n.startswith("_")}
-    modules = {"constants", "errors", "framer", "pdu", "receipt", "tlv"}
+    modules = {"constants", "errors", "framer", "pdu", "receipt", "session", "tlv"}
     assert set(smpp.__all__) == public - modules
     assert len(smpp.__all__) == len(set(smpp.__all__))
     for name in smpp.__all__:

@@ -58,6 +58,7 @@ from ..smpp.session import (
 
 __all__ = ["Backoff", "BindEvent", "BindKeeper", "SmppBind"]
 
+_Future = asyncio.Future
 _THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
 
 
@@ -77,6 +78,7 @@ class BindEvent:
 
 
 EventHandler = Callable[[BindEvent], None]
+ResultCallback = Callable[[Response | None, SmppError | None], None]
 MessageHandler = Callable[[Request], None]
 
 
@@ -105,6 +107,8 @@ class SmppBind(asyncio.Protocol):
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._response_timeout = config.response_timeout
+        self._keepalive = config.enquire_link_interval
         self._paused = False
         self._window_waiters: deque[asyncio.Future[None]] = deque()
         self.close_reason = ""
@@ -169,8 +173,13 @@ class SmppBind(asyncio.Protocol):
                 await asyncio.wait_for(asyncio.shield(self._closed), unbind_timeout)
         if self._transport is not None:
             self._transport.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._closed), unbind_timeout)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._closed), unbind_timeout)
+        if self._transport is not None:
+            # A graceful close waits until the peer has taken our buffered output; a peer that
+            # stopped reading never does. Don't leave the connection and its requests hanging.
+            self._transport.abort()
+            await asyncio.shield(self._closed)
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -184,12 +193,27 @@ class SmppBind(asyncio.Protocol):
         if self._transport is None:
             raise NotSentError(f"bind {self.name} has no connection")
         fut: asyncio.Future[Response] = self._loop.create_future()
-        self.session.send_request(request, self._loop.time(), fut)
+        now = self._loop.time()
+        self.session.send_request(request, now, fut)
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
-        if self._timer is None:
+        # The timer may be set for the keepalive, later than this request's deadline.
+        if self._timer is None or now + self._response_timeout < self._timer_at:
             self._arm()
         return fut
+
+    def send_callback(self, request: Request, callback: ResultCallback) -> None:
+        """Queue a request; ``callback(response, None)`` or ``callback(None, error)`` runs when
+        it ends — directly from the receive path, with no future or extra loop iteration,
+        for callers that keep thousands in flight. Raises NotSentError like send_nowait."""
+        if self._transport is None:
+            raise NotSentError(f"bind {self.name} has no connection")
+        now = self._loop.time()
+        self.session.send_request(request, now, callback)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+        if self._timer is None or now + self._response_timeout < self._timer_at:
+            self._arm()  # (as in send_nowait: the timer may be set for the later keepalive)
 
     async def send(self, request: Request) -> Response:
         """Send when the window has room; return the response (any command_status)."""
@@ -236,9 +260,15 @@ class SmppBind(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        self._dispatch(self.session.receive_data(data, self._loop.time()))
-        if self._flush_handle is None and self._transport is not None:
-            self._flush_handle = self._loop.call_soon(self._flush)
+        now = self._loop.time()
+        self._dispatch(self.session.receive_data(data, now))
+        if self._transport is not None:
+            if self._flush_handle is None:
+                self._flush_handle = self._loop.call_soon(self._flush)
+            # A bind_resp or enquire_link_resp makes the keepalive due at now + interval: earlier
+            # than the timer when the interval is shorter than the response timeout.
+            if self._timer_at > now + self._keepalive:
+                self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -274,11 +304,14 @@ class SmppBind(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_handle = None
-        if self._transport is None or self._paused:
+        transport = self._transport
+        if transport is None or self._paused or transport.is_closing():
+            # A closing transport would drop the bytes: they stay queued, and connection_lost
+            # reports their requests as not sent rather than of unknown outcome.
             return
         data = self.session.data_to_send()
         if data:
-            self._transport.write(data)
+            transport.write(data)
 
     def _arm(self) -> None:
         deadline = self.session.next_deadline()
@@ -295,26 +328,32 @@ class SmppBind(asyncio.Protocol):
         self._timer = None
         self._dispatch(self.session.handle_timer(self._loop.time()))
         self._flush()
-        if self._transport is not None:
-            self._arm()
+        if self._transport is not None and not self._transport.is_closing():
+            self._arm()  # (closing: connection_lost is coming; a past deadline would spin)
 
     def _dispatch(self, events: list[SessionEvent]) -> None:
         freed = False
         for event in events:
             if type(event) is ResponseReceived:
-                fut = event.token
+                token = event.token
                 freed = True
-                if fut is not None and not fut.done():
-                    fut.set_result(event.response)
+                if type(token) is _Future:
+                    if not token.done():
+                        token.set_result(event.response)
+                elif token is not None:
+                    token(event.response, None)
                 if event.response.command_status in _THROTTLE:
                     self._emit("throttled", event.response.status_name,
                                event.response.command_status)
             elif type(event) is RequestFailed:
                 freed = True
-                fut = event.token
-                if fut is not None and not fut.done():
-                    fut.set_exception(event.error)
-                    fut.exception()  # the caller may have moved on; don't warn about it
+                token = event.token
+                if type(token) is _Future:
+                    if not token.done():
+                        token.set_exception(event.error)
+                        token.exception()  # the caller may have moved on; don't warn about it
+                elif token is not None:
+                    token(None, event.error)
                 if getattr(event.error, "timed_out", False):
                     self._emit("timeout", str(event.error))
             elif type(event) is IncomingRequest:
@@ -386,8 +425,11 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def next(self) -> float:
-        delay = min(self.maximum, self.initial * self.factor ** self.attempt)
-        self.attempt += 1
+        delay = self.initial * self.factor ** self.attempt
+        if delay < self.maximum:
+            self.attempt += 1  # only up to the cap: factor ** 1024 overflows a float
+        else:
+            delay = self.maximum
         return delay * (1.0 - self.jitter * self.rng.random())
 
     def reset(self) -> None:

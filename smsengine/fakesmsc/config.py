@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,7 @@ class ConfigError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
 
 
 class Delay(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -179,6 +181,8 @@ def _check(cfg: Config) -> None:
         _positive(f"{where}.tps", acct.tps)
         if acct.window < 0:
             raise ConfigError(f"{where}.window", f"must be >= 0, got {acct.window}")
+    if len(cfg.system_id) > 15:
+        raise ConfigError("system_id", "at most 15 characters (SMPP C-string 16)")
     if cfg.max_connections < 1:
         raise ConfigError("max_connections", f"must be >= 1, got {cfg.max_connections}")
     if not 16 <= cfg.max_pdu_length <= 16 * 1024 * 1024:
@@ -211,12 +215,27 @@ def _check(cfg: Config) -> None:
     _positive("enquire_link_timeout", cfg.enquire_link_timeout)
 
 
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def _named(exc: msgspec.ValidationError, where: str = "") -> ConfigError:
+    """The ConfigError for a msgspec error, with ``field`` naming the field either way: msgspec
+    wraps a ConfigError raised by ``_check`` (it is a ValueError) and puts the path of a type
+    error (``$.accounts[0].tps``) at the end of its message."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(exc.__cause__, ConfigError):
+        return ConfigError(exc.__cause__.field, prefix + exc.__cause__.message)
+    found = _AT_PATH.search(str(exc))
+    return ConfigError(found.group(1) if found and found.group(1) else "config",
+                       prefix + str(exc))
+
+
 def config_from_dict(data: dict[str, object]) -> Config:
     """Validate a config given as plain data (the TOML structure), e.g. in tests."""
     try:
         return msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError("config", str(exc)) from None
+        raise _named(exc) from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -225,6 +244,6 @@ def load_config(path: str | Path) -> Config:
     try:
         return msgspec.toml.decode(data, type=Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(str(path), str(exc)) from None
+        raise _named(exc, str(path)) from None
     except msgspec.DecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None

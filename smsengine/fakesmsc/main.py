@@ -68,7 +68,13 @@ async def _serve(config: Config, host: str, port: int, admin_port: int | None) -
               file=sys.stderr, flush=True)
     runner = None
     if admin_port is not None:
-        runner, admin_port = await _start_admin(smsc, host, admin_port)
+        try:
+            runner, admin_port = await _start_admin(smsc, host, admin_port)
+        except OSError as exc:
+            print(f"error: cannot serve the admin API on {host}:{admin_port}: {exc}",
+                  file=sys.stderr)
+            await smsc.stop()
+            return 1
         print(f"fakesmsc admin API on http://{host}:{admin_port}", flush=True)
     # The ledger keeps every accepted message; objects made at start-up never die. Freezing them
     # and collecting the young generation less often keeps the cyclic collector from rescanning
@@ -151,7 +157,11 @@ async def _start_admin(smsc: FakeSMSC, host: str, port: int) -> tuple[Any, int]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, int(bound)
 

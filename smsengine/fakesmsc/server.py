@@ -301,6 +301,13 @@ class _Conn(asyncio.Protocol):
         smsc.stats["pdus_in"] += len(events)
         self.pdus_in += len(events)
         fast = not smsc._faulty
+        drop = False
+        if not fast and smsc._drop_after_pdus:
+            # Answer the PDUs up to the limit, then close: the limit can fall inside a batch.
+            keep = smsc._drop_after_pdus - (self.pdus_in - len(events))
+            if keep <= len(events):
+                drop = True
+                events = events[:max(keep, 0)]
         submit = self._submit if self.can_submit else None
         jobs = self.jobs
         for event in events:
@@ -320,6 +327,9 @@ class _Conn(asyncio.Protocol):
         if smsc._has_due(now):
             smsc._pump()  # flushes this connection too if it got receipts
         self.flush()
+        if drop:
+            smsc.stats["faults_dropped"] += 1
+            self.close()
 
     # --- output -----------------------------------------------------------------------------
 
@@ -351,11 +361,6 @@ class _Conn(asyncio.Protocol):
             smsc.stats["invalid_pdus"] += 1
             if event.response is not None:
                 self.out.append(event.response.encode())
-            return
-        drop_after = smsc._drop_after_pdus
-        if drop_after and self.pdus_in > drop_after:
-            smsc.stats["faults_dropped"] += 1
-            self.abort()
             return
         if smsc._stall_answer:
             return  # a stalled SMSC reads and forgets
@@ -439,6 +444,9 @@ class _Conn(asyncio.Protocol):
         self._reply(pdu, 0, system_id=smsc.config.system_id,
                     tlvs=(Tlv(Tag.sc_interface_version, 0x34),))
         if state in _CAN_RECEIVE:
+            waiting = smsc._waiting.pop(account.system_id, None)
+            if waiting:
+                smsc._ready.extend(waiting)
             smsc._loop.call_soon(smsc._pump)
 
     # --- messages ---------------------------------------------------------------------------
@@ -594,6 +602,9 @@ class FakeSMSC:
         self._fifo: deque[tuple[float, _Job]] = deque()
         self._heap: list[tuple[float, int, _Job]] = []
         self._ready: deque[_Job] = deque()
+        # Jobs of accounts with no receiver bind at all, parked until one binds: left in _ready
+        # they would be rescanned by every _pump, i.e. on every read (quadratic).
+        self._waiting: dict[str, deque[_Job]] = {}
         self._order = itertools.count()
         self._pending = 0  # jobs queued (not yet written)
         self._dates = _Dates(12 if cfg.receipts.profile == "long_dates" else 10)
@@ -793,12 +804,13 @@ class FakeSMSC:
         touched: set[_Conn] = set()
         send = self._send
         held: list[_Job] = []
+        hold = self._hold
         ready = self._ready
         while ready:
             job = ready.popleft()
             conn = self._receiver(job.account)
             if conn is None:
-                held.append(job)
+                hold(job, held)
             else:
                 send(conn, job, now)
                 touched.add(conn)
@@ -807,7 +819,7 @@ class FakeSMSC:
             job = fifo.popleft()[1]
             conn = self._receiver(job.account)
             if conn is None:
-                held.append(job)
+                hold(job, held)
             else:
                 send(conn, job, now)
                 touched.add(conn)
@@ -815,17 +827,25 @@ class FakeSMSC:
             job = heapq.heappop(heap)[2]
             conn = self._receiver(job.account)
             if conn is None:
-                held.append(job)
+                hold(job, held)
             else:
                 send(conn, job, now)
                 touched.add(conn)
-        ready.extend(held)  # no receiver bound for them yet: they wait for one
+        ready.extend(held)  # receivers bound but all paused: try again on resume_writing
         for conn in touched:
             conn.flush()
         if fifo:
             self._arm(fifo[0][0])
         if heap:
             self._arm(heap[0][0])
+
+    def _hold(self, job: _Job, held: list[_Job]) -> None:
+        """A due job no receiver can take now: parked for its account's next receiver bind, or,
+        when its receivers are only write-paused, kept ready."""
+        if self._receivers.get(job.account):
+            held.append(job)
+        else:
+            self._waiting.setdefault(job.account, deque()).append(job)
 
     def _send(self, conn: _Conn, job: _Job, now: float) -> None:
         seq = conn.next_seq()
@@ -943,6 +963,16 @@ class FakeSMSC:
         target = account or next((a for a, b in self._receivers.items() if b), None)
         if target is None or not self._receivers.get(target):
             raise RuntimeError(f"no receiver or transceiver bind for {target or 'any account'}")
+        mos: list[dict[str, Any]] = [
+            {"source_addr": source_addr, "destination_addr": destination_addr,
+             "esm_class": esm_class, "data_coding": coding, "short_message": payload}
+            for esm_class, coding, payload in parts
+        ]
+        for mo in mos:
+            # Check the fields here (InvalidPduError, a ValueError, to the caller): a part that
+            # cannot be encoded would raise later inside _pump, and from there kill the
+            # housekeeping task when its retry comes round.
+            DeliverSm(**mo)
         result = MoResult(parts=len(parts))
         done = self._loop.create_future()
 
@@ -951,9 +981,7 @@ class FakeSMSC:
             if len(result.statuses) == result.parts and not done.done():
                 done.set_result(None)
 
-        for esm_class, coding, payload in parts:
-            mo = {"source_addr": source_addr, "destination_addr": destination_addr,
-                  "esm_class": esm_class, "data_coding": coding, "short_message": payload}
+        for mo in mos:
             job = _Job(target, "", "", self._wall, 0.0, (0, 0, b""), (0, 0, b""), b"", mo=mo,
                        on_resp=on_resp)
             self._ready.append(job)
@@ -1036,10 +1064,12 @@ class FakeSMSC:
         self.stats["restarts"] += 1
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        # Abort before wait_closed: from Python 3.12.1 it waits for every open connection.
         for conn in list(self._conns):
             conn.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
         if down_for:
             await asyncio.sleep(down_for)
         await self._listen()

@@ -23,15 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyBoundError",
-    "NotSentError",
-    "OutcomeUnknownError",
-    "SessionStateError",
     "AuthenticationError",
     "CommandStatusError",
     "FramingError",
     "InvalidPduError",
     "MessageQueueFullError",
+    "NotSentError",
+    "OutcomeUnknownError",
     "PduDecodeError",
+    "SessionStateError",
     "SmppError",
     "ThrottledError",
     "error_for_status",

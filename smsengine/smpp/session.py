@@ -12,7 +12,7 @@ Drive it like this (the asyncio adapter in :mod:`smsengine.bind` does exactly th
 - write what it produced: ``transport.write(session.data_to_send())`` — that call is also
   what marks queued requests as *written*;
 - arm one timer for ``session.next_deadline()`` and call ``session.handle_timer(now)`` then;
-- on connection loss: ``events = session.connection_lost(now)``.
+- on connection loss: ``events = session.connection_lost(reason)``.
 
 Every request ends in exactly one event: :class:`ResponseReceived` (a response, whatever its
 command_status), or :class:`RequestFailed` whose error says whether the request was *not sent*
@@ -114,7 +114,7 @@ _OUTBOUND: Final[dict[int, frozenset[SessionState]]] = {
     CommandId.cancel_sm: _SENDS,
     CommandId.replace_sm: _SENDS,
     CommandId.enquire_link: _BOUND | {_S.UNBINDING},
-    CommandId.unbind: _BOUND,
+    # unbind is not here: it must go through Session.unbind(), which moves to UNBINDING.
 }
 # Requests the peer (an SMSC) may send us, by state. Anything else gets ESME_RINVBNDSTS.
 _INBOUND: Final[dict[int, frozenset[SessionState]]] = {
@@ -274,8 +274,9 @@ class Unbound(SessionEvent):
 
 
 class ConnectionDead(SessionEvent):
-    """The connection must be closed: the peer stopped answering enquire_link, or the byte
-    stream cannot be framed any more."""
+    """The connection must be closed: the peer stopped answering enquire_link (or a bind), our
+    output stayed blocked for a whole response_timeout, or the byte stream cannot be framed
+    any more."""
 
     __slots__ = ("reason",)
 
@@ -373,8 +374,9 @@ class Session:
         cid = request.command_id
         allowed = _OUTBOUND.get(cid)
         if allowed is None or self.state not in allowed:
+            hint = "; use unbind()" if cid == CommandId.unbind else ""
             raise SessionStateError(f"{request.command_name} not allowed in state "
-                                    f"{self.state.value}")
+                                    f"{self.state.value}{hint}")
         if self._in_window >= self.config.window:
             raise NotSentError(f"window of {self.config.window} requests is full")
         return self._queue(request, now, token, counts=True)
@@ -436,11 +438,18 @@ class Session:
                 else:
                     # A response we could not decode: fail the request it answered.
                     entry = pending.pop(pdu.sequence_number, None)
-                    if entry is not None:
-                        if entry.counts:
-                            self._in_window -= 1
+                    if entry is not None and entry.counts:
+                        self._in_window -= 1
                         events.append(RequestFailed(entry.request, OutcomeUnknownError(
                             f"undecodable response: {pdu.error}"), entry.token))
+                    elif entry is not None:
+                        # bind / enquire_link / unbind: settle it as a failed answer so the
+                        # state machine moves on (else a garbled enquire_link_resp would stop
+                        # the keepalive for good, a garbled bind_resp leave us BINDING).
+                        self._internal_response(entry, GenericNack(
+                            sequence_number=pdu.sequence_number,
+                            command_status=pdu.status or CommandStatus.ESME_RSYSERR),
+                            events)
                 events.append(ProtocolError(str(pdu.error), pdu))
             else:
                 self._incoming(pdu, events)  # type: ignore[arg-type]
@@ -516,10 +525,16 @@ class Session:
         pending = self._pending
         while pending:
             seq, entry = next(iter(pending.items()))
-            if entry.deadline > now or entry.generation >= self._generation:
-                # Not due; or not written yet (the transport is paused): its bytes are still
-                # queued, so it cannot be declared unsent, and everything after it is newer.
+            if entry.deadline > now:
                 break
+            if entry.generation >= self._generation:
+                # Due but never written: output has been blocked (the transport paused, the
+                # peer not reading) for a whole response_timeout. Its bytes are still queued,
+                # so it cannot be expired on its own; and leaving it would have the caller's
+                # timer fire again and again for this deadline. The peer is as good as dead.
+                events.append(ConnectionDead(
+                    f"could not write for {self._timeout:g}s: the peer is not reading"))
+                return events
             del pending[seq]
             if entry.counts:
                 self._in_window -= 1

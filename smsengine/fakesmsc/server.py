@@ -619,7 +619,10 @@ class FakeSMSC:
         self._other_base = receipts.profile == "other_base"
         self._receipt_tlvs = receipts.tlvs
         self._middles: dict[tuple[str, int, int], bytes] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        # Kept beside the handle: uvloop's call_at returns a plain Handle (no .when()) for a
+        # time already past.
+        self._timer_due = 0.0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stall_read = False
@@ -778,9 +781,10 @@ class FakeSMSC:
 
     def _arm(self, due: float) -> None:
         if self._timer is not None:
-            if self._timer.when() <= due:
+            if self._timer_due <= due:
                 return
             self._timer.cancel()
+        self._timer_due = due
         self._timer = self._loop.call_at(due, self._on_timer)
 
     def _on_timer(self) -> None:

@@ -1,0 +1,606 @@
+"""A channel: one carrier account — its binds, its send rate, its queue, its receipts.
+
+The dispatcher is one task per channel. It takes the next message from the priority lanes, waits
+for segment tokens (a token bucket whose rate the AIMD controller moves) and for a bind with
+window room, and hands each segment to the bind with :meth:`SmppBind.send_callback`; results come
+back through callbacks on the receive path, with no task or future per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..bind import BindEvent, BindKeeper, BindMode, SessionConfig
+from ..smpp import (
+    CommandStatus,
+    DataSm,
+    DeliverSm,
+    NotSentError,
+    OutcomeUnknownError,
+    ReceiptParseError,
+    Request,
+    Response,
+    SmppError,
+    SubmitSm,
+    Tag,
+    Tlv,
+    error_for_status,
+    is_retriable_status,
+    parse_receipt,
+)
+from ..smpp import MessageState as SmppState
+from ..text import (
+    Encoding,
+    Reassembled,
+    Reassembler,
+    ReferenceCounter,
+    SplitMethod,
+    TextError,
+    encoding_for_data_coding,
+    parse_udh,
+    split,
+)
+from .config import ChannelConfig
+from .flow import AimdRate, TokenBucket
+from .ids import normalise_id, receipt_id_candidates
+from .lanes import Lanes
+from .model import (
+    FROM_SMPP,
+    RANK,
+    STATE_BY_CODE,
+    STATE_CODES,
+    MessageHandle,
+    MessageRefusedError,
+    MessageState,
+)
+from .stores import CorrelationRecord, CorrelationStore
+
+__all__ = ["Channel", "MoMessage"]
+
+_THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+_METHOD = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16, "sar": SplitMethod.SAR,
+           "payload": SplitMethod.PAYLOAD}
+_STAT_STATE = {
+    "DELIVRD": SmppState.DELIVERED, "DELIVERED": SmppState.DELIVERED,
+    "EXPIRED": SmppState.EXPIRED, "DELETED": SmppState.DELETED,
+    "UNDELIV": SmppState.UNDELIVERABLE, "UNDELIVERABLE": SmppState.UNDELIVERABLE,
+    "ACCEPTD": SmppState.ACCEPTED, "ACCEPTED": SmppState.ACCEPTED,
+    "UNKNOWN": SmppState.UNKNOWN, "REJECTD": SmppState.REJECTED, "REJECTED": SmppState.REJECTED,
+    "ENROUTE": SmppState.ENROUTE,
+}
+
+
+class MoMessage:
+    """A mobile-originated message, reassembled."""
+
+    __slots__ = ("channel", "complete", "destination", "received_at", "source", "text")
+
+    def __init__(self, channel: str, source: str, destination: str, text: str,
+                 complete: bool = True) -> None:
+        self.channel = channel
+        self.source = source
+        self.destination = destination
+        self.text = text
+        self.complete = complete
+        self.received_at = time.time()
+
+    def __repr__(self) -> str:
+        return (f"MoMessage(channel={self.channel!r}, source={self.source!r}, "
+                f"destination={self.destination!r}, text={self.text!r})")
+
+
+class _Work:
+    """A message (or what is left of it) waiting in a lane."""
+
+    __slots__ = ("handle", "indices", "pdus")
+
+    def __init__(self, handle: MessageHandle, pdus: list[SubmitSm], indices: list[int]) -> None:
+        self.handle = handle
+        self.pdus = pdus
+        self.indices = indices  # which segments are still to send
+
+
+class Channel:
+    def __init__(self, config: ChannelConfig, *, store: CorrelationStore,
+                 lanes: list[str], lane_capacity: int, lane_min_share: float,
+                 refs: ReferenceCounter, notify: Callable[[MessageHandle], None],
+                 on_mo: Callable[[MoMessage], None],
+                 on_event: Callable[[BindEvent], None],
+                 early_ttl: float = 60.0, max_early: int = 100_000) -> None:
+        self.config = config
+        self.name = config.name
+        self.store = store
+        self.lanes: Lanes[_Work] = Lanes(lanes, capacity=lane_capacity, min_share=lane_min_share)
+        self._refs = refs
+        self._notify = notify
+        self._on_mo = on_mo
+        self._on_event = on_event
+        self._loop = asyncio.get_running_loop()
+        now = self._loop.time()
+        ceiling = config.tps or 0.0
+        self.flow = AimdRate(ceiling or 1e9, now, latency_limit=config.latency_limit)
+        burst = config.burst or max(config.tps, 1.0)
+        self.bucket = TokenBucket(config.tps, burst, now)
+        self._encodings = tuple(Encoding(e) for e in config.encodings)
+        self._method = _METHOD[config.split]
+        self._keepers: list[BindKeeper] = []
+        self._senders: list[BindKeeper] = []
+        self._rr = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+        # normalised id -> (smpp state, at, every id the receipt may stand for): one entry
+        # under each reading of the id, all dropped together when one of them is claimed.
+        self._early: dict[str, tuple[int, float, tuple[str, ...]]] = {}
+        self._early_ttl = early_ttl
+        self._max_early = max_early
+        self._reassembler = Reassembler()
+        self.alarm = False
+        self.in_flight = 0
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("submitted", "segments", "throttled", "retried", "failed", "unknown",
+             "receipts_matched", "receipts_unmatched", "receipts_early", "mo"), 0)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.config
+        modes = ([BindMode.TRANSMITTER] * cfg.transmitters + [BindMode.RECEIVER] * cfg.receivers
+                 + [BindMode.TRANSCEIVER] * cfg.transceivers)
+        for i, mode in enumerate(modes):
+            session = SessionConfig(
+                cfg.system_id, cfg.password, mode, system_type=cfg.system_type,
+                window=cfg.window, response_timeout=cfg.response_timeout,
+                enquire_link_interval=cfg.enquire_link_interval,
+            )
+            keeper = BindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
+                                on_event=self._bind_event, on_message=self._incoming)
+            self._keepers.append(keeper)
+            if mode is not BindMode.RECEIVER:
+                self._senders.append(keeper)
+            keeper.start()
+        self._running = True
+        self._task = self._loop.create_task(self._dispatch(), name=f"dispatch {self.name}")
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        self._running = False
+        self._wake.set()
+        deadline = self._loop.time() + drain_timeout
+        while self.in_flight and self._loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(k.stop() for k in self._keepers), return_exceptions=True)
+
+    @property
+    def bound(self) -> bool:
+        return any(k.is_bound for k in self._senders)
+
+    @property
+    def healthy(self) -> bool:
+        """Up, or at least not refusing us: a channel in alarm (credentials refused) is
+        skipped by routing."""
+        return not self.alarm
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "bound": sum(k.is_bound for k in self._keepers),
+            "binds": len(self._keepers),
+            "rate": round(self.flow.rate, 1) if self.config.tps else None,
+            "flow": self.flow.state,
+            "queued": len(self.lanes),
+            "lanes": self.lanes.depth(),
+            "in_flight": self.in_flight,
+            "awaiting_receipts": len(self.store),
+            **self.counters,
+        }
+
+    # --- building PDUs --------------------------------------------------------------------------
+
+    def build(self, handle: MessageHandle) -> list[SubmitSm]:
+        """Encode and split a message into submit_sm PDUs (raises MessageRefusedError)."""
+        msg = handle.message
+        cfg = self.config
+        try:
+            parts = split(
+                msg.text if msg.text is not None else msg.data,  # type: ignore[arg-type]
+                allowed=self._encodings, method=self._method,
+                ref=self._refs.next(msg.destination,
+                                    bits=16 if self._method is SplitMethod.UDH16 else 8),
+            )
+        except TextError as exc:
+            raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
+        source = msg.source if msg.source is not None else cfg.default_source
+        common: dict[str, Any] = {
+            "source_addr_ton": cfg.source_ton if not source.isdigit() else 1,
+            "source_addr_npi": cfg.source_npi if not source.isdigit() else 1,
+            "source_addr": source,
+            "dest_addr_ton": cfg.dest_ton,
+            "dest_addr_npi": cfg.dest_npi,
+            "destination_addr": msg.destination,
+            "registered_delivery": 1 if msg.registered_delivery else 0,
+            "data_coding": parts.data_coding or 0,
+        }
+        if msg.validity is not None:
+            common["validity_period"] = _relative(msg.validity)
+        if msg.schedule_at is not None:
+            common["schedule_delivery_time"] = _absolute(msg.schedule_at)
+        pdus = []
+        total = len(parts.parts)
+        for part in parts.parts:
+            if self._method is SplitMethod.PAYLOAD:
+                pdus.append(SubmitSm(tlvs=(Tlv(Tag.message_payload, part.user_data),), **common))
+            elif self._method is SplitMethod.SAR and total > 1:
+                pdus.append(SubmitSm(short_message=part.user_data, tlvs=(
+                    Tlv(Tag.sar_msg_ref_num, part.ref or 0),
+                    Tlv(Tag.sar_total_segments, total),
+                    Tlv(Tag.sar_segment_seqnum, part.seqnum or 1),
+                ), **common))
+            else:
+                pdus.append(SubmitSm(esm_class=0x40 if part.udhi else 0,
+                                     short_message=part.user_data, **common))
+        return pdus
+
+    def enqueue(self, handle: MessageHandle, pdus: list[SubmitSm], *, front: bool = False) -> None:
+        handle.channel = self.name
+        if not handle.segments:
+            from .model import SegmentInfo
+
+            handle.segments = [SegmentInfo(i) for i in range(len(pdus))]
+        self.lanes.push(handle.message.kind, _Work(handle, pdus, list(range(len(pdus)))),
+                        front=front)
+        self._wake.set()
+
+    def take_queue(self) -> list[tuple[MessageHandle, list[SubmitSm]]]:
+        """Everything still queued (for re-routing when this channel is refused)."""
+        return [(w.handle, w.pdus) for w in self.lanes.drain()]
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def _pick(self) -> Any:
+        senders = self._senders
+        n = len(senders)
+        for _ in range(n):
+            self._rr = (self._rr + 1) % n
+            keeper = senders[self._rr]
+            bind = keeper.bind
+            if bind is not None and bind.is_bound and bind.session.window_free > 0:
+                return bind
+        return None
+
+    async def _dispatch(self) -> None:
+        loop = self._loop
+        lanes = self.lanes
+        bucket = self.bucket
+        limited = self.config.tps > 0
+        while self._running:
+            if not lanes:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            bind = self._pick()
+            if bind is None:
+                # No bound bind with window room: wait for a result or a (re)bind.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.05)
+                continue
+            work = lanes.peek()
+            assert work is not None
+            now = loop.time()
+            if limited:
+                if self.flow.rate != bucket.rate:
+                    bucket.set_rate(min(self.flow.rate, self.config.tps), now)
+                wait = bucket.wait_time(len(work.indices), now)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                bucket.take(len(work.indices), now)
+            lanes.pop()
+            self._send(work, bind, now)
+            if (lanes and bind.session.window_free <= 0) or not limited:
+                # Yield now and then so results get processed and others get the loop.
+                await asyncio.sleep(0)
+
+    def _send(self, work: _Work, bind: Any, now: float) -> None:
+        handle = work.handle
+        pending = work.indices
+        while pending:
+            index = pending[0]
+            if bind is None or bind.session.window_free <= 0:
+                bind = self._pick()
+                if bind is None:
+                    # Out of window mid-message: the rest goes back to the head of its lane.
+                    self.lanes.push(handle.message.kind, work, front=True)
+                    return
+            try:
+                bind.send_callback(work.pdus[index], self._callback(handle, work, index, now))
+            except NotSentError:
+                bind = None
+                continue
+            pending.pop(0)
+            self.in_flight += 1
+            self.counters["segments"] += 1
+
+    def _callback(self, handle: MessageHandle, work: _Work, index: int,
+                  sent: float) -> Callable[[Response | None, SmppError | None], None]:
+        def done(resp: Response | None, error: SmppError | None) -> None:
+            self.in_flight -= 1
+            self._result(handle, work, index, sent, resp, error)
+        return done
+
+    def _result(self, handle: MessageHandle, work: _Work, index: int, sent: float,
+                resp: Response | None, error: SmppError | None) -> None:
+        now = self._loop.time()
+        segment = handle.segments[index]
+        self._wake.set()
+        if resp is not None:
+            status = resp.command_status
+            if status == 0:
+                self.flow.on_response(now - sent, now)
+                self._submitted(handle, index, getattr(resp, "message_id", ""), now)
+                return
+            if status in _THROTTLE:
+                self.counters["throttled"] += 1
+                self.flow.on_throttled(now)
+                self._retry(handle, work, index, delay=min(1.0, 1.0 / max(self.flow.rate, 1.0)))
+                return
+            if is_retriable_status(status) and handle.attempts < self.config.max_retries:
+                handle.attempts += 1
+                self.counters["retried"] += 1
+                self._retry(handle, work, index,
+                            delay=self.config.retry_delay * 2 ** (handle.attempts - 1))
+                return
+            self._segment_final(handle, index, MessageState.FAILED, error_for_status(status))
+            return
+        if isinstance(error, NotSentError):
+            self._retry(handle, work, index, delay=0.0)  # nothing reached the carrier
+            return
+        if (isinstance(error, OutcomeUnknownError) and self.config.resend_unknown
+                and handle.attempts < self.config.max_retries):
+            handle.attempts += 1
+            self.counters["retried"] += 1
+            self._retry(handle, work, index, delay=0.0)
+            return
+        segment.message_id = ""
+        self._segment_final(handle, index, MessageState.UNKNOWN, error)
+
+    def _retry(self, handle: MessageHandle, work: _Work, index: int, delay: float) -> None:
+        retry = _Work(handle, work.pdus, [index])
+        if delay <= 0:
+            self.lanes.push(handle.message.kind, retry, front=True)
+            self._wake.set()
+            return
+
+        def later() -> None:
+            self.lanes.push(handle.message.kind, retry, front=True)
+            self._wake.set()
+
+        self._loop.call_later(delay, later)
+
+    def _submitted(self, handle: MessageHandle, index: int, raw_id: str, now: float) -> None:
+        segment = handle.segments[index]
+        wall = time.time()
+        segment.message_id = raw_id
+        segment.submitted_at = wall
+        segment.state = MessageState.SUBMITTED
+        if handle.state is MessageState.QUEUED and all(
+            s.state is not MessageState.QUEUED for s in handle.segments
+        ):
+            handle.state = MessageState.SUBMITTED
+            handle.submitted_at = wall
+            self.counters["submitted"] += 1
+            if not handle.message.registered_delivery and all(
+                s.state is MessageState.SUBMITTED for s in handle.segments
+            ):
+                # Nothing more will be known. Finished before the notification, so the engine
+                # stops tracking it and wait() returns.
+                handle._finish(MessageState.SUBMITTED)
+            self._notify(handle)
+        if not handle.message.registered_delivery:
+            self._roll_up(handle)  # (when another segment was refused: the message FAILED)
+            return
+        norm = normalise_id(raw_id, self.config.id_style)
+        early = self._early.pop(norm, None)
+        if early is not None:
+            for key in early[2]:
+                self._early.pop(key, None)  # its other readings: claimed, not strangers
+            self.counters["receipts_early"] += 1
+            self._receipt_state(handle.ref, index, len(handle.segments), early[0], handle)
+            return
+        self.store.put(CorrelationRecord(self.name, norm, handle.ref, index,
+                                         len(handle.segments), wall,
+                                         wall + self.config.receipt_ttl))
+        self._tracked[handle.ref] = handle
+
+    def _segment_final(self, handle: MessageHandle, index: int, state: MessageState,
+                       error: SmppError | None) -> None:
+        segment = handle.segments[index]
+        segment.state = state
+        segment.done_at = time.time()
+        if error is not None and handle.error is None:
+            handle.error = error
+        if state is MessageState.FAILED:
+            self.counters["failed"] += 1
+        elif state is MessageState.UNKNOWN:
+            self.counters["unknown"] += 1
+        self._roll_up(handle)
+
+    def _roll_up(self, handle: MessageHandle) -> None:
+        segments = handle.segments
+        # Without a receipt asked for, SUBMITTED is as far as a segment gets.
+        final = _FINAL if handle.message.registered_delivery else _FINAL_NO_RECEIPT
+        if all(s.state in final for s in segments) and not handle.final:
+            worst = max((s.state for s in segments), key=_ROLL_UP_RANK.__getitem__)
+            handle._finish(worst)
+            self._tracked.pop(handle.ref, None)
+            self._notify(handle)
+
+    # --- receipts and MO --------------------------------------------------------------------------
+
+    _tracked: dict[str, MessageHandle]
+
+    def attach(self, tracked: dict[str, MessageHandle],
+               finished: Callable[[str, MessageState], None]) -> None:
+        """Share the engine's table of handles awaiting receipts, and its callback for messages
+        that finish without a handle (after a restart)."""
+        self._tracked = tracked
+        self._finished_without_handle = finished
+
+    def _incoming(self, pdu: Request) -> None:
+        if isinstance(pdu, (DeliverSm, DataSm)):
+            if pdu.is_receipt:
+                self._receipt(pdu)
+            else:
+                self._mo(pdu)
+
+    def _receipt(self, pdu: DeliverSm | DataSm) -> None:
+        raw_id = pdu.tlv(Tag.receipted_message_id)
+        state = pdu.tlv(Tag.message_state)
+        if raw_id is None or state is None:
+            try:
+                parsed = parse_receipt(pdu.message)
+            except ReceiptParseError:
+                self.counters["receipts_unmatched"] += 1
+                return
+            raw_id = raw_id or parsed.id
+            if state is None:
+                state = _STAT_STATE.get(parsed.stat.upper(), SmppState.UNKNOWN)
+        if state in (SmppState.ENROUTE, SmppState.ACCEPTED):
+            return  # intermediate: the final receipt will follow
+        candidates = receipt_id_candidates(str(raw_id), self.config.id_style)
+        for candidate in candidates:
+            record = self.store.pop(self.name, candidate)
+            if record is not None:
+                self.counters["receipts_matched"] += 1
+                self._receipt_state(record.message_ref, record.segment, record.segments,
+                                    int(state), self._tracked.get(record.message_ref))
+                return
+        # No submit_sm_resp for it yet (receipt before response), or a stranger.
+        early = self._early
+        if len(early) >= self._max_early:
+            for key in early[next(iter(early))][2]:
+                early.pop(key, None)
+            self.counters["receipts_unmatched"] += 1
+        entry = (int(state), self._loop.time(), candidates)
+        for candidate in candidates:
+            early[candidate] = entry
+
+    def _receipt_state(self, ref: str, index: int, segments: int, smpp_state: int,
+                       handle: MessageHandle | None) -> None:
+        state = FROM_SMPP.get(smpp_state, MessageState.UNKNOWN)
+        if handle is not None:
+            self._segment_final(handle, index, state, None)
+            if handle.final:
+                self.store.forget(ref)
+            return
+        # After a restart: only the store knows the other segments.
+        states = self.store.set_segment_state(ref, index, segments, STATE_CODES[state])
+        if len(states) == segments:
+            worst = max((STATE_BY_CODE[s] for s in states.values()), key=RANK.__getitem__)
+            self.store.forget(ref)
+            self._finished_without_handle(ref, worst)
+
+    def receipt_expired(self, record: CorrelationRecord) -> None:
+        """No receipt within the TTL: the segment ends UNKNOWN."""
+        self._receipt_state(record.message_ref, record.segment, record.segments,
+                            SmppState.UNKNOWN, self._tracked.get(record.message_ref))
+
+    def expire_early(self, now_loop: float) -> None:
+        """Early receipts that never found their submit_sm_resp go, counted as unmatched."""
+        cutoff = now_loop - self._early_ttl
+        early = self._early
+        stale = [k for k, (_, at, _) in early.items() if at < cutoff]
+        gone = 0
+        for key in stale:
+            entry = early.pop(key, None)
+            if entry is None:
+                continue  # removed already as another reading of the same receipt
+            gone += 1
+            for alias in entry[2]:
+                early.pop(alias, None)
+        self.counters["receipts_unmatched"] += gone
+
+    def _mo(self, pdu: DeliverSm | DataSm) -> None:
+        self.counters["mo"] += 1
+        payload = pdu.message
+        encoding = encoding_for_data_coding(pdu.data_coding)
+        now = self._loop.time()
+        key = (pdu.source_addr, pdu.destination_addr)
+        done: Reassembled | None = None
+        try:
+            if pdu.esm_class & 0x40 and payload:
+                header, rest = parse_udh(payload)
+                concat = header.concat
+                if concat is None:
+                    self._deliver_mo(pdu, _decode(rest, encoding))
+                    return
+                done = self._reassembler.add(key, concat.ref, concat.total, concat.seqnum, rest,
+                                             now, encoding=encoding)
+            elif pdu.tlv(Tag.sar_msg_ref_num) is not None:
+                done = self._reassembler.add(
+                    key, pdu.tlv(Tag.sar_msg_ref_num), pdu.tlv(Tag.sar_total_segments, 1),
+                    pdu.tlv(Tag.sar_segment_seqnum, 1), payload, now, encoding=encoding)
+            else:
+                self._deliver_mo(pdu, _decode(payload, encoding))
+                return
+        except (TextError, ValueError):
+            self._deliver_mo(pdu, _decode(payload, Encoding.BINARY))
+            return
+        if done is not None:
+            self._on_mo(MoMessage(self.name, pdu.source_addr, pdu.destination_addr, done.text,
+                                  done.complete))
+        for partial in self._reassembler.expire(now):
+            # Timed out with parts missing: surfaced as incomplete rather than lost.
+            ends = partial.key if isinstance(partial.key, tuple) else ("", "")
+            self._on_mo(MoMessage(self.name, str(ends[0]), str(ends[1]), partial.text, False))
+
+    def _deliver_mo(self, pdu: DeliverSm | DataSm, text: str) -> None:
+        self._on_mo(MoMessage(self.name, pdu.source_addr, pdu.destination_addr, text))
+
+    def _bind_event(self, event: BindEvent) -> None:
+        if event.kind == "alarm":
+            self.alarm = True
+        elif event.kind == "bound":
+            self.alarm = False
+            self._wake.set()
+        self._on_event(event)
+
+
+_FINAL = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
+                    MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN})
+_FINAL_NO_RECEIPT = _FINAL | {MessageState.SUBMITTED}
+_ROLL_UP_RANK = {MessageState.SUBMITTED: -1, **RANK}
+
+
+def _decode(payload: bytes, encoding: Encoding) -> str:
+    from ..text import decode
+
+    try:
+        return decode(payload, encoding, errors="replace")
+    except (TextError, ValueError):
+        return payload.decode("latin-1")
+
+
+def _relative(seconds: float) -> str:
+    """SMPP relative time (section 7.1.1.2): YYMMDDhhmmss000R."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"0000{days:02d}{hours:02d}{minutes:02d}{secs:02d}000R"
+
+
+def _absolute(epoch: float) -> str:
+    """SMPP absolute time in UTC (section 7.1.1.1): YYMMDDhhmmss000+."""
+    return time.strftime("%y%m%d%H%M%S", time.gmtime(epoch)) + "000+"

@@ -1,0 +1,217 @@
+"""Engine configuration: channels (carrier accounts), routes, lanes, receipts, opt-out, store.
+
+TOML, validated by msgspec; a bad field is reported with its path. Example::
+
+    [[channels]]
+    name = "cmcc"
+    host = "127.0.0.1"
+    port = 2775
+    system_id = "shop"
+    password = "secret"
+    transceivers = 2
+    tps = 200
+    default_source = "SHOP"
+
+    [[routes]]
+    prefixes = ["86"]
+    channels = ["cmcc", "backup"]
+    mode = "failover"
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "ChannelConfig",
+    "EngineConfig",
+    "EngineConfigError",
+    "OptOutConfig",
+    "ReceiptConfig",
+    "RouteConfig",
+    "engine_config_from_dict",
+    "load_engine_config",
+]
+
+
+class EngineConfigError(ValueError):
+    """A configuration value is wrong; ``field`` names it."""
+
+    retriable = False
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One carrier account: where, who, how many binds, how fast."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str = ""
+    system_type: str = ""
+    protocol: Literal["smpp"] = "smpp"
+    transmitters: int = 0
+    receivers: int = 0
+    transceivers: int = 1
+    window: int = 64
+    tps: float = 0.0  # segments per second; 0 = unlimited
+    burst: float = 0.0  # token bucket depth in segments; 0 = one second's worth
+    response_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    default_source: str = ""
+    source_ton: int = 5
+    source_npi: int = 0
+    dest_ton: int = 1
+    dest_npi: int = 1
+    split: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    encodings: list[Literal["gsm7", "ascii", "latin1", "ucs2"]] = msgspec.field(
+        default_factory=lambda: ["gsm7", "ucs2"])
+    id_style: Literal["auto", "decimal", "hex", "text"] = "auto"
+    receipt_ttl: float = 72 * 3600.0
+    max_retries: int = 3
+    retry_delay: float = 1.0
+    resend_unknown: bool = False  # resend when a submit's outcome is unknown (may duplicate)
+    latency_limit: float = 2.0  # response latency (s) above which flow control backs off
+
+
+class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which channels a message may take. Empty prefixes/pattern/kinds match everything."""
+
+    channels: list[str]
+    prefixes: list[str] = msgspec.field(default_factory=list)
+    pattern: str = ""
+    kinds: list[str] = msgspec.field(default_factory=list)
+    mode: Literal["failover", "weighted"] = "failover"
+    weights: list[float] = msgspec.field(default_factory=list)
+
+
+class ReceiptConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    early_receipt_ttl: float = 60.0  # keep a receipt that beat its submit_sm_resp this long
+    max_early_receipts: int = 100_000
+
+
+class OptOutConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    keywords: list[str] = msgspec.field(
+        default_factory=lambda: ["T", "TD", "退订", "STOP", "UNSUBSCRIBE"])
+    suppressed_kinds: list[str] = msgspec.field(default_factory=lambda: ["marketing"])
+
+
+class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    channels: list[ChannelConfig]
+    routes: list[RouteConfig] = msgspec.field(default_factory=list)
+    lanes: list[str] = msgspec.field(default_factory=lambda: ["otp", "notification", "marketing"])
+    lane_capacity: int = 2_000_000
+    lane_min_share: float = 0.05
+    receipts: ReceiptConfig = ReceiptConfig()
+    optout: OptOutConfig = OptOutConfig()
+    store: str = ""  # path of a SQLite file for correlation and opt-outs; "" = in memory
+    max_tracked: int = 2_000_000  # handles kept for messages not yet final
+    event_queue: int = 100_000
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
+def _check(cfg: EngineConfig) -> None:
+    if not cfg.channels:
+        raise EngineConfigError("channels", "configure at least one channel")
+    names: set[str] = set()
+    for i, ch in enumerate(cfg.channels):
+        where = f"channels[{i}]"
+        if not ch.name or ch.name in names:
+            raise EngineConfigError(f"{where}.name", f"must be unique and non-empty: {ch.name!r}")
+        names.add(ch.name)
+        if not 0 < ch.port < 65536:
+            raise EngineConfigError(f"{where}.port", f"{ch.port} is not a TCP port")
+        if ch.transmitters + ch.transceivers < 1:
+            raise EngineConfigError(f"{where}.transceivers",
+                                    "a channel needs at least one transmitter or transceiver")
+        for field in ("transmitters", "receivers", "transceivers"):
+            if getattr(ch, field) < 0:
+                raise EngineConfigError(f"{where}.{field}", "must be >= 0")
+        if ch.window < 1:
+            raise EngineConfigError(f"{where}.window", "must be >= 1")
+        for field in ("tps", "burst", "retry_delay"):
+            value = getattr(ch, field)
+            if not math.isfinite(value) or value < 0:
+                raise EngineConfigError(f"{where}.{field}", f"must be >= 0, got {value}")
+        for field in ("response_timeout", "enquire_link_interval", "receipt_ttl",
+                      "latency_limit"):
+            value = getattr(ch, field)
+            if not math.isfinite(value) or value <= 0:
+                raise EngineConfigError(f"{where}.{field}", f"must be > 0, got {value}")
+        if len(ch.system_id) > 15 or len(ch.password) > 8:
+            raise EngineConfigError(f"{where}.system_id",
+                                    "system_id at most 15 and password at most 8 characters")
+        if len(ch.default_source) > 20:
+            raise EngineConfigError(f"{where}.default_source", "at most 20 characters")
+        if not ch.encodings:
+            raise EngineConfigError(f"{where}.encodings", "allow at least one encoding")
+    for i, route in enumerate(cfg.routes):
+        where = f"routes[{i}]"
+        if not route.channels:
+            raise EngineConfigError(f"{where}.channels", "name at least one channel")
+        for name in route.channels:
+            if name not in names:
+                raise EngineConfigError(f"{where}.channels", f"no channel named {name!r}")
+        if route.weights and len(route.weights) != len(route.channels):
+            raise EngineConfigError(f"{where}.weights", "one weight per channel")
+        if any(w < 0 for w in route.weights):
+            raise EngineConfigError(f"{where}.weights", "weights must be >= 0")
+        if route.pattern:
+            try:
+                re.compile(route.pattern)
+            except re.error as exc:
+                raise EngineConfigError(f"{where}.pattern",
+                                        f"not a regular expression: {exc}") from None
+    if not cfg.lanes or len(set(cfg.lanes)) != len(cfg.lanes):
+        raise EngineConfigError("lanes", "give distinct lane names, highest priority first")
+    if not 0 <= cfg.lane_min_share <= 0.5:
+        raise EngineConfigError("lane_min_share", "must be between 0 and 0.5")
+    if cfg.lane_capacity < 1 or cfg.max_tracked < 1 or cfg.event_queue < 1:
+        raise EngineConfigError("lane_capacity", "capacities must be >= 1")
+
+
+def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:
+    """Validate a config given as plain data (the TOML structure)."""
+    try:
+        return msgspec.convert(data, EngineConfig)
+    except msgspec.ValidationError as exc:
+        raise _named(exc) from None
+
+
+def load_engine_config(path: str | Path) -> EngineConfig:
+    try:
+        return msgspec.toml.decode(Path(path).read_bytes(), type=EngineConfig)
+    except msgspec.ValidationError as exc:
+        raise _named(exc, str(path)) from None
+    except msgspec.DecodeError as exc:
+        raise EngineConfigError(str(path), f"not valid TOML: {exc}") from None
+
+
+def _named(exc: msgspec.ValidationError, where: str = "") -> EngineConfigError:
+    """The error naming the field once: msgspec wraps an EngineConfigError raised by ``_check``
+    (whose text already starts with the field) and appends the path of a type error."""
+    prefix = f"{where}: " if where else ""
+    cause = exc.__cause__
+    if isinstance(cause, EngineConfigError):
+        return EngineConfigError(cause.field, prefix + cause.message)
+    return EngineConfigError(_path(str(exc)), prefix + str(exc))
+
+
+def _path(message: str) -> str:
+    found = re.search(r"at `\$\.?([^`]*)`", message)
+    if found:
+        return found.group(1) or "config"
+    found = re.match(r"([\w\[\]\.]+): ", message)
+    return found.group(1) if found else "config"

@@ -1,0 +1,343 @@
+"""The engine: what applications import.
+
+    async with Engine(config) as engine:
+        handle = await engine.send(Message(destination="8613800138000", text="Code: 402113",
+                                           kind="otp"))
+        state = await handle.wait()          # DELIVERED, UNDELIVERABLE, …, FAILED, UNKNOWN
+
+Routing picks a channel per message (prefix/pattern/kind; failover or weighted lists; channels
+in alarm are skipped); the channel's lanes put ``otp`` first; receipts finish the handles; MO
+messages go to handlers and to :meth:`Engine.mo`; opt-out keywords put the sender on the
+suppression list, and ``marketing`` to a suppressed number is refused before any carrier sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from ..bind import BindEvent
+from ..smpp import CommandStatus
+from ..text import ReferenceCounter
+from .channel import Channel, MoMessage
+from .config import EngineConfig, RouteConfig
+from .lanes import LaneFull
+from .model import Message, MessageEvent, MessageHandle, MessageRefusedError, MessageState, new_ref
+from .stores import (
+    CorrelationStore,
+    MemoryCorrelationStore,
+    MemorySuppressionStore,
+    SuppressionStore,
+)
+
+__all__ = ["Engine"]
+
+MoHandler = Callable[[MoMessage], Any]
+
+# References of finished messages remembered, so a caller retrying a send that already went
+# (a timeout on its side, a restart of its worker) gets the same handle, not a second message.
+_FINISHED_REFERENCES = 100_000
+
+
+class _Route:
+    def __init__(self, config: RouteConfig, channels: dict[str, Channel]) -> None:
+        self.config = config
+        self.channels = [channels[n] for n in config.channels]
+        self.prefixes = tuple(config.prefixes)
+        self.pattern = re.compile(config.pattern) if config.pattern else None
+        self.kinds = frozenset(config.kinds)
+        self.weights = list(config.weights) if config.weights else [1.0] * len(self.channels)
+
+    def matches(self, message: Message) -> bool:
+        if self.kinds and message.kind not in self.kinds:
+            return False
+        if self.prefixes and not message.destination.startswith(self.prefixes):
+            return False
+        return not (self.pattern and not self.pattern.search(message.destination))
+
+    def choose(self, exclude: Channel | None = None) -> Channel | None:
+        usable = [c for c in self.channels if c.healthy and c is not exclude]
+        if not usable:
+            return None
+        if self.config.mode == "failover":
+            bound = [c for c in usable if c.bound]
+            return (bound or usable)[0]
+        pairs = [(c, w) for c, w in zip(self.channels, self.weights, strict=True)
+                 if c in usable and w > 0]
+        if not pairs:
+            return usable[0]
+        return random.choices([c for c, _ in pairs], [w for _, w in pairs])[0]
+
+
+class Engine:
+    """See the module docstring. ``store``/``suppression`` override the configured stores."""
+
+    def __init__(self, config: EngineConfig, *, store: CorrelationStore | None = None,
+                 suppression: SuppressionStore | None = None) -> None:
+        self.config = config
+        self._store_arg = store
+        self._suppression_arg = suppression
+        self.channels: dict[str, Channel] = {}
+        self._routes: list[_Route] = []
+        self._tracked: dict[str, MessageHandle] = {}
+        self._by_reference: dict[str, MessageHandle] = {}
+        self._finished_references: dict[str, MessageHandle] = {}  # oldest first, bounded
+        self._events: asyncio.Queue[MessageEvent | MoMessage | BindEvent] | None = None
+        self._mo_queue: asyncio.Queue[MoMessage] | None = None
+        self._mo_handlers: list[MoHandler] = []
+        self._keywords = {k.strip().upper() for k in config.optout.keywords}
+        self._suppressed_kinds = frozenset(config.optout.suppressed_kinds)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self.events_dropped = 0
+        self.store: CorrelationStore = store or MemoryCorrelationStore()
+        self.suppression: SuppressionStore = suppression or MemorySuppressionStore()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        cfg = self.config
+        if cfg.store and self._store_arg is None:
+            from .sqlite import SqliteCorrelationStore, SqliteSuppressionStore
+
+            self.store = SqliteCorrelationStore(cfg.store)
+            if self._suppression_arg is None:
+                self.suppression = SqliteSuppressionStore(cfg.store)
+        self._events = asyncio.Queue(cfg.event_queue)
+        self._mo_queue = asyncio.Queue(cfg.event_queue)
+        refs = ReferenceCounter()
+        for ch_cfg in cfg.channels:
+            channel = Channel(
+                ch_cfg, store=self.store, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
+                lane_min_share=cfg.lane_min_share, refs=refs, notify=self._notify,
+                on_mo=self._mo, on_event=self._bind_event,
+                early_ttl=cfg.receipts.early_receipt_ttl,
+                max_early=cfg.receipts.max_early_receipts,
+            )
+            channel.attach(self._tracked, self._finished_from_store)
+            self.channels[ch_cfg.name] = channel
+        self._routes = [_Route(r, self.channels) for r in cfg.routes]
+        if not self._routes:
+            self._routes = [_Route(RouteConfig(channels=[c.name for c in cfg.channels]),
+                                   self.channels)]
+        for channel in self.channels.values():
+            channel.start()
+        self._spawn(self._housekeeping())
+        self._started = True
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Let in-flight submits finish (bounded), unbind everything, flush the store."""
+        if not self._started:
+            return
+        await asyncio.gather(*(c.stop(drain_timeout) for c in self.channels.values()))
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.store.flush()
+        self.store.close()
+        self.suppression.close()
+        self._started = False
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Until every channel has at least one bound sender (TimeoutError otherwise)."""
+        deadline = time.monotonic() + timeout
+        while not all(c.bound for c in self.channels.values()):
+            if time.monotonic() > deadline:
+                down = [n for n, c in self.channels.items() if not c.bound]
+                raise TimeoutError(f"channels not bound after {timeout}s: {', '.join(down)}")
+            await asyncio.sleep(0.01)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def submit(self, message: Message) -> MessageHandle:
+        """Queue a message now (no awaiting); raises MessageRefusedError when it cannot go."""
+        if not self._started:
+            raise MessageRefusedError("the engine is not started",
+                                      status=CommandStatus.ESME_RSYSERR, retriable=True)
+        if message.reference is not None:
+            known = (self._by_reference.get(message.reference)
+                     or self._finished_references.get(message.reference))
+            if known is not None:
+                return known  # idempotent: the same reference is the same message
+        if message.kind in self._suppressed_kinds and message.destination in self.suppression:
+            raise MessageRefusedError(
+                f"{message.destination} opted out of {message.kind} messages",
+                status=CommandStatus.ESME_RX_R_APPN)
+        if len(self._tracked) >= self.config.max_tracked:
+            raise MessageRefusedError(
+                f"{len(self._tracked)} messages in flight (max_tracked)",
+                status=CommandStatus.ESME_RMSGQFUL, retriable=True)
+        channel = self._route(message)
+        handle = MessageHandle(new_ref(), message)
+        pdus = channel.build(handle)
+        try:
+            channel.enqueue(handle, pdus)
+        except LaneFull as exc:
+            raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
+                                      retriable=True) from None
+        self._tracked[handle.ref] = handle
+        if message.reference is not None:
+            self._by_reference[message.reference] = handle
+        return handle
+
+    async def send(self, message: Message | None = None, /, **fields: Any) -> MessageHandle:
+        """Queue one message: ``send(Message(...))`` or ``send(destination=…, text=…)``."""
+        return self.submit(message if message is not None else Message(**fields))
+
+    async def send_many(self, messages: Iterable[Message]) -> list[MessageHandle]:
+        """Queue many. A refused message (opted out, no route, too long) comes back as a FAILED
+        handle carrying the reason, so one bad number does not stop a campaign."""
+        out = []
+        for i, message in enumerate(messages):
+            try:
+                out.append(self.submit(message))
+            except MessageRefusedError as exc:
+                handle = MessageHandle(new_ref(), message)
+                handle._finish(MessageState.FAILED, exc)
+                out.append(handle)
+            if i % 1000 == 999:
+                await asyncio.sleep(0)  # let the dispatchers start while we queue
+        return out
+
+    def _route(self, message: Message, exclude: Channel | None = None) -> Channel:
+        for route in self._routes:
+            if route.matches(message):
+                channel = route.choose(exclude)
+                if channel is not None:
+                    return channel
+                raise MessageRefusedError(
+                    f"every channel of the route for {message.destination} is refusing us",
+                    status=CommandStatus.ESME_RSYSERR, retriable=True)
+        raise MessageRefusedError(f"no route for {message.destination} ({message.kind})",
+                                  status=CommandStatus.ESME_RINVDSTADR)
+
+    # --- results --------------------------------------------------------------------------------
+
+    def _notify(self, handle: MessageHandle) -> None:
+        if handle.final:
+            self._tracked.pop(handle.ref, None)
+            reference = handle.message.reference
+            if reference is not None and self._by_reference.pop(reference, None) is not None:
+                finished = self._finished_references
+                finished[reference] = handle
+                if len(finished) > _FINISHED_REFERENCES:
+                    del finished[next(iter(finished))]
+        self._publish(MessageEvent(handle.ref, handle.state, handle))
+
+    def _finished_from_store(self, ref: str, state: MessageState) -> None:
+        self._publish(MessageEvent(ref, state, None, "finished after a restart"))
+
+    def _publish(self, event: MessageEvent | MoMessage | BindEvent) -> None:
+        queue = self._events
+        if queue is None:
+            return
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # Bounded: a consumer that does not read loses the oldest events, counted.
+            queue.get_nowait()
+            queue.put_nowait(event)
+            self.events_dropped += 1
+
+    async def events(self) -> AsyncIterator[MessageEvent | MoMessage | BindEvent]:
+        """State changes, MO messages and bind events, as they happen."""
+        assert self._events is not None, "start the engine first"
+        while True:
+            yield await self._events.get()
+
+    # --- MO and opt-out ------------------------------------------------------------------------
+
+    def on_mo(self, handler: MoHandler) -> None:
+        """Call ``handler(mo)`` for every inbound message (after opt-out handling)."""
+        self._mo_handlers.append(handler)
+
+    async def mo(self) -> AsyncIterator[MoMessage]:
+        assert self._mo_queue is not None, "start the engine first"
+        while True:
+            yield await self._mo_queue.get()
+
+    def _mo(self, mo: MoMessage) -> None:
+        if mo.text.strip().upper() in self._keywords:
+            self.suppression.add(mo.source, f"replied {mo.text.strip()!r}", time.time())
+        for handler in self._mo_handlers:
+            result = handler(mo)
+            if asyncio.iscoroutine(result):
+                self._spawn(result)
+        queue = self._mo_queue
+        if queue is not None:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(mo)
+        self._publish(mo)
+
+    def suppress(self, number: str, reason: str = "manual") -> None:
+        self.suppression.add(number, reason, time.time())
+
+    def unsuppress(self, number: str) -> None:
+        self.suppression.remove(number)
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    def _bind_event(self, event: BindEvent) -> None:
+        self._publish(event)
+        if event.kind == "alarm":
+            # Credentials refused: move that channel's queue to the other channels of each
+            # message's route, if any.
+            name = event.name.split("#", 1)[0]
+            channel = self.channels.get(name)
+            if channel is not None:
+                self._reroute(channel)
+
+    def _reroute(self, channel: Channel) -> None:
+        for handle, pdus in channel.take_queue():
+            try:
+                target = self._route(handle.message, exclude=channel)
+            except MessageRefusedError:
+                channel.enqueue(handle, pdus)  # nowhere else to go: keep it
+                continue
+            if target is channel:
+                channel.enqueue(handle, pdus)
+            else:
+                handle.segments = []
+                target.enqueue(handle, target.build(handle))
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.5)
+            now_wall, now_loop = time.time(), loop.time()
+            # One store serves every channel: each expired record goes to its own channel.
+            for record in self.store.expire(now_wall):
+                owner = self.channels.get(record.channel)
+                if owner is not None:
+                    owner.receipt_expired(record)
+            for channel in self.channels.values():
+                channel.expire_early(now_loop)
+                channel.flow.recover(now_loop)
+            self.store.flush()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "tracked": len(self._tracked),
+            "suppressed": len(self.suppression),
+            "events_dropped": self.events_dropped,
+            "channels": {n: c.snapshot() for n, c in self.channels.items()},
+        }

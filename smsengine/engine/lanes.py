@@ -1,0 +1,98 @@
+"""Priority lanes, sans-I/O: which queued message a channel sends next.
+
+Lanes are ordered by priority (``otp`` > ``notification`` > ``marketing`` by default). The
+highest non-empty lane goes first — a queued campaign never delays a verification code — except
+that every lane is owed a minimum share of picks (``min_share``), so lower lanes keep moving when
+the higher ones never empty (no starvation). Bounded: each lane has a capacity.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Generic, TypeVar
+
+__all__ = ["LaneFull", "Lanes"]
+
+T = TypeVar("T")
+
+
+class LaneFull(Exception):
+    """The lane's queue is at capacity."""
+
+
+class Lanes(Generic[T]):
+    def __init__(self, names: list[str], *, capacity: int = 1_000_000,
+                 min_share: float = 0.05) -> None:
+        if not names:
+            raise ValueError("at least one lane")
+        self.names = list(names)
+        self.capacity = capacity
+        self._queues: dict[str, deque[T]] = {n: deque() for n in names}
+        self._order = [self._queues[n] for n in names]
+        # Credit per lane: grows by min_share per pick; a lane with a full credit goes next.
+        self._share = min_share
+        self._credit = [0.0] * len(names)
+        self._len = 0
+
+    def lane_of(self, kind: str) -> str:
+        return kind if kind in self._queues else self.names[-1]
+
+    def push(self, kind: str, item: T, *, front: bool = False) -> None:
+        queue = self._queues[self.lane_of(kind)]
+        if len(queue) >= self.capacity and not front:
+            raise LaneFull(f"lane {self.lane_of(kind)!r} holds {self.capacity} messages")
+        if front:
+            queue.appendleft(item)  # a retry keeps its place at the head
+        else:
+            queue.append(item)
+        self._len += 1
+
+    def pop(self) -> T | None:
+        """The next item to send, or None."""
+        if not self._len:
+            return None
+        order = self._order
+        credit = self._credit
+        share = self._share
+        first = -1
+        for i, queue in enumerate(order):
+            if queue:
+                if first < 0:
+                    first = i
+                elif credit[i] >= 1.0:
+                    # A lower lane has waited its share: its turn.
+                    credit[i] -= 1.0
+                    self._len -= 1
+                    return queue.popleft()
+        for i, queue in enumerate(order):
+            if queue and i != first:
+                credit[i] += share
+        self._len -= 1
+        return order[first].popleft()
+
+    def peek(self) -> T | None:
+        """The item :meth:`pop` returns next, changing nothing. The same choice as ``pop``,
+        min_share turns included: a dispatcher sizes its token wait on the peeked item, then
+        pops and sends it (a different item would be sent twice, the popped one lost)."""
+        first: deque[T] | None = None
+        for queue, credit in zip(self._order, self._credit, strict=True):
+            if queue:
+                if first is None:
+                    first = queue
+                elif credit >= 1.0:
+                    return queue[0]
+        return first[0] if first is not None else None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def depth(self) -> dict[str, int]:
+        return {n: len(q) for n, q in self._queues.items()}
+
+    def drain(self) -> list[T]:
+        out: list[T] = []
+        for queue in self._order:
+            out.extend(queue)
+            queue.clear()
+        self._len = 0
+        return out

@@ -1,0 +1,190 @@
+"""Messages as the engine sees them: what the user asks to send, and what became of it.
+
+Lifecycle: QUEUED → SUBMITTED → DELIVERED | UNDELIVERABLE | EXPIRED | REJECTED | FAILED |
+UNKNOWN. FAILED means the carrier (or the engine) refused it: ``error`` says why, with the
+protocol status and whether retrying can help. UNKNOWN means nobody can tell: no receipt within
+the TTL, or the submit's outcome was unknown (written, never answered) and resending was not
+allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ..smpp import CommandStatus, SmppError, status_name
+from ..smpp import MessageState as SmppState
+
+__all__ = [
+    "FINAL_STATES",
+    "Message",
+    "MessageEvent",
+    "MessageHandle",
+    "MessageRefusedError",
+    "MessageState",
+    "SegmentInfo",
+]
+
+
+class MessageState(enum.Enum):
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    __hash__ = object.__hash__
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({
+    MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
+    MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN,
+})
+
+# Receipt message_state -> our state; ACCEPTED/ENROUTE are not final.
+FROM_SMPP: dict[int, MessageState] = {
+    SmppState.DELIVERED: MessageState.DELIVERED,
+    SmppState.EXPIRED: MessageState.EXPIRED,
+    SmppState.DELETED: MessageState.UNDELIVERABLE,
+    SmppState.UNDELIVERABLE: MessageState.UNDELIVERABLE,
+    SmppState.REJECTED: MessageState.REJECTED,
+    SmppState.UNKNOWN: MessageState.UNKNOWN,
+}
+# When segments end differently, the message takes the worst (highest rank).
+RANK: dict[MessageState, int] = {
+    MessageState.DELIVERED: 0,
+    MessageState.UNKNOWN: 1,
+    MessageState.EXPIRED: 2,
+    MessageState.UNDELIVERABLE: 3,
+    MessageState.REJECTED: 4,
+    MessageState.FAILED: 5,
+}
+STATE_CODES = {s: i for i, s in enumerate(MessageState)}
+STATE_BY_CODE = dict(enumerate(MessageState))
+
+
+class MessageRefusedError(SmppError):
+    """The engine would not send this message (suppressed number, no route, too long…).
+    ``status`` is the SMPP status that describes it; nothing reached a carrier."""
+
+    retriable = False
+
+    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RSUBMITFAIL,
+                 retriable: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.retriable = retriable
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What to send. ``text`` (encoded by the channel's rules) or ``data`` (binary)."""
+
+    destination: str
+    text: str | None = None
+    data: bytes | None = None
+    source: str | None = None  # None: the channel's default sender
+    kind: str = "notification"  # a priority lane: otp, notification, marketing, …
+    registered_delivery: bool = True
+    validity: float | None = None  # seconds
+    schedule_at: float | None = None  # wall-clock epoch seconds; None = now
+    reference: str | None = None  # the caller's idempotency key
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.data is None):
+            raise ValueError("give exactly one of text or data")
+        if not self.destination or len(self.destination) > 20:
+            raise ValueError(f"destination must be 1..20 characters, got {self.destination!r}")
+        if self.validity is not None and not 0 < self.validity <= 7 * 86400:
+            raise ValueError("validity must be in (0, 7 days]")
+
+
+@dataclass
+class SegmentInfo:
+    """One part of a message on the wire."""
+
+    index: int
+    message_id: str = ""  # the SMSC's, from submit_sm_resp
+    state: MessageState = MessageState.QUEUED
+    submitted_at: float | None = None
+    done_at: float | None = None
+
+
+_ids = itertools.count(1)
+_prefix = f"{os.getpid():x}{int(time.time()) & 0xFFFFF:05x}"
+
+
+def new_ref() -> str:
+    return f"{_prefix}-{next(_ids):x}"
+
+
+@dataclass(eq=False)
+class MessageHandle:
+    """What the engine knows about one message; ``await handle.wait()`` for its final state."""
+
+    ref: str
+    message: Message
+    channel: str = ""
+    state: MessageState = MessageState.QUEUED
+    segments: list[SegmentInfo] = field(default_factory=list)
+    error: SmppError | None = None
+    attempts: int = 0
+    queued_at: float = field(default_factory=time.time)
+    submitted_at: float | None = None
+    done_at: float | None = None
+    _done: asyncio.Future[MessageState] | None = None
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will happen to it: a final state, or SUBMITTED for a message that
+        asked for no receipt (finished by ``_finish`` too)."""
+        return self.state in FINAL_STATES or self.done_at is not None
+
+    @property
+    def status(self) -> int | None:
+        """The protocol status of the failure, if any."""
+        return self.error.status if self.error is not None else None
+
+    @property
+    def status_name(self) -> str | None:
+        return status_name(self.error.status) if self.error is not None else None
+
+    async def wait(self, timeout: float | None = None) -> MessageState:
+        """The final state (DELIVERED, FAILED, UNKNOWN, …)."""
+        if self.final:
+            return self.state
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        return await asyncio.wait_for(asyncio.shield(self._done), timeout)
+
+    def _finish(self, state: MessageState, error: SmppError | None = None) -> None:
+        self.state = state
+        if error is not None:
+            self.error = error
+        self.done_at = time.time()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(state)
+
+
+@dataclass(frozen=True)
+class MessageEvent:
+    """A message changed state (also for messages finished after a restart, from the store:
+    then ``handle`` is None and only ``ref`` is known)."""
+
+    ref: str
+    state: MessageState
+    handle: MessageHandle | None = None
+    detail: str = ""

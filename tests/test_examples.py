@@ -1,0 +1,55 @@
+"""Every program in examples/ runs as documented (``.venv/bin/python examples/X.py``) and
+prints what it promises."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# example -> a line (or part of one) its output must contain
+EXPECTED = {
+    "encode_decode.py": "DeliverSm 9",
+    "send_otp.py": "OTP to 8613800138000: DELIVERED",
+    "long_chinese_notice.py": "notice: DELIVERED",
+    "campaign_with_receipts.py": "refused 8613900000007: 8613900000007 opted out",
+}
+
+
+def test_every_example_is_checked() -> None:
+    assert {p.name for p in EXAMPLES.glob("*.py")} == set(EXPECTED)
+
+
+@functools.cache
+def run(name: str) -> subprocess.CompletedProcess[str]:
+    """Each example once per session, from the repository root as the README says."""
+    return subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True,
+                          text=True, timeout=60, cwd=EXAMPLES.parent)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str) -> None:
+    proc = run(name)
+    assert proc.returncode == 0, proc.stderr
+    assert EXPECTED[name] in proc.stdout, proc.stdout
+
+
+def test_long_notice_is_sent_in_parts() -> None:
+    out = run("long_chinese_notice.py").stdout
+    assert "ucs2 (data_coding 8), 2 parts" in out
+    assert out.count(" DELIVERED") == 3  # both segments, then the message
+
+
+def test_campaign_summary_adds_up() -> None:
+    lines = run("campaign_with_receipts.py").stdout.splitlines()
+    assert lines[0].startswith("campaign: 200 messages")
+    counts = {ln.split()[0]: int(ln.split()[1]) for ln in lines[1:]
+              if ln.startswith("  ") and not ln.strip().startswith("refused")}
+    assert sum(counts.values()) == 200 and counts["FAILED"] == 1
+    assert counts["DELIVERED"] > counts.get("UNDELIVERABLE", 0)
+    assert "receipts matched: 199" in lines

@@ -283,6 +283,7 @@ class Channel:
         lanes = self.lanes
         bucket = self.bucket
         limited = self.config.tps > 0
+        batch = 0
         while self._running:
             if not lanes:
                 self._wake.clear()
@@ -298,6 +299,9 @@ class Channel:
             work = lanes.peek()
             assert work is not None
             now = loop.time()
+            if self._refused_now(work):
+                lanes.pop()
+                continue
             if limited:
                 if self.flow.rate != bucket.rate:
                     bucket.set_rate(min(self.flow.rate, self.config.tps), now)
@@ -308,8 +312,10 @@ class Channel:
                 bucket.take(len(work.indices), now)
             lanes.pop()
             self._send(work, bind, now)
-            if (lanes and bind.session.window_free <= 0) or not limited:
+            batch += 1
+            if batch >= 256 or not lanes or bind.session.window_free <= 0:
                 # Yield now and then so results get processed and others get the loop.
+                batch = 0
                 await asyncio.sleep(0)
 
     def _send(self, work: _Work, bind: Any, now: float) -> None:
@@ -449,6 +455,26 @@ class Channel:
     # --- receipts and MO --------------------------------------------------------------------------
 
     _tracked: dict[str, MessageHandle]
+
+    def _refused_now(self, work: _Work) -> bool:
+        """A message queued before its number opted out must still not go: checked again
+        here, before its first segment leaves."""
+        suppressed = self._suppressed
+        handle = work.handle
+        if suppressed is None or handle.state is not MessageState.QUEUED:
+            return False
+        if not suppressed(handle.message) or len(work.indices) != len(handle.segments):
+            return False
+        for index in work.indices:
+            handle.segments[index].state = MessageState.FAILED
+        handle._finish(MessageState.FAILED, MessageRefusedError(
+            f"{handle.message.destination} opted out of {handle.message.kind} messages "
+            "while it was queued", status=CommandStatus.ESME_RX_R_APPN))
+        self._tracked.pop(handle.ref, None)
+        self._notify(handle)
+        return True
+
+    _suppressed: Callable[[Any], bool] | None = None
 
     def attach(self, tracked: dict[str, MessageHandle],
                finished: Callable[[str, MessageState], None]) -> None:

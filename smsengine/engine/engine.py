@@ -94,6 +94,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self.events_dropped = 0
+        self._listeners = 0  # running events() iterators
         self.store: CorrelationStore = store or MemoryCorrelationStore()
         self.suppression: SuppressionStore = suppression or MemorySuppressionStore()
 
@@ -128,6 +129,7 @@ class Engine:
                 max_early=cfg.receipts.max_early_receipts,
             )
             channel.attach(self._tracked, self._finished_from_store)
+            channel._suppressed = self._is_suppressed
             self.channels[ch_cfg.name] = channel
         self._routes = [_Route(r, self.channels) for r in cfg.routes]
         if not self._routes:
@@ -247,8 +249,8 @@ class Engine:
 
     def _publish(self, event: MessageEvent | MoMessage | BindEvent) -> None:
         queue = self._events
-        if queue is None:
-            return
+        if queue is None or not self._listeners:
+            return  # nobody iterates events(): skip the queue work on the hot path
         try:
             queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -258,10 +260,15 @@ class Engine:
             self.events_dropped += 1
 
     async def events(self) -> AsyncIterator[MessageEvent | MoMessage | BindEvent]:
-        """State changes, MO messages and bind events, as they happen."""
+        """State changes, MO messages and bind events from the moment iteration starts
+        (events with no iterator running are not kept)."""
         assert self._events is not None, "start the engine first"
-        while True:
-            yield await self._events.get()
+        self._listeners += 1
+        try:
+            while True:
+                yield await self._events.get()
+        finally:
+            self._listeners -= 1
 
     # --- MO and opt-out ------------------------------------------------------------------------
 
@@ -287,6 +294,9 @@ class Engine:
                 queue.get_nowait()
             queue.put_nowait(mo)
         self._publish(mo)
+
+    def _is_suppressed(self, message: Message) -> bool:
+        return message.kind in self._suppressed_kinds and message.destination in self.suppression
 
     def suppress(self, number: str, reason: str = "manual") -> None:
         self.suppression.add(number, reason, time.time())

@@ -68,3 +68,22 @@ def test_importing_the_codec_loads_no_event_loop() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+# Every package's layer (STYLE 5): nothing imports a higher one.
+ALL_LAYERS = {"smpp": 1, "cmpp": 1, "text": 2, "bind": 3, "engine": 4, "fakesmsc": 5,
+              "demo": 5, "cli": 5}
+
+
+def test_no_package_imports_a_higher_layer() -> None:
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT).parts
+        own = rel[0].removesuffix(".py")
+        if own not in ALL_LAYERS:
+            continue
+        for name in _imports(path):
+            if not name.startswith("smsengine."):
+                continue
+            other = name.split(".")[1]
+            if other in ALL_LAYERS:
+                assert ALL_LAYERS[other] <= ALL_LAYERS[own], f"{path} imports {name}"

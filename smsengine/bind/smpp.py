@@ -342,7 +342,8 @@ class SmppBind(asyncio.Protocol):
                         token.set_result(event.response)
                 elif token is not None:
                     token(event.response, None)
-                if event.response.command_status in _THROTTLE:
+                status = event.response.command_status
+                if status and status in _THROTTLE:  # skip hashing the IntEnum when 0
                     self._emit("throttled", event.response.status_name,
                                event.response.command_status)
             elif type(event) is RequestFailed:

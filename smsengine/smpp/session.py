@@ -36,6 +36,7 @@ from .errors import (
 )
 from .framer import DEFAULT_MAX_COMMAND_LENGTH, Framer, InvalidPdu
 from .pdu import (
+    PDU_CLASSES,
     BindReceiver,
     BindTransceiver,
     BindTransmitter,
@@ -125,6 +126,12 @@ _INBOUND: Final[dict[int, frozenset[SessionState]]] = {
     CommandId.unbind: _BOUND | {_S.UNBINDING},
     CommandId.outbind: frozenset({_S.OPEN}),
 }
+
+
+# The same tables keyed by PDU class: hashing a class is done in C, while Enum.__hash__ (an
+# IntEnum command_id) is Python code run on every request.
+_OUTBOUND_BY_CLASS: Final = {PDU_CLASSES[cid]: states for cid, states in _OUTBOUND.items()}
+_INBOUND_BY_CLASS: Final = {PDU_CLASSES[cid]: states for cid, states in _INBOUND.items()}
 
 
 class SessionConfig:
@@ -372,7 +379,7 @@ class Session:
         when the current state does not allow it and :class:`NotSentError` when the window is
         full — either way nothing was queued."""
         cid = request.command_id
-        allowed = _OUTBOUND.get(cid)
+        allowed = _OUTBOUND_BY_CLASS.get(type(request))
         if allowed is None or self.state not in allowed:
             hint = "; use unbind()" if cid == CommandId.unbind else ""
             raise SessionStateError(f"{request.command_name} not allowed in state "
@@ -477,7 +484,7 @@ class Session:
 
     def _incoming(self, pdu: Request, events: list[SessionEvent]) -> None:
         cid = pdu.command_id
-        allowed = _INBOUND.get(cid)
+        allowed = _INBOUND_BY_CLASS.get(type(pdu))
         if allowed is None:
             # submit_sm & co go to an SMSC, never to us.
             self._out.append(pdu.response(CommandStatus.ESME_RINVCMDID).encode())

@@ -17,15 +17,15 @@ import argparse
 import asyncio
 import gc
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import start_fakesmsc  # noqa: E402
 
 from smsengine.bind import SessionConfig, SmppBind  # noqa: E402
 from smsengine.smpp import Response, SmppError, SubmitSm  # noqa: E402
@@ -33,23 +33,6 @@ from smsengine.smpp import Response, SmppError, SubmitSm  # noqa: E402
 TEXT = b"Your verification code is 123456"
 TARGET_CPU_US = 8.0
 TARGET_RATIO = 8.0
-
-
-def _start_server(latency: float = 0.0) -> tuple[subprocess.Popen[str], int]:
-    cmd = [sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0"]
-    if latency:
-        config = Path(tempfile.mkdtemp()) / "latency.toml"
-        config.write_text(f'latency = {{ kind = "fixed", value = {latency} }}\n')
-        cmd += ["--config", str(config)]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening on" in line:
-            return proc, int(line.rsplit(":", 1)[1])
-    raise SystemExit("fake SMSC did not start")
 
 
 async def _ours(port: int, messages: int, window: int) -> dict[str, Any]:
@@ -156,7 +139,7 @@ async def _aiosmpplib(port: int, messages: int, window: int) -> dict[str, Any]:
 
 
 def _run(coro_factory: Any, latency: float = 0.0) -> dict[str, Any]:
-    proc, port = _start_server(latency)
+    proc, port = start_fakesmsc(latency)
     try:
         gc.collect()
         return asyncio.run(coro_factory(port))

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import gc
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,23 +24,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import start_fakesmsc  # noqa: E402
 
 from smsengine.engine import Engine, Message, MessageState, engine_config_from_dict  # noqa: E402
 
 TARGET_CPU_US = 15.0
 TARGET_OTP_P99_MS = 50.0
-
-
-def _start_server() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening on" in line:
-            return proc, int(line.rsplit(":", 1)[1])
-    raise SystemExit("fake SMSC did not start")
 
 
 def _config(port: int, *, tps: float = 0.0, transceivers: int = 2) -> Any:
@@ -122,7 +111,7 @@ async def _otp_latency(port: int, queued: int, tps: float, otps: int) -> dict[st
 
 
 def _with_server(coro_factory: Any) -> dict[str, Any]:
-    proc, port = _start_server()
+    proc, port = start_fakesmsc()
     try:
         return asyncio.run(coro_factory(port))
     finally:

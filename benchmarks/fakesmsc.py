@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,8 @@ from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FAKESMSC, start_server  # noqa: E402
 
 from smsengine.smpp import BindTransceiver, SubmitSm  # noqa: E402
 
@@ -170,16 +171,6 @@ async def _drive(port: int, messages: int, window: int, receipts: bool,
     }
 
 
-def _start(cmd: list[str], cwd: str | None = None) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=cwd)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening on" in line:
-            return proc, int(line.rsplit(":", 1)[1])
-    raise SystemExit(f"server did not start: {' '.join(cmd)}")
-
-
 def _run_server(cmd: list[str], messages: int, window: int, repeat: int,
                 cwd: str | None = None) -> dict[str, dict[str, Any]]:
     """Each mode ``repeat`` times on a fresh server; the run with the least server CPU per
@@ -188,7 +179,7 @@ def _run_server(cmd: list[str], messages: int, window: int, repeat: int,
     for receipts in (False, True):
         runs = []
         for _ in range(repeat):
-            proc, port = _start(cmd, cwd)
+            proc, port = start_server(cmd, cwd)
             try:
                 runs.append(asyncio.run(_drive(port, messages, window, receipts, proc.pid)))
             finally:
@@ -216,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
 
-    ours = _run_server([sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0"],
+    ours = _run_server(FAKESMSC,
                        args.messages, args.window, args.repeat)
     result: dict[str, object] = {
         "server": "smsengine fakesmsc",

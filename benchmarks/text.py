@@ -24,12 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 
 from smpplib import gsm as smpplib_gsm
 
 from smsengine.text import ReferenceCounter, count, split
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import rate as calls_per_second
 
 TARGET_CHINESE_PER_S = 100_000
 
@@ -74,20 +77,6 @@ def _check_same_work() -> None:
     assert len(ours(EMOJI)) == count(EMOJI).parts == 3
 
 
-def _rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of fn, in batches so the clock reads cost nothing next to fn."""
-    n = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            fn()
-        n += 200
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - start)
-
-
 def measure(rounds: int, seconds: float) -> dict[str, dict[str, float]]:
     ops: dict[str, dict[str, Callable[[], object]]] = {
         "smsengine": {
@@ -105,7 +94,7 @@ def measure(rounds: int, seconds: float) -> dict[str, dict[str, float]]:
         for op in ops["smsengine"]:
             for lib in ops:  # alternate libraries within each operation
                 if op in ops[lib]:
-                    rate = _rate(ops[lib][op], seconds)
+                    rate = calls_per_second(ops[lib][op], seconds)
                     best[lib][op] = max(best[lib].get(op, 0.0), rate)
     return best
 

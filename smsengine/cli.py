@@ -11,6 +11,8 @@ Subcommands:
 - ``smsengine receipt TEXT``: parse delivery receipt text and print its fields as JSON.
 - ``smsengine segments TEXT``: the encoding, data_coding and parts a text costs.
 - ``smsengine fakesmsc``: run the bundled fake SMSC (see :mod:`smsengine.fakesmsc.main`).
+- ``smsengine bench --scenario NAME``: the load tool — a scenario through the engine against the
+  fake SMSC in its own process or any SMPP server, measured (see :mod:`smsengine.bench`).
 """
 
 from __future__ import annotations
@@ -160,6 +162,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    return run(args)
+
+
 def _codec_demo() -> int:
     """Walk through what the codec does, with the bytes on show."""
     import datetime as dt
@@ -231,6 +239,41 @@ def _codec_demo() -> int:
     return 0
 
 
+# The bench scenarios (smsengine.bench.SCENARIOS; a test checks they agree), declared here so that
+# building the parser does not import the engine for every command.
+BENCH_SCENARIOS = {
+    "short": "GSM 7-bit, one part, no receipts",
+    "receipts": "registered_delivery on; every receipt must be matched",
+    "long-ucs2": "a 3-part Chinese message (UCS2), no receipts",
+    "throttled": "the fake SMSC's TPS below the offered --rate; flow control must converge",
+    "multi-bind": "four transceivers (--binds), receipts on",
+}
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    scenarios = "; ".join(f"{k}: {v}" for k, v in BENCH_SCENARIOS.items())
+    parser.add_argument("--scenario", default="short", choices=list(BENCH_SCENARIOS),
+                        help=f"what to send (default short). {scenarios}")
+    parser.add_argument("--messages", type=int, default=10_000, metavar="N",
+                        help="messages to send (default 10000)")
+    parser.add_argument("--rate", type=float, default=0.0, metavar="TPS",
+                        help="open loop at TPS messages per second (default: closed loop at "
+                        "the maximum; throttled: 400)")
+    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                        help="offer load for this long instead of --messages")
+    parser.add_argument("--binds", type=int, default=None, metavar="N",
+                        help="transceiver binds (default 1; multi-bind: 4)")
+    parser.add_argument("--window", type=int, default=128, metavar="N",
+                        help="unanswered submit_sm per bind (default 128)")
+    parser.add_argument("--server-tps", type=float, default=None, metavar="TPS",
+                        help="throttled: the fake SMSC's account TPS (default half the rate)")
+    parser.add_argument("--target", default=None, metavar="HOST:PORT",
+                        help="send to this SMPP server instead of the bundled fake SMSC")
+    parser.add_argument("--system-id", default="bench", help="with --target: the account")
+    parser.add_argument("--password", default="bench", help="with --target: its password")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smsengine",
@@ -299,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .fakesmsc.main import add_parser as add_fakesmsc
 
     add_fakesmsc(sub)
+
+    bench = sub.add_parser(
+        "bench",
+        help="load-test the engine against the fake SMSC (own process) or any SMPP server",
+        description="Send a scenario through the engine, with live progress and a summary: "
+        "throughput, client CPU per message, submit latency from the intended send time, "
+        "receipts matched and errors. Exit 1 if any message failed or did not finish.",
+    )
+    _bench_arguments(bench)
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -72,7 +72,7 @@ def test_importing_the_codec_loads_no_event_loop() -> None:
 
 # Every package's layer (STYLE 5): nothing imports a higher one.
 ALL_LAYERS = {"smpp": 1, "cmpp": 1, "text": 2, "bind": 3, "engine": 4, "fakesmsc": 5,
-              "demo": 5, "cli": 5}
+              "demo": 5, "bench": 5, "cli": 5}
 
 
 def test_no_package_imports_a_higher_layer() -> None:

@@ -1,0 +1,445 @@
+"""``smsengine bench``: the bundled load tool — the engine against an SMPP server, measured.
+
+A scenario is sent through an :class:`~smsengine.engine.Engine` with one channel to the target:
+the bundled fake SMSC started in a **separate process** (so client and server use separate
+cores), or any SMPP server given with ``--target HOST:PORT --system-id … --password …``.
+
+Scenarios: ``short`` (GSM 7-bit, no receipts), ``receipts`` (registered_delivery on, every receipt
+must be matched), ``long-ucs2`` (3-part Chinese, UCS2), ``throttled`` (the fake SMSC's account TPS
+is below the offered ``--rate``: flow control must converge without failures) and ``multi-bind``
+(several transceivers, receipts on).
+
+Load is open loop at ``--rate`` messages per second, or closed loop at the engine's maximum
+(new messages are handed over as the backlog drains). Latency is submit_sm_resp time minus the
+message's *intended* send time: its slot in the open-loop schedule, so a stalled sender cannot
+hide its own backlog (no coordinated omission); in closed loop, when it was handed to the engine.
+Client CPU is this process's CPU time over the whole run, per message.
+
+This is layer 5: it sits on the engine and the fake SMSC.
+"""
+
+# ruff: noqa: RUF001  (real Chinese text: fullwidth punctuation on purpose)
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import (
+    Engine,
+    EngineConfig,
+    Message,
+    MessageHandle,
+    MessageRefusedError,
+    MessageState,
+    engine_config_from_dict,
+)
+from .smpp import status_name
+
+__all__ = ["SCENARIOS", "BenchOptions", "Scenario", "bench", "print_summary", "run", "run_bench"]
+
+CHANNEL = "bench"
+SYSTEM_ID, PASSWORD = "bench", "bench"
+
+_CHINESE = ("【商城】尊敬的会员，您的订单已由顺丰速运发出，运单号SF1234567890，预计明天送达。"
+            "如有疑问请致电客服热线400-800-1234，我们将竭诚为您服务。本店双十一大促今晚20点开抢：")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    text: str
+    receipts: bool  # registered_delivery on every message
+    binds: int = 1  # transceivers when --binds is not given
+    throttled: bool = False  # the fake SMSC's account TPS is below the offered rate
+    about: str = ""
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("short", "Your verification code is 402113", False,
+             about="GSM 7-bit, one part, no receipts"),
+    Scenario("receipts", "Your verification code is 402113", True,
+             about="registered_delivery on; every receipt must be matched"),
+    Scenario("long-ucs2", (_CHINESE * 3)[:190], False,
+             about="a 3-part Chinese message (UCS2), no receipts"),
+    Scenario("throttled", "Your verification code is 402113", False, throttled=True,
+             about="server TPS below the offered --rate; flow control must converge"),
+    Scenario("multi-bind", "Your verification code is 402113", True, binds=4,
+             about="four transceivers (--binds), receipts on"),
+)}
+
+THROTTLED_DEFAULT_RATE = 400.0  # the throttled scenario needs an offered rate
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    scenario: str = "short"
+    messages: int = 10_000
+    rate: float = 0.0  # messages per second, open loop; 0 = closed loop at the maximum
+    binds: int | None = None  # None: the scenario's default
+    window: int = 128
+    duration: float | None = None  # seconds of offered load (overrides messages)
+    server_tps: float | None = None  # throttled: the fake SMSC's account TPS (default rate/2)
+    timeout: float = 120.0  # for the last results and receipts, after the load ends
+
+    @property
+    def spec(self) -> Scenario:
+        return SCENARIOS[self.scenario]
+
+    @property
+    def offered_rate(self) -> float:
+        if self.rate <= 0 and self.spec.throttled:
+            return THROTTLED_DEFAULT_RATE
+        return self.rate
+
+    @property
+    def bind_count(self) -> int:
+        return self.binds if self.binds is not None else self.spec.binds
+
+    def check(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}: {', '.join(SCENARIOS)}")
+        if self.messages < 1 or self.window < 1 or self.bind_count < 1:
+            raise ValueError("--messages, --window and --binds must be >= 1")
+        if self.rate < 0 or (self.duration is not None and self.duration <= 0):
+            raise ValueError("--rate must be >= 0 and --duration > 0")
+
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def engine_config(host: str, port: int, options: BenchOptions, system_id: str = SYSTEM_ID,
+                  password: str = PASSWORD) -> EngineConfig:
+    """One channel to the target; with an offered rate, the channel's TPS is that rate (the
+    throttled scenario relies on its AIMD flow control)."""
+    return engine_config_from_dict({
+        "channels": [{
+            "name": CHANNEL, "host": host, "port": port, "system_id": system_id,
+            "password": password, "transceivers": options.bind_count, "window": options.window,
+            "tps": options.offered_rate, "default_source": "BENCH",
+        }],
+    })
+
+
+def fakesmsc_config(options: BenchOptions) -> str:
+    """TOML for the fake SMSC process: one account, receipts at once, a TPS limit when
+    throttled."""
+    lines = ['message_id_style = "hex"', "", "[[accounts]]", f'system_id = "{SYSTEM_ID}"',
+             f'password = "{PASSWORD}"', 'bind_modes = ["transceiver"]',
+             f"max_binds = {max(options.bind_count, 4)}"]
+    if options.spec.throttled:
+        tps = options.server_tps or options.offered_rate / 2
+        lines.append(f"tps = {tps:g}")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def fakesmsc_process(options: BenchOptions) -> Iterator[int]:
+    """The fake SMSC in its own process (its own core); yields its port."""
+    with tempfile.TemporaryDirectory(prefix="smsengine-bench-") as folder:
+        config = Path(folder) / "fakesmsc.toml"
+        config.write_text(fakesmsc_config(options), encoding="utf-8")
+        cmd = [sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0",
+               "--config", str(config)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            assert proc.stdout is not None
+            port = 0
+            for line in proc.stdout:
+                if "listening on" in line:
+                    port = int(line.rsplit(":", 1)[1])
+                    break
+            if not port:
+                raise RuntimeError("the fake SMSC process did not start")
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class _Run:
+    """The load generator's bookkeeping for one run."""
+
+    def __init__(self, engine: Engine, options: BenchOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.channel = engine.channels[CHANNEL]
+        self.handles: list[MessageHandle] = []
+        self.intended: list[float] = []  # wall-clock intended send time, per handle
+        self.refused: Counter[str] = Counter()
+        self.spec = options.spec
+
+    def message(self, i: int) -> Message:
+        return Message(destination=f"86138{i % 10**8:08d}", text=self.spec.text,
+                       registered_delivery=self.spec.receipts)
+
+    def submit(self, i: int, intended: float | None) -> None:
+        try:
+            handle = self.engine.submit(self.message(i))
+        except MessageRefusedError as exc:
+            self.refused[status_name(exc.status)] += 1
+            return
+        self.handles.append(handle)
+        self.intended.append(handle.queued_at if intended is None else intended)
+
+    @property
+    def offered(self) -> int:
+        return len(self.handles) + sum(self.refused.values())
+
+    def counters(self) -> dict[str, int]:
+        c = self.channel.counters
+        return {"sent": self.offered, "acknowledged": c["submitted"],
+                "receipts": c["receipts_matched"] + c["receipts_early"],
+                "failed": c["failed"] + c["unknown"]}
+
+    async def open_loop(self, rate: float, total: int) -> None:
+        loop = asyncio.get_running_loop()
+        start, wall = loop.time(), time.time()
+        i = 0
+        while i < total:
+            due = min(total, int((loop.time() - start) * rate) + 1)
+            while i < due:
+                self.submit(i, wall + i / rate)
+                i += 1
+            if i < total:
+                await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+
+    async def closed_loop(self, total: int | None, deadline: float | None) -> None:
+        """Keep a bounded backlog in front of the binds: hand a message over as one leaves."""
+        loop = asyncio.get_running_loop()
+        channel = self.channel
+        backlog = self.options.bind_count * self.options.window * 2
+        i = 0
+        while total is None or i < total:
+            if deadline is not None and loop.time() >= deadline:
+                break
+            room = backlog - len(channel.lanes) - channel.in_flight
+            if room <= 0:
+                await asyncio.sleep(0.0005)
+                continue
+            for _ in range(room if total is None else min(room, total - i)):
+                self.submit(i, None)
+                i += 1
+            await asyncio.sleep(0)
+
+    def result(self, seconds: float, cpu: float) -> dict[str, Any]:
+        latencies = sorted((h.submitted_at - t) * 1000 for h, t in zip(self.handles,
+                                                                        self.intended, strict=True)
+                           if h.submitted_at is not None)
+        errors: Counter[str] = Counter(self.refused)
+        for h in self.handles:
+            if h.state in (MessageState.FAILED, MessageState.UNKNOWN):
+                errors[h.status_name or h.state.name] += 1
+            elif not h.final:
+                errors["NOT_FINAL"] += 1
+        messages = self.offered
+        c = self.channel.counters
+        return {
+            "scenario": self.spec.name,
+            "messages": messages,
+            "segments": sum(len(h.segments) for h in self.handles),
+            "seconds": round(seconds, 3),
+            "msgs_per_s": round(messages / max(seconds, 1e-9), 1),
+            "client_cpu_us_per_msg": round(cpu / max(messages, 1) * 1e6, 2),
+            "latency_ms": {
+                "p50": round(_percentile(latencies, 0.5), 3),
+                "p90": round(_percentile(latencies, 0.9), 3),
+                "p99": round(_percentile(latencies, 0.99), 3),
+                "max": round(latencies[-1] if latencies else 0.0, 3),
+            },
+            "receipts": {
+                "requested": sum(1 for h in self.handles if h.message.registered_delivery
+                                 for s in h.segments if s.submitted_at is not None),
+                "matched": c["receipts_matched"] + c["receipts_early"],
+            },
+            "errors": dict(sorted(errors.items())),
+        }
+
+
+async def _all_final(handles: list[MessageHandle]) -> None:
+    for handle in handles:
+        await handle.wait()
+
+
+async def bench(host: str, port: int, options: BenchOptions, *, system_id: str = SYSTEM_ID,
+                password: str = PASSWORD, progress: Progress | None = None) -> dict[str, Any]:
+    """Run one scenario against an SMPP server at host:port; return the result dict."""
+    options.check()
+    async with Engine(engine_config(host, port, options, system_id, password)) as engine:
+        await engine.wait_ready(10)
+        run = _Run(engine, options)
+        rate = options.offered_rate
+        if options.duration is not None and rate > 0:
+            total: int | None = max(1, int(rate * options.duration))
+        elif options.duration is not None:
+            total = None
+        else:
+            total = options.messages
+
+        async def report() -> None:
+            loop = asyncio.get_running_loop()
+            last_t, last_acked = loop.time(), 0
+            while progress is not None:
+                await asyncio.sleep(0.25)
+                now = loop.time()
+                figures: dict[str, Any] = dict(run.counters())
+                figures["rate"] = (figures["acknowledged"] - last_acked) / max(now - last_t, 1e-9)
+                figures["total"] = total or run.offered
+                last_t, last_acked = now, figures["acknowledged"]
+                progress(figures)
+
+        reporter = asyncio.ensure_future(report())
+        gc.collect()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        try:
+            if rate > 0:
+                assert total is not None
+                await run.open_loop(rate, total)
+            else:
+                deadline = (None if options.duration is None
+                            else asyncio.get_running_loop().time() + options.duration)
+                await run.closed_loop(total, deadline)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_all_final(run.handles), options.timeout)
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        if progress is not None:
+            progress({**run.counters(), "rate": run.offered / max(seconds, 1e-9),
+                      "total": run.offered})
+        return run.result(seconds, cpu)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
+def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
+              system_id: str = SYSTEM_ID, password: str = PASSWORD,
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Run a scenario (starting the fake SMSC in its own process unless ``target`` is given)
+    on a private event loop (uvloop when installed); return the result dict."""
+    options.check()
+    with contextlib.ExitStack() as stack:
+        if target is None:
+            host, port = "127.0.0.1", stack.enter_context(fakesmsc_process(options))
+        else:
+            host, port = target
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(bench(host, port, options, system_id=system_id,
+                                    password=password, progress=progress))
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def _options(args: argparse.Namespace) -> BenchOptions:
+    return BenchOptions(scenario=args.scenario, messages=args.messages, rate=args.rate,
+                        binds=args.binds, window=args.window, duration=args.duration,
+                        server_tps=args.server_tps)
+
+
+def _target(text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--target must be HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``smsengine bench`` command."""
+    import json
+
+    try:
+        options = _options(args)
+        options.check()
+        target = _target(args.target)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        result = run_bench(options, target=target, system_id=args.system_id,
+                           password=args.password)
+        print(json.dumps(result))
+        return 0 if not result["errors"] else 1
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(highlight=False)
+    where = args.target or "the fake SMSC in its own process"
+    load = (f"open loop at {options.offered_rate:g} msgs/s" if options.offered_rate
+            else "closed loop at the maximum")
+    console.print(f"[bold]smsengine bench[/] {options.scenario}: {options.spec.about}; "
+                  f"{options.bind_count} bind(s), window {options.window}, {load}, "
+                  f"against {where}", soft_wrap=True)
+    bar = Progress(TextColumn("sent"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[note]}"), console=console,
+                   disable=not console.is_terminal)
+    task = bar.add_task("sent", total=options.messages, note="")
+
+    def show(f: dict[str, Any]) -> None:
+        bar.update(task, completed=f["sent"], total=f["total"],
+                   note=f"acked {f['acknowledged']:,}  receipts {f['receipts']:,}  "
+                   f"failed {f['failed']:,}  {f['rate']:,.0f}/s")
+
+    with bar:
+        result = run_bench(options, target=target, system_id=args.system_id,
+                           password=args.password, progress=show)
+    print_summary(result, console)
+    return 0 if not result["errors"] else 1
+
+
+def print_summary(result: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"bench: {result['scenario']}", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    lat = result["latency_ms"]
+    rows = [
+        ("messages", f"{result['messages']:,} ({result['segments']:,} parts)"),
+        ("seconds", f"{result['seconds']:.2f}"),
+        ("throughput", f"{result['msgs_per_s']:,.0f} msgs/s"),
+        ("client CPU", f"{result['client_cpu_us_per_msg']:.1f} µs/msg"),
+        ("submit latency", f"p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f} ms, "
+                           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"),
+        ("receipts", f"{result['receipts']['matched']:,} matched of "
+                     f"{result['receipts']['requested']:,} requested"),
+        ("errors", ", ".join(f"{k} {v:,}" for k, v in result["errors"].items()) or "none"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)

@@ -26,6 +26,24 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
             return n / (now - start)
 
 
+def best_rates(
+    ops: dict[str, dict[str, Callable[[], object]]], rounds: int, seconds: float
+) -> dict[str, dict[str, float]]:
+    """Calls per second of every operation of every library, measured in alternating rounds
+    (library after library within each operation, so both see the same machine) and keeping
+    each one's best round. ``ops`` is {library: {operation: fn}}; the first library names the
+    operations, and a library may lack some of them."""
+    best: dict[str, dict[str, float]] = {lib: {} for lib in ops}
+    first = next(iter(ops.values()))
+    for _ in range(rounds):
+        for op in first:
+            for lib in ops:
+                if op in ops[lib]:
+                    measured = rate(ops[lib][op], seconds)
+                    best[lib][op] = max(best[lib].get(op, 0.0), measured)
+    return best
+
+
 def start_server(cmd: list[str], cwd: str | None = None) -> tuple[subprocess.Popen[str], int]:
     """Start a server that prints 'listening on HOST:PORT'; return it and the port."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

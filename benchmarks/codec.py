@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_aiosmpplib as peer
-from _common import rate as calls_per_second
+from _common import best_rates
 
 from smsengine.smpp import (
     DeliverSm,
@@ -93,13 +93,7 @@ def measure(rounds: int, seconds: float) -> dict[str, dict[str, float]]:
             "decode_deliver_sm_receipt": lambda: peer.decode_deliver_sm(peer.RECEIPT_DELIVER_SM),
         },
     }
-    best: dict[str, dict[str, float]] = {lib: {} for lib in ops}
-    for _ in range(rounds):
-        for op in ops["smsengine"]:
-            for lib in ops:  # alternate libraries within each operation
-                rate = calls_per_second(ops[lib][op], seconds)
-                best[lib][op] = max(best[lib].get(op, 0.0), rate)
-    return best
+    return best_rates(ops, rounds, seconds)
 
 
 def summarise(rates: dict[str, float]) -> dict[str, float]:

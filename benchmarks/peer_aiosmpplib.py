@@ -19,8 +19,6 @@ The calls below copy what ``aiosmpplib.esme.ESME`` does:
 from __future__ import annotations
 
 import struct
-import time
-from collections.abc import Callable
 
 from aiosmpplib import NPI, TON, DeliverSm, PhoneNumber, SmppMessage, SubmitSm
 from aiosmpplib.protocol import DEFAULT_ENCODING, MESSAGE_TYPE_MAP, PDU_HEADER_LENGTH
@@ -122,22 +120,9 @@ RECEIPT_DELIVER_SM: bytes = _build_receipt()
 SUBMIT_SM: bytes = build_encode_submit_sm(1)
 
 
-def _rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    # Call fn in batches, so the perf_counter() calls cost little next to fn.
-    n = 0
-    start = time.perf_counter()
-    end = start + seconds
-    while True:
-        for _ in range(1000):
-            fn()
-        n += 1000
-        now = time.perf_counter()
-        if now >= end:
-            return n / (now - start)
-
-
 if __name__ == "__main__":
     import aiosmpplib.protocol as _p
+    from _common import rate
 
     print(f"aiosmpplib from {_p.__file__}")
 
@@ -166,4 +151,4 @@ if __name__ == "__main__":
         ("decode submit_sm", lambda: decode_submit_sm(SUBMIT_SM)),
         ("decode deliver_sm receipt", lambda: decode_deliver_sm(RECEIPT_DELIVER_SM)),
     ):
-        print(f"{name:28s} {_rate(fn):>12,.0f} ops/s")
+        print(f"{name:28s} {rate(fn, 1.0):>12,.0f} ops/s")

@@ -32,7 +32,7 @@ from smpplib import gsm as smpplib_gsm
 from smsengine.text import ReferenceCounter, count, split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import rate as calls_per_second
+from _common import best_rates
 
 TARGET_CHINESE_PER_S = 100_000
 
@@ -89,14 +89,7 @@ def measure(rounds: int, seconds: float) -> dict[str, dict[str, float]]:
             "gsm": lambda: theirs(GSM),
         },
     }
-    best: dict[str, dict[str, float]] = {lib: {} for lib in ops}
-    for _ in range(rounds):
-        for op in ops["smsengine"]:
-            for lib in ops:  # alternate libraries within each operation
-                if op in ops[lib]:
-                    rate = calls_per_second(ops[lib][op], seconds)
-                    best[lib][op] = max(best[lib].get(op, 0.0), rate)
-    return best
+    return best_rates(ops, rounds, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

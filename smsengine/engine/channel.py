@@ -40,6 +40,7 @@ from ..text import (
     ReferenceCounter,
     SplitMethod,
     TextError,
+    decode,
     encoding_for_data_coding,
     parse_udh,
     split,
@@ -56,6 +57,7 @@ from .model import (
     MessageHandle,
     MessageRefusedError,
     MessageState,
+    SegmentInfo,
 )
 from .stores import CorrelationRecord, CorrelationStore
 
@@ -254,8 +256,6 @@ class Channel:
     def enqueue(self, handle: MessageHandle, pdus: list[SubmitSm], *, front: bool = False) -> None:
         handle.channel = self.name
         if not handle.segments:
-            from .model import SegmentInfo
-
             handle.segments = [SegmentInfo(i) for i in range(len(pdus))]
         self.lanes.push(handle.message.kind, _Work(handle, pdus, list(range(len(pdus)))),
                         front=front)
@@ -610,8 +610,6 @@ _ROLL_UP_RANK = {MessageState.SUBMITTED: -1, **RANK}
 
 
 def _decode(payload: bytes, encoding: Encoding) -> str:
-    from ..text import decode
-
     try:
         return decode(payload, encoding, errors="replace")
     except (TextError, ValueError):

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..bind import BindEvent, BindKeeper, BindMode, SessionConfig
 from ..smpp import (
@@ -95,15 +95,23 @@ class MoMessage:
                 f"destination={self.destination!r}, text={self.text!r})")
 
 
-class _Work:
-    """A message (or what is left of it) waiting in a lane."""
+class _Segment(SegmentInfo):
+    """A segment with what the channel needs to send it; also the bind's result callback, so
+    nothing else (no closure, no future) is allocated per segment in flight."""
 
-    __slots__ = ("handle", "indices", "pdus")
+    __slots__ = ("channel", "handle", "pdu", "sent")
 
-    def __init__(self, handle: MessageHandle, pdus: list[SubmitSm], indices: list[int]) -> None:
+    def __init__(self, channel: Channel, handle: MessageHandle, index: int, pdu: Any) -> None:
+        super().__init__(index)
+        self.channel = channel
         self.handle = handle
-        self.pdus = pdus
-        self.indices = indices  # which segments are still to send
+        self.pdu = pdu
+        self.sent = 0.0
+
+    def __call__(self, resp: Response | None, error: SmppError | None) -> None:
+        channel = self.channel
+        channel.in_flight -= 1
+        channel._result(self, resp, error)
 
 
 class Channel:
@@ -116,7 +124,7 @@ class Channel:
         self.config = config
         self.name = config.name
         self.store = store
-        self.lanes: Lanes[_Work] = Lanes(lanes, capacity=lane_capacity, min_share=lane_min_share)
+        self.lanes: Lanes[Any] = Lanes(lanes, capacity=lane_capacity, min_share=lane_min_share)
         self._refs = refs
         self._notify = notify
         self._on_mo = on_mo
@@ -253,17 +261,36 @@ class Channel:
                                      short_message=part.user_data, **common))
         return pdus
 
-    def enqueue(self, handle: MessageHandle, pdus: list[SubmitSm], *, front: bool = False) -> None:
+    def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
+        """Queue a message built by :meth:`build` (raises LaneFull)."""
         handle.channel = self.name
-        if not handle.segments:
-            handle.segments = [SegmentInfo(i) for i in range(len(pdus))]
-        self.lanes.push(handle.message.kind, _Work(handle, pdus, list(range(len(pdus)))),
-                        front=front)
+        segments: list[SegmentInfo] = [_Segment(self, handle, i, pdu)
+                                       for i, pdu in enumerate(pdus)]
+        self.lanes.push(handle.message.kind, handle, front=front)
+        handle.segments = segments
+        handle._next = 0
+        handle._unsubmitted = handle._open = len(segments)
         self._wake.set()
 
-    def take_queue(self) -> list[tuple[MessageHandle, list[SubmitSm]]]:
-        """Everything still queued (for re-routing when this channel is refused)."""
-        return [(w.handle, w.pdus) for w in self.lanes.drain()]
+    def requeue(self, handle: MessageHandle) -> None:
+        """Put back a handle taken with :meth:`take_queue`, as it was."""
+        self.lanes.push(handle.message.kind, handle, front=True)
+        self._wake.set()
+
+    def take_queue(self) -> list[MessageHandle]:
+        """Queued messages none of whose segments has left yet (for re-routing when this
+        channel is refused). Retries of single segments stay: their siblings went here."""
+        taken: list[MessageHandle] = []
+        keep: list[Any] = []
+        for item in self.lanes.drain():
+            if type(item) is MessageHandle and item._next == 0:
+                taken.append(item)
+            else:
+                keep.append(item)
+        for item in keep:
+            kind = item.message.kind if type(item) is MessageHandle else item.handle.message.kind
+            self.lanes.push(kind, item)
+        return taken
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -296,144 +323,170 @@ class Channel:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 0.05)
                 continue
-            work = lanes.peek()
-            assert work is not None
+            item = lanes.peek()
+            assert item is not None
             now = loop.time()
-            if self._refused_now(work):
-                lanes.pop()
-                continue
+            if type(item) is MessageHandle:
+                if item._next == 0 and self._refused_now(item):
+                    lanes.pop()
+                    continue
+                tokens = len(item.segments) - item._next
+            else:
+                tokens = 1
             if limited:
                 if self.flow.rate != bucket.rate:
                     bucket.set_rate(min(self.flow.rate, self.config.tps), now)
-                wait = bucket.wait_time(len(work.indices), now)
+                wait = bucket.wait_time(tokens, now)
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue
-                bucket.take(len(work.indices), now)
+                bucket.take(tokens, now)
             lanes.pop()
-            self._send(work, bind, now)
+            if type(item) is MessageHandle:
+                self._send(item, bind, now)
+            else:
+                self._send_segment(cast(_Segment, item), bind, now)
             batch += 1
             if batch >= 256 or not lanes or bind.session.window_free <= 0:
                 # Yield now and then so results get processed and others get the loop.
                 batch = 0
                 await asyncio.sleep(0)
 
-    def _send(self, work: _Work, bind: Any, now: float) -> None:
-        handle = work.handle
-        pending = work.indices
-        while pending:
-            index = pending[0]
+    def _send(self, handle: MessageHandle, bind: Any, now: float) -> None:
+        segments = handle.segments
+        total = len(segments)
+        index = handle._next
+        while index < total:
             if bind is None or bind.session.window_free <= 0:
                 bind = self._pick()
                 if bind is None:
                     # Out of window mid-message: the rest goes back to the head of its lane.
-                    self.lanes.push(handle.message.kind, work, front=True)
+                    self.lanes.push(handle.message.kind, handle, front=True)
                     return
+            segment = segments[index]
             try:
-                bind.send_callback(work.pdus[index], self._callback(handle, work, index, now))
+                bind.send_callback(segment.pdu, segment)  # type: ignore[attr-defined]
             except NotSentError:
                 bind = None
                 continue
-            pending.pop(0)
+            segment.sent = now  # type: ignore[attr-defined]
+            index += 1
+            handle._next = index
             self.in_flight += 1
-            self.counters["segments"] += 1
+        self.counters["segments"] += total
 
-    def _callback(self, handle: MessageHandle, work: _Work, index: int,
-                  sent: float) -> Callable[[Response | None, SmppError | None], None]:
-        def done(resp: Response | None, error: SmppError | None) -> None:
-            self.in_flight -= 1
-            self._result(handle, work, index, sent, resp, error)
-        return done
+    def _send_segment(self, segment: _Segment, bind: Any, now: float) -> None:
+        """A retry of one segment."""
+        while True:
+            if bind is None or bind.session.window_free <= 0:
+                bind = self._pick()
+                if bind is None:
+                    self.lanes.push(segment.handle.message.kind, segment, front=True)
+                    return
+            try:
+                bind.send_callback(segment.pdu, segment)
+            except NotSentError:
+                bind = None
+                continue
+            segment.sent = now
+            self.in_flight += 1
+            return
 
-    def _result(self, handle: MessageHandle, work: _Work, index: int, sent: float,
-                resp: Response | None, error: SmppError | None) -> None:
+    def _result(self, segment: _Segment, resp: Response | None, error: SmppError | None) -> None:
         now = self._loop.time()
-        segment = handle.segments[index]
+        handle = segment.handle
         self._wake.set()
         if resp is not None:
             status = resp.command_status
             if status == 0:
-                self.flow.on_response(now - sent, now)
-                self._submitted(handle, index, getattr(resp, "message_id", ""), now)
+                self.flow.on_response(now - segment.sent, now)
+                self._submitted(handle, segment, getattr(resp, "message_id", ""))
                 return
             if status in _THROTTLE:
                 self.counters["throttled"] += 1
                 self.flow.on_throttled(now)
-                self._retry(handle, work, index, delay=min(1.0, 1.0 / max(self.flow.rate, 1.0)))
+                self._retry(segment, delay=min(1.0, 1.0 / max(self.flow.rate, 1.0)))
                 return
             if is_retriable_status(status) and handle.attempts < self.config.max_retries:
                 handle.attempts += 1
                 self.counters["retried"] += 1
-                self._retry(handle, work, index,
-                            delay=self.config.retry_delay * 2 ** (handle.attempts - 1))
+                self._retry(segment, delay=self.config.retry_delay * 2 ** (handle.attempts - 1))
                 return
-            self._segment_final(handle, index, MessageState.FAILED, error_for_status(status))
+            self._segment_final(handle, segment, MessageState.FAILED, error_for_status(status))
             return
         if isinstance(error, NotSentError):
-            self._retry(handle, work, index, delay=0.0)  # nothing reached the carrier
+            self._retry(segment, delay=0.0)  # nothing reached the carrier
             return
         if (isinstance(error, OutcomeUnknownError) and self.config.resend_unknown
                 and handle.attempts < self.config.max_retries):
             handle.attempts += 1
             self.counters["retried"] += 1
-            self._retry(handle, work, index, delay=0.0)
+            self._retry(segment, delay=0.0)
             return
         segment.message_id = ""
-        self._segment_final(handle, index, MessageState.UNKNOWN, error)
+        self._segment_final(handle, segment, MessageState.UNKNOWN, error)
 
-    def _retry(self, handle: MessageHandle, work: _Work, index: int, delay: float) -> None:
-        retry = _Work(handle, work.pdus, [index])
+    def _retry(self, segment: _Segment, delay: float) -> None:
+        kind = segment.handle.message.kind
         if delay <= 0:
-            self.lanes.push(handle.message.kind, retry, front=True)
+            self.lanes.push(kind, segment, front=True)
             self._wake.set()
             return
 
         def later() -> None:
-            self.lanes.push(handle.message.kind, retry, front=True)
+            self.lanes.push(kind, segment, front=True)
             self._wake.set()
 
         self._loop.call_later(delay, later)
 
-    def _submitted(self, handle: MessageHandle, index: int, raw_id: str, now: float) -> None:
-        segment = handle.segments[index]
+    def _submitted(self, handle: MessageHandle, segment: SegmentInfo, raw_id: str) -> None:
+        if segment.state is not MessageState.QUEUED:
+            return  # (a late duplicate answer: the segment has moved on)
         wall = time.time()
         segment.message_id = raw_id
         segment.submitted_at = wall
         segment.state = MessageState.SUBMITTED
-        if handle.state is MessageState.QUEUED and all(
-            s.state is not MessageState.QUEUED for s in handle.segments
-        ):
+        receipt = handle.message.registered_delivery
+        handle._unsubmitted -= 1
+        if not receipt:
+            handle._open -= 1  # without a receipt asked for, SUBMITTED is as far as it gets
+        if handle.state is MessageState.QUEUED and handle._unsubmitted == 0:
             handle.state = MessageState.SUBMITTED
             handle.submitted_at = wall
             self.counters["submitted"] += 1
-            if not handle.message.registered_delivery and all(
-                s.state is MessageState.SUBMITTED for s in handle.segments
-            ):
+            if not receipt and handle._open == 0 and handle.error is None:
                 # Nothing more will be known. Finished before the notification, so the engine
                 # stops tracking it and wait() returns.
                 handle._finish(MessageState.SUBMITTED)
+                self._notify(handle)
+                return
             self._notify(handle)
-        if not handle.message.registered_delivery:
+        if not receipt:
             self._roll_up(handle)  # (when another segment was refused: the message FAILED)
             return
         norm = normalise_id(raw_id, self.config.id_style)
-        early = self._early.pop(norm, None)
+        early = self._early.pop(norm, None) if self._early else None
         if early is not None:
             for key in early[2]:
                 self._early.pop(key, None)  # its other readings: claimed, not strangers
             self.counters["receipts_early"] += 1
-            self._receipt_state(handle.ref, index, len(handle.segments), early[0], handle)
+            self._receipt_state(handle.ref, segment.index, len(handle.segments), early[0], handle)
             return
-        self.store.put(CorrelationRecord(self.name, norm, handle.ref, index,
+        self.store.put(CorrelationRecord(self.name, norm, handle.ref, segment.index,
                                          len(handle.segments), wall,
                                          wall + self.config.receipt_ttl))
-        self._tracked[handle.ref] = handle
 
-    def _segment_final(self, handle: MessageHandle, index: int, state: MessageState,
+    def _segment_final(self, handle: MessageHandle, segment: SegmentInfo, state: MessageState,
                        error: SmppError | None) -> None:
-        segment = handle.segments[index]
+        before = segment.state
+        if before in _FINAL:
+            return  # already settled (e.g. a receipt after the TTL made it UNKNOWN)
         segment.state = state
         segment.done_at = time.time()
+        if before is MessageState.QUEUED:
+            handle._unsubmitted -= 1
+        if before is not MessageState.SUBMITTED or handle.message.registered_delivery:
+            handle._open -= 1
         if error is not None and handle.error is None:
             handle.error = error
         if state is MessageState.FAILED:
@@ -443,30 +496,32 @@ class Channel:
         self._roll_up(handle)
 
     def _roll_up(self, handle: MessageHandle) -> None:
+        if handle._open or handle.final:
+            return
         segments = handle.segments
-        # Without a receipt asked for, SUBMITTED is as far as a segment gets.
-        final = _FINAL if handle.message.registered_delivery else _FINAL_NO_RECEIPT
-        if all(s.state in final for s in segments) and not handle.final:
+        if len(segments) == 1:
+            worst = segments[0].state
+        else:
             worst = max((s.state for s in segments), key=_ROLL_UP_RANK.__getitem__)
-            handle._finish(worst)
-            self._tracked.pop(handle.ref, None)
-            self._notify(handle)
+        handle._finish(worst)
+        self._tracked.pop(handle.ref, None)
+        self._notify(handle)
 
     # --- receipts and MO --------------------------------------------------------------------------
 
     _tracked: dict[str, MessageHandle]
 
-    def _refused_now(self, work: _Work) -> bool:
+    def _refused_now(self, handle: MessageHandle) -> bool:
         """A message queued before its number opted out must still not go: checked again
         here, before its first segment leaves."""
         suppressed = self._suppressed
-        handle = work.handle
         if suppressed is None or handle.state is not MessageState.QUEUED:
             return False
-        if not suppressed(handle.message) or len(work.indices) != len(handle.segments):
+        if not suppressed(handle.message):
             return False
-        for index in work.indices:
-            handle.segments[index].state = MessageState.FAILED
+        for segment in handle.segments:
+            segment.state = MessageState.FAILED
+        handle._open = handle._unsubmitted = 0
         handle._finish(MessageState.FAILED, MessageRefusedError(
             f"{handle.message.destination} opted out of {handle.message.kind} messages "
             "while it was queued", status=CommandStatus.ESME_RX_R_APPN))
@@ -526,7 +581,7 @@ class Channel:
                        handle: MessageHandle | None) -> None:
         state = FROM_SMPP.get(smpp_state, MessageState.UNKNOWN)
         if handle is not None:
-            self._segment_final(handle, index, state, None)
+            self._segment_final(handle, handle.segments[index], state, None)
             if handle.final:
                 self.store.forget(ref)
             return

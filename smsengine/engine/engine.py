@@ -26,7 +26,15 @@ from ..text import ReferenceCounter
 from .channel import Channel, MoMessage
 from .config import EngineConfig, RouteConfig
 from .lanes import LaneFull
-from .model import Message, MessageEvent, MessageHandle, MessageRefusedError, MessageState, new_ref
+from .model import (
+    FINAL_STATES,
+    Message,
+    MessageEvent,
+    MessageHandle,
+    MessageRefusedError,
+    MessageState,
+    new_ref,
+)
 from .stores import (
     CorrelationStore,
     MemoryCorrelationStore,
@@ -234,7 +242,7 @@ class Engine:
     # --- results --------------------------------------------------------------------------------
 
     def _notify(self, handle: MessageHandle) -> None:
-        if handle.final:
+        if handle.done_at is not None or handle.state in FINAL_STATES:
             self._tracked.pop(handle.ref, None)
             reference = handle.message.reference
             if reference is not None and self._by_reference.pop(reference, None) is not None:
@@ -242,7 +250,8 @@ class Engine:
                 finished[reference] = handle
                 if len(finished) > _FINISHED_REFERENCES:
                     del finished[next(iter(finished))]
-        self._publish(MessageEvent(handle.ref, handle.state, handle))
+        if self._listeners:
+            self._publish(MessageEvent(handle.ref, handle.state, handle))
 
     def _finished_from_store(self, ref: str, state: MessageState) -> None:
         self._publish(MessageEvent(ref, state, None, "finished after a restart"))
@@ -317,16 +326,15 @@ class Engine:
                 self._reroute(channel)
 
     def _reroute(self, channel: Channel) -> None:
-        for handle, pdus in channel.take_queue():
+        for handle in channel.take_queue():
             try:
                 target = self._route(handle.message, exclude=channel)
             except MessageRefusedError:
-                channel.enqueue(handle, pdus)  # nowhere else to go: keep it
+                channel.requeue(handle)  # nowhere else to go: keep it
                 continue
             if target is channel:
-                channel.enqueue(handle, pdus)
+                channel.requeue(handle)
             else:
-                handle.segments = []
                 target.enqueue(handle, target.build(handle))
 
     async def _housekeeping(self) -> None:

@@ -14,7 +14,7 @@ import enum
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -101,7 +101,9 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     validity: float | None = None  # seconds
     schedule_at: float | None = None  # wall-clock epoch seconds; None = now
     reference: str | None = None  # the caller's idempotency key
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    # None rather than an empty dict per message: a dict is one more object for the garbage
+    # collector to scan, per queued message.
+    metadata: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.data is None):
@@ -112,15 +114,25 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             raise ValueError("validity must be in (0, 7 days]")
 
 
-@dataclass
 class SegmentInfo:
     """One part of a message on the wire."""
 
-    index: int
-    message_id: str = ""  # the SMSC's, from submit_sm_resp
-    state: MessageState = MessageState.QUEUED
-    submitted_at: float | None = None
-    done_at: float | None = None
+    # Slotted, not a dataclass: one of these lives per segment in flight (millions during a
+    # campaign), and a __dict__ per instance doubles the objects the garbage collector scans.
+    __slots__ = ("done_at", "index", "message_id", "state", "submitted_at")
+
+    def __init__(self, index: int, message_id: str = "",
+                 state: MessageState = MessageState.QUEUED, submitted_at: float | None = None,
+                 done_at: float | None = None) -> None:
+        self.index = index
+        self.message_id = message_id  # the SMSC's, from submit_sm_resp
+        self.state = state
+        self.submitted_at = submitted_at
+        self.done_at = done_at
+
+    def __repr__(self) -> str:
+        return (f"SegmentInfo(index={self.index}, message_id={self.message_id!r}, "
+                f"state={self.state}, submitted_at={self.submitted_at}, done_at={self.done_at})")
 
 
 _ids = itertools.count(1)
@@ -131,21 +143,35 @@ def new_ref() -> str:
     return f"{_prefix}-{next(_ids):x}"
 
 
-@dataclass(eq=False)
 class MessageHandle:
     """What the engine knows about one message; ``await handle.wait()`` for its final state."""
 
-    ref: str
-    message: Message
-    channel: str = ""
-    state: MessageState = MessageState.QUEUED
-    segments: list[SegmentInfo] = field(default_factory=list)
-    error: SmppError | None = None
-    attempts: int = 0
-    queued_at: float = field(default_factory=time.time)
-    submitted_at: float | None = None
-    done_at: float | None = None
-    _done: asyncio.Future[MessageState] | None = None
+    __slots__ = (
+        "_done", "_next", "_open", "_unsubmitted", "attempts", "channel", "done_at", "error",
+        "message", "queued_at", "ref", "segments", "state", "submitted_at",
+    )
+
+    def __init__(self, ref: str, message: Message) -> None:
+        self.ref = ref
+        self.message = message
+        self.channel = ""
+        self.state = MessageState.QUEUED
+        self.segments: list[SegmentInfo] = []
+        self.error: SmppError | None = None
+        self.attempts = 0
+        self.queued_at = time.time()
+        self.submitted_at: float | None = None
+        self.done_at: float | None = None
+        self._done: asyncio.Future[MessageState] | None = None
+        # Channel bookkeeping: the next segment to hand to a bind, segments not yet answered
+        # with success, segments not yet final. Counters instead of scanning ``segments``.
+        self._next = 0
+        self._unsubmitted = 0
+        self._open = 0
+
+    def __repr__(self) -> str:
+        return (f"MessageHandle(ref={self.ref!r}, state={self.state}, channel={self.channel!r}, "
+                f"segments={len(self.segments)}, error={self.error!r})")
 
     @property
     def final(self) -> bool:

@@ -221,44 +221,49 @@ class Channel:
         """Encode and split a message into submit_sm PDUs (raises MessageRefusedError)."""
         msg = handle.message
         cfg = self.config
+        method = self._method
+        destination = msg.destination
+        refs = self._refs
+        bits = 16 if method is SplitMethod.UDH16 else 8
         try:
             parts = split(
                 msg.text if msg.text is not None else msg.data,  # type: ignore[arg-type]
-                allowed=self._encodings, method=self._method,
-                ref=self._refs.next(msg.destination,
-                                    bits=16 if self._method is SplitMethod.UDH16 else 8),
+                allowed=self._encodings, method=method,
+                # Only a message of several parts takes a reference from the counter.
+                ref=lambda: refs.next(destination, bits=bits),
             )
         except TextError as exc:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
         source = msg.source if msg.source is not None else cfg.default_source
-        common: dict[str, Any] = {
-            "source_addr_ton": cfg.source_ton if not source.isdigit() else 1,
-            "source_addr_npi": cfg.source_npi if not source.isdigit() else 1,
-            "source_addr": source,
-            "dest_addr_ton": cfg.dest_ton,
-            "dest_addr_npi": cfg.dest_npi,
-            "destination_addr": msg.destination,
-            "registered_delivery": 1 if msg.registered_delivery else 0,
-            "data_coding": parts.data_coding or 0,
-        }
-        if msg.validity is not None:
-            common["validity_period"] = _relative(msg.validity)
-        if msg.schedule_at is not None:
-            common["schedule_delivery_time"] = _absolute(msg.schedule_at)
-        pdus = []
+        numeric = source.isdigit()
+        source_ton = 1 if numeric else cfg.source_ton
+        source_npi = 1 if numeric else cfg.source_npi
+        validity = _relative(msg.validity) if msg.validity is not None else ""
+        schedule = _absolute(msg.schedule_at) if msg.schedule_at is not None else ""
+        registered = 1 if msg.registered_delivery else 0
+        data_coding = parts.data_coding or 0
         total = len(parts.parts)
+        pdus = []
+        tlvs: tuple[Tlv, ...]
         for part in parts.parts:
-            if self._method is SplitMethod.PAYLOAD:
-                pdus.append(SubmitSm(tlvs=(Tlv(Tag.message_payload, part.user_data),), **common))
-            elif self._method is SplitMethod.SAR and total > 1:
-                pdus.append(SubmitSm(short_message=part.user_data, tlvs=(
+            # Keywords spelled out (no **dict): this runs once per segment queued.
+            if method is SplitMethod.PAYLOAD:
+                short, esm, tlvs = b"", 0, (Tlv(Tag.message_payload, part.user_data),)
+            elif method is SplitMethod.SAR and total > 1:
+                short, esm, tlvs = part.user_data, 0, (
                     Tlv(Tag.sar_msg_ref_num, part.ref or 0),
                     Tlv(Tag.sar_total_segments, total),
                     Tlv(Tag.sar_segment_seqnum, part.seqnum or 1),
-                ), **common))
+                )
             else:
-                pdus.append(SubmitSm(esm_class=0x40 if part.udhi else 0,
-                                     short_message=part.user_data, **common))
+                short, esm, tlvs = part.user_data, 0x40 if part.udhi else 0, ()
+            pdus.append(SubmitSm(
+                source_addr_ton=source_ton, source_addr_npi=source_npi, source_addr=source,
+                dest_addr_ton=cfg.dest_ton, dest_addr_npi=cfg.dest_npi,
+                destination_addr=destination, esm_class=esm, registered_delivery=registered,
+                data_coding=data_coding, validity_period=validity,
+                schedule_delivery_time=schedule, short_message=short, tlvs=tlvs,
+            ))
         return pdus
 
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
@@ -557,10 +562,20 @@ class Channel:
             raw_id = raw_id or parsed.id
             if state is None:
                 state = _STAT_STATE.get(parsed.stat.upper(), SmppState.UNKNOWN)
-        if state in (SmppState.ENROUTE, SmppState.ACCEPTED):
+        if state in _INTERMEDIATE:
             return  # intermediate: the final receipt will follow
-        candidates = receipt_id_candidates(str(raw_id), self.config.id_style)
-        for candidate in candidates:
+        raw = str(raw_id)
+        style = self.config.id_style
+        # The id as the submit_sm_resp would have had it is the likely one: try it before
+        # working out the other readings.
+        record = self.store.pop(self.name, normalise_id(raw, style))
+        if record is not None:
+            self.counters["receipts_matched"] += 1
+            self._receipt_state(record.message_ref, record.segment, record.segments,
+                                int(state), self._tracked.get(record.message_ref))
+            return
+        candidates = receipt_id_candidates(raw, style)
+        for candidate in candidates[1:]:
             record = self.store.pop(self.name, candidate)
             if record is not None:
                 self.counters["receipts_matched"] += 1
@@ -658,6 +673,7 @@ class Channel:
         self._on_event(event)
 
 
+_INTERMEDIATE = frozenset({int(SmppState.ENROUTE), int(SmppState.ACCEPTED)})
 _FINAL = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
                     MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN})
 _FINAL_NO_RECEIPT = _FINAL | {MessageState.SUBMITTED}

@@ -68,6 +68,9 @@ class _Route:
         return not (self.pattern and not self.pattern.search(message.destination))
 
     def choose(self, exclude: Channel | None = None) -> Channel | None:
+        if len(self.channels) == 1:  # the common case, without building lists
+            only = self.channels[0]
+            return only if only.healthy and only is not exclude else None
         usable = [c for c in self.channels if c.healthy and c is not exclude]
         if not usable:
             return None

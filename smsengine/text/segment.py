@@ -424,7 +424,7 @@ def split(
     encoding: Encoding | None = None,
     allowed: Sequence[Encoding] = DEFAULT_ENCODINGS,
     method: SplitMethod = _UDH8,
-    ref: int = 0,
+    ref: int | Callable[[], int] = 0,
     max_parts: int = MAX_PARTS,
     ascii_data_coding: int = 1,
 ) -> Split:
@@ -435,7 +435,9 @@ def split(
     is used — GSM7, else UCS2, by default. ``ascii_data_coding`` is 1 (IA5), or 0 for carriers
     that read data_coding 0 as ASCII. ``ref`` is the concatenation reference, from a
     :class:`~smsengine.text.ReferenceCounter` for the destination (0-255 for UDH8, 0-65535
-    otherwise); a single part does not use it.
+    otherwise); a single part does not use it, so it may be given as a function, called only
+    when the message needs more than one part (a single-part message then uses up no
+    reference).
 
     Raises :class:`UnencodableTextError` or :class:`MessageTooLongError` (more than
     ``max_parts`` parts, at most 255) before anything is built.
@@ -454,6 +456,8 @@ def split(
     if method is _PAYLOAD:
         part = Part(b"".join(chunks), all_units, False, None, 1, 1)
         return Split(enc, data_coding, method, (part,), all_units)
+    if not isinstance(ref, int):
+        ref = ref()
     seq = _SEQ
     if method is _UDH8:
         if ref > 0xFF or ref < 0:

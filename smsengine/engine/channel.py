@@ -34,6 +34,7 @@ from ..smpp import (
 )
 from ..smpp import MessageState as SmppState
 from ..text import (
+    DEFAULT_ENCODINGS,
     Encoding,
     Reassembled,
     Reassembler,
@@ -135,7 +136,9 @@ class Channel:
         self.flow = AimdRate(ceiling or 1e9, now, latency_limit=config.latency_limit)
         burst = config.burst or max(config.tps, 1.0)
         self.bucket = TokenBucket(config.tps, burst, now)
-        self._encodings = tuple(Encoding(e) for e in config.encodings)
+        encodings = tuple(Encoding(e) for e in config.encodings)
+        # The text layer's default list, by identity, takes its one-search fast path.
+        self._encodings = DEFAULT_ENCODINGS if encodings == tuple(DEFAULT_ENCODINGS) else encodings
         self._method = _METHOD[config.split]
         self._keepers: list[BindKeeper] = []
         self._senders: list[BindKeeper] = []

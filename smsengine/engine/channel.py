@@ -166,19 +166,33 @@ class Channel:
         modes = ([BindMode.TRANSMITTER] * cfg.transmitters + [BindMode.RECEIVER] * cfg.receivers
                  + [BindMode.TRANSCEIVER] * cfg.transceivers)
         for i, mode in enumerate(modes):
-            session = SessionConfig(
-                cfg.system_id, cfg.password, mode, system_type=cfg.system_type,
-                window=cfg.window, response_timeout=cfg.response_timeout,
-                enquire_link_interval=cfg.enquire_link_interval,
-            )
-            keeper = BindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
-                                on_event=self._bind_event, on_message=self._incoming)
+            keeper = self._new_keeper(i, mode)
             self._keepers.append(keeper)
             if mode is not BindMode.RECEIVER:
                 self._senders.append(keeper)
             keeper.start()
         self._running = True
         self._task = self._loop.create_task(self._dispatch(), name=f"dispatch {self.name}")
+
+    # --- what differs per protocol (SMPP here; CMPP in .cmpp_channel) ----------------------------
+
+    _throttle: frozenset[int] = _THROTTLE
+
+    def _new_keeper(self, i: int, mode: BindMode) -> Any:
+        cfg = self.config
+        session = SessionConfig(
+            cfg.system_id, cfg.password, mode, system_type=cfg.system_type,
+            window=cfg.window, response_timeout=cfg.response_timeout,
+            enquire_link_interval=cfg.enquire_link_interval,
+        )
+        return BindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
+                          on_event=self._bind_event, on_message=self._incoming)
+
+    def _retriable(self, status: int) -> bool:
+        return is_retriable_status(status)
+
+    def _error_for(self, status: int) -> SmppError:
+        return error_for_status(status)
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         self._running = False
@@ -410,17 +424,17 @@ class Channel:
                 self.flow.on_response(now - segment.sent, now)
                 self._submitted(handle, segment, getattr(resp, "message_id", ""))
                 return
-            if status in _THROTTLE:
+            if status in self._throttle:
                 self.counters["throttled"] += 1
                 self.flow.on_throttled(now)
                 self._retry(segment, delay=min(1.0, 1.0 / max(self.flow.rate, 1.0)))
                 return
-            if is_retriable_status(status) and handle.attempts < self.config.max_retries:
+            if self._retriable(status) and handle.attempts < self.config.max_retries:
                 handle.attempts += 1
                 self.counters["retried"] += 1
                 self._retry(segment, delay=self.config.retry_delay * 2 ** (handle.attempts - 1))
                 return
-            self._segment_final(handle, segment, MessageState.FAILED, error_for_status(status))
+            self._segment_final(handle, segment, MessageState.FAILED, self._error_for(status))
             return
         if isinstance(error, NotSentError):
             self._retry(segment, delay=0.0)  # nothing reached the carrier
@@ -565,9 +579,13 @@ class Channel:
             raw_id = raw_id or parsed.id
             if state is None:
                 state = _STAT_STATE.get(parsed.stat.upper(), SmppState.UNKNOWN)
+        self._receipt_found(str(raw_id), int(state))
+
+    def _receipt_found(self, raw: str, state: int) -> None:
+        """A receipt for the SMSC id ``raw`` with an SMPP ``message_state``: find its segment
+        (or keep it until the submit response arrives)."""
         if state in _INTERMEDIATE:
             return  # intermediate: the final receipt will follow
-        raw = str(raw_id)
         style = self.config.id_style
         # The id as the submit_sm_resp would have had it is the likely one: try it before
         # working out the other readings.
@@ -575,7 +593,7 @@ class Channel:
         if record is not None:
             self.counters["receipts_matched"] += 1
             self._receipt_state(record.message_ref, record.segment, record.segments,
-                                int(state), self._tracked.get(record.message_ref))
+                                state, self._tracked.get(record.message_ref))
             return
         candidates = receipt_id_candidates(raw, style)
         for candidate in candidates[1:]:
@@ -631,41 +649,45 @@ class Channel:
         self.counters["receipts_unmatched"] += gone
 
     def _mo(self, pdu: DeliverSm | DataSm) -> None:
+        sar = None
+        if not pdu.esm_class & 0x40 and pdu.tlv(Tag.sar_msg_ref_num) is not None:
+            sar = (pdu.tlv(Tag.sar_msg_ref_num), pdu.tlv(Tag.sar_total_segments, 1),
+                   pdu.tlv(Tag.sar_segment_seqnum, 1))
+        self._mo_part(pdu.source_addr, pdu.destination_addr, pdu.message,
+                      encoding_for_data_coding(pdu.data_coding), bool(pdu.esm_class & 0x40), sar)
+
+    def _mo_part(self, source: str, destination: str, payload: bytes, encoding: Encoding,
+                 udhi: bool, sar: tuple[int, int, int] | None = None) -> None:
+        """One inbound message or part of one: reassembled, then handed to the engine."""
         self.counters["mo"] += 1
-        payload = pdu.message
-        encoding = encoding_for_data_coding(pdu.data_coding)
         now = self._loop.time()
-        key = (pdu.source_addr, pdu.destination_addr)
+        key = (source, destination)
         done: Reassembled | None = None
         try:
-            if pdu.esm_class & 0x40 and payload:
+            if udhi and payload:
                 header, rest = parse_udh(payload)
                 concat = header.concat
                 if concat is None:
-                    self._deliver_mo(pdu, _decode(rest, encoding))
+                    self._on_mo(MoMessage(self.name, source, destination, _decode(rest, encoding)))
                     return
                 done = self._reassembler.add(key, concat.ref, concat.total, concat.seqnum, rest,
                                              now, encoding=encoding)
-            elif pdu.tlv(Tag.sar_msg_ref_num) is not None:
-                done = self._reassembler.add(
-                    key, pdu.tlv(Tag.sar_msg_ref_num), pdu.tlv(Tag.sar_total_segments, 1),
-                    pdu.tlv(Tag.sar_segment_seqnum, 1), payload, now, encoding=encoding)
+            elif sar is not None:
+                done = self._reassembler.add(key, sar[0], sar[1], sar[2], payload, now,
+                                             encoding=encoding)
             else:
-                self._deliver_mo(pdu, _decode(payload, encoding))
+                self._on_mo(MoMessage(self.name, source, destination, _decode(payload, encoding)))
                 return
         except (TextError, ValueError):
-            self._deliver_mo(pdu, _decode(payload, Encoding.BINARY))
+            self._on_mo(MoMessage(self.name, source, destination,
+                                  _decode(payload, Encoding.BINARY)))
             return
         if done is not None:
-            self._on_mo(MoMessage(self.name, pdu.source_addr, pdu.destination_addr, done.text,
-                                  done.complete))
+            self._on_mo(MoMessage(self.name, source, destination, done.text, done.complete))
         for partial in self._reassembler.expire(now):
             # Timed out with parts missing: surfaced as incomplete rather than lost.
             ends = partial.key if isinstance(partial.key, tuple) else ("", "")
             self._on_mo(MoMessage(self.name, str(ends[0]), str(ends[1]), partial.text, False))
-
-    def _deliver_mo(self, pdu: DeliverSm | DataSm, text: str) -> None:
-        self._on_mo(MoMessage(self.name, pdu.source_addr, pdu.destination_addr, text))
 
     def _bind_event(self, event: BindEvent) -> None:
         if event.kind == "alarm":

@@ -65,12 +65,23 @@ def test_bucket_rate_zero_is_unlimited() -> None:
     assert bucket.wait_time(10**6, 0.0) == 0.0
 
 
-def test_bucket_set_rate_keeps_the_tokens_earned_at_the_old_rate() -> None:
+def test_bucket_rate_rise_keeps_the_tokens_earned_at_the_old_rate() -> None:
     bucket = TokenBucket(rate=10, burst=10, now=0.0)
     assert bucket.take(10, 0.0)
-    bucket.set_rate(1, 0.5)  # 5 tokens earned at 10/s before the change
+    bucket.set_rate(20, 0.5)  # 5 tokens earned at 10/s before the change
     assert bucket.take(5, 0.5)
-    assert bucket.wait_time(1, 0.5) == pytest.approx(1.0)
+    assert bucket.wait_time(1, 0.5) == pytest.approx(1 / 20)
+
+
+def test_bucket_rate_cut_shrinks_the_savings_so_no_burst_follows_a_throttle() -> None:
+    bucket = TokenBucket(rate=100, burst=100, now=0.0)  # a full bucket: 100 saved
+    bucket.set_rate(10, 0.0)  # throttled: cut to a tenth
+    assert bucket.tokens == pytest.approx(10)  # a tenth of the savings
+    assert bucket.take(10, 0.0)
+    assert not bucket.take(1, 0.0)
+    assert bucket.wait_time(1, 0.0) == pytest.approx(0.1)  # then the new rate
+    bucket.set_rate(1, 0.0)
+    assert bucket.tokens <= 1.0
 
 
 @given(st.floats(1, 1000), st.floats(1, 100),

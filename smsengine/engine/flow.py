@@ -48,7 +48,13 @@ class TokenBucket:
         return max(0.0, need / self.rate)
 
     def set_rate(self, rate: float, now: float) -> None:
+        """Change the rate. Tokens earned at the old rate are kept when it rises; when it falls
+        (the carrier throttled us) the savings shrink in proportion, so a cut is not followed
+        by a burst at the old speed."""
         self._refill(now)
+        old = self.rate
+        if 0 < rate < old:
+            self.tokens = min(self.tokens, max(1.0, self.burst * rate / old))
         self.rate = rate
 
 

@@ -1,0 +1,229 @@
+"""Errors of the CMPP codec and of CMPP peers.
+
+Every error carries ``status`` (a CMPP Result / Status code, section 9) and ``retriable``, so
+callers branch on the class, ``status`` or ``retriable``, never on message text.
+
+- :class:`InvalidPduError` — *local*: building or encoding an illegal PDU raises it at once,
+  naming the field and the limit.
+- :class:`PduDecodeError` — *remote*: a peer's PDU could not be decoded; it carries the
+  ``sequence_id`` and Command_Id from the header and the response to send (SUBMIT_RESP /
+  DELIVER_RESP Result 1 and so on), when there is one.
+- :class:`ReportDecodeError` — a status report's Msg_Content is too short to hold even
+  Msg_Id and Stat.
+- :class:`FramingError` — *remote, fatal*: Total_Length out of bounds; close the connection.
+- :class:`CmppResultError` and its registry — a peer answered a SUBMIT (or DELIVER, CANCEL)
+  with a non-zero Result; :func:`error_for_result` picks the class callers treat differently.
+  :class:`CmppConnectError` and :func:`error_for_connect_status` do the same for CONNECT_RESP.
+- :class:`CmppNotSentError` / :class:`CmppOutcomeUnknownError` — a request got no response.
+  They subclass :class:`smsengine.smpp.NotSentError` / :class:`smsengine.smpp.OutcomeUnknownError`
+  so an engine that branches on those handles both protocols alike. Being local outcomes with
+  no CMPP wire code, their ``status`` is the one the SMPP parent sets (ESME_RSYSERR /
+  ESME_RUNKNOWNERR), not a CMPP Result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from smsengine.smpp.errors import NotSentError, OutcomeUnknownError
+
+from .constants import ConnectStatus, SubmitResult
+
+if TYPE_CHECKING:
+    from .pdu import Response
+
+__all__ = [
+    "NO_STATUS",
+    "CmppAuthenticationError",
+    "CmppConnectError",
+    "CmppError",
+    "CmppNotSentError",
+    "CmppOutcomeUnknownError",
+    "CmppResultError",
+    "CmppThrottledError",
+    "CmppVersionError",
+    "FramingError",
+    "InvalidPduError",
+    "PduDecodeError",
+    "ReportDecodeError",
+    "connect_status_name",
+    "error_for_connect_status",
+    "error_for_result",
+    "is_retriable_result",
+    "result_name",
+]
+
+#: ``status`` of a :class:`CmppError` that has no CMPP code to carry.
+NO_STATUS = -1
+
+
+def result_name(code: int) -> str:
+    """``FLOW_CONTROL`` for 8; ``RESULT_101`` for a vendor-specific value."""
+    try:
+        return SubmitResult(code).name
+    except ValueError:
+        return f"RESULT_{code}"
+
+
+def connect_status_name(code: int) -> str:
+    """``AUTHENTICATION_FAILED`` for 3; ``STATUS_7`` for a vendor-specific value."""
+    try:
+        return ConnectStatus(code).name
+    except ValueError:
+        return f"STATUS_{code}"
+
+
+class CmppError(Exception):
+    """Base class of every error the CMPP layer raises.
+
+    ``status`` is the CMPP code that describes the failure (:data:`NO_STATUS` when there is
+    none); ``retriable`` says whether sending the same thing again later can succeed.
+    """
+
+    retriable: bool = False
+
+    def __init__(self, message: str, *, status: int = NO_STATUS) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidPduError(CmppError, ValueError):
+    """A PDU being built or encoded breaks the specification; ``field`` names the field.
+
+    ``status`` is the SUBMIT_RESP Result a gateway would answer for it (7 for Service_Id, 13 for
+    Dest_terminal_Id, 6 for an over-long Msg_Content …; 1 "structure error" otherwise).
+    """
+
+    def __init__(self, message: str, *, field: str, status: int = SubmitResult.STRUCTURE_ERROR):
+        super().__init__(message, status=status)
+        self.field = field
+
+
+class PduDecodeError(CmppError):
+    """A received PDU is malformed.
+
+    ``command_id`` and ``sequence_id`` come from the header so a session can answer or fail the
+    matching request; ``field`` names the offending field when there is one; ``response`` is
+    what the receiver should send back (None when the bad PDU was a response, or has no
+    response that can carry an error).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        command_id: int,
+        sequence_id: int,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.command_id = command_id
+        self.sequence_id = sequence_id
+        self.field = field
+        self.response: Response | None = None
+
+
+class ReportDecodeError(CmppError, ValueError):
+    """A status report's Msg_Content holds fewer than the 15 octets of Msg_Id and Stat."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=SubmitResult.STRUCTURE_ERROR)
+
+
+class FramingError(CmppError):
+    """The stream cannot be split into PDUs any more (Total_Length out of bounds): close."""
+
+    def __init__(self, message: str, *, status: int = SubmitResult.MESSAGE_LENGTH_ERROR) -> None:
+        super().__init__(message, status=status)
+
+
+# --- outcomes of a request that got no response ------------------------------------------------
+
+
+class CmppNotSentError(NotSentError, CmppError):
+    """The request never left this process: nothing reached the ISMG, resending is safe."""
+
+    def __init__(self, message: str) -> None:
+        NotSentError.__init__(self, message)
+
+
+class CmppOutcomeUnknownError(OutcomeUnknownError, CmppError):
+    """The request was written but no response came: the ISMG may have accepted it."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        OutcomeUnknownError.__init__(self, message, timed_out=timed_out)
+
+
+# --- errors a peer reports in Result / Status ------------------------------------------------
+
+_RETRIABLE_RESULTS = frozenset({SubmitResult.FLOW_CONTROL})
+
+
+def is_retriable_result(code: int) -> bool:
+    """Whether the same SUBMIT can succeed later: only Result 8 (flow control) can."""
+    return code in _RETRIABLE_RESULTS
+
+
+class CmppResultError(CmppError):
+    """A peer answered with a non-zero Result (SUBMIT_RESP section 9.2; the DELIVER_RESP codes
+    9.3 share the meaning of 0-8). Build with :func:`error_for_result`; unknown codes are kept
+    verbatim in ``status``."""
+
+    #: Result codes that map to this class in the registry (subclasses fill it in).
+    results: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(message or result_name(status), status=status)
+        self.retriable = is_retriable_result(status)
+
+
+class CmppThrottledError(CmppResultError):
+    """Result 8, flow control: too fast or window exceeded; back off and resend."""
+
+    results = (SubmitResult.FLOW_CONTROL,)
+
+
+_RESULT_REGISTRY: dict[int, type[CmppResultError]] = {
+    code: cls for cls in (CmppThrottledError,) for code in cls.results
+}
+
+
+def error_for_result(code: int, message: str | None = None) -> CmppResultError:
+    """The exception a non-zero Result stands for, of the class callers branch on."""
+    return _RESULT_REGISTRY.get(code, CmppResultError)(code, message)
+
+
+class CmppConnectError(CmppError):
+    """CONNECT_RESP with a non-zero Status (section 9.1). Build with
+    :func:`error_for_connect_status`. Codes 5 and above are vendor "other errors" (often
+    "too many connections"), worth retrying after a back-off; 1-4 are not."""
+
+    statuses: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(message or connect_status_name(status), status=status)
+        self.retriable = status >= 5
+
+
+class CmppAuthenticationError(CmppConnectError):
+    """Status 2 (illegal Source_Addr) or 3 (authentication failed): check the credentials;
+    retrying soon only annoys the operator."""
+
+    statuses = (ConnectStatus.ILLEGAL_SOURCE_ADDR, ConnectStatus.AUTHENTICATION_FAILED)
+
+
+class CmppVersionError(CmppConnectError):
+    """Status 4, version too high: reconnect with a lower Version."""
+
+    statuses = (ConnectStatus.VERSION_TOO_HIGH,)
+
+
+_CONNECT_REGISTRY: dict[int, type[CmppConnectError]] = {
+    code: cls for cls in (CmppAuthenticationError, CmppVersionError) for code in cls.statuses
+}
+
+
+def error_for_connect_status(code: int, message: str | None = None) -> CmppConnectError:
+    """The exception a non-zero CONNECT_RESP Status stands for."""
+    return _CONNECT_REGISTRY.get(code, CmppConnectError)(code, message)

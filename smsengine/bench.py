@@ -15,6 +15,14 @@ message's *intended* send time: its slot in the open-loop schedule, so a stalled
 hide its own backlog (no coordinated omission); in closed loop, when it was handed to the engine.
 Client CPU is this process's CPU time over the whole run, per message.
 
+``--compare aiosmpplib`` then runs the same scenario with aiosmpplib as the client, against a
+fresh fake SMSC with the same configuration (or the same ``--target``), and reports its figures
+as ``peer`` with ``ratio`` (our msgs/s over its msgs/s). smsengine never imports aiosmpplib: the
+peer is ``benchmarks/peer_bench_aiosmpplib.py`` in a source checkout, run as a subprocess that
+prints the same JSON contract. ``--plot FILE.png`` draws throughput and latency percentiles per
+0.25 s interval (matplotlib, the ``plot`` extra); the samples are bucketed after the run from
+each message's acknowledgement time, so collecting them costs the hot path nothing.
+
 This is layer 5: it sits on the engine and the fake SMSC.
 """
 
@@ -26,13 +34,16 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.util
+import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +59,8 @@ from .engine import (
 )
 from .smpp import status_name
 
-__all__ = ["SCENARIOS", "BenchOptions", "Scenario", "bench", "print_summary", "run", "run_bench"]
+__all__ = ["PEERS", "SCENARIOS", "BenchOptions", "PeerUnavailableError", "PlotUnavailableError",
+           "Scenario", "bench", "plot", "print_summary", "run", "run_bench", "run_peer", "series"]
 
 CHANNEL = "bench"
 SYSTEM_ID, PASSWORD = "bench", "bench"
@@ -81,6 +93,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 )}
 
 THROTTLED_DEFAULT_RATE = 400.0  # the throttled scenario needs an offered rate
+SERIES_INTERVAL = 0.25  # seconds per sample of --plot's time series
+
+# --compare: the peer drivers, scripts in the source checkout's benchmarks/ (never imported).
+BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+PEERS = {"aiosmpplib": "peer_bench_aiosmpplib.py"}
+PEER_MESSAGES_DEFAULT = 2_000  # aiosmpplib is ~100x slower; the ratio is of msgs/s
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,7 @@ class BenchOptions:
     duration: float | None = None  # seconds of offered load (overrides messages)
     server_tps: float | None = None  # throttled: the fake SMSC's account TPS (default rate/2)
     timeout: float = 120.0  # for the last results and receipts, after the load ends
+    series: bool = False  # add "series": per-interval samples (for --plot)
 
     @property
     def spec(self) -> Scenario:
@@ -216,16 +235,18 @@ class _Run:
                 "failed": c["failed"] + c["unknown"]}
 
     async def open_loop(self, rate: float, total: int) -> None:
-        loop = asyncio.get_running_loop()
-        start, wall = loop.time(), time.time()
+        # The schedule runs on perf_counter, not loop.time(): uvloop's clock is milliseconds,
+        # cached per iteration, so it could send a message up to ~1 ms before its intended
+        # time and a fast answer would show a negative latency.
+        start, wall = time.perf_counter(), time.time()
         i = 0
         while i < total:
-            due = min(total, int((loop.time() - start) * rate) + 1)
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
             while i < due:
                 self.submit(i, wall + i / rate)
                 i += 1
             if i < total:
-                await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
 
     async def closed_loop(self, total: int | None, deadline: float | None) -> None:
         """Keep a bounded backlog in front of the binds: hand a message over as one leaves."""
@@ -245,7 +266,7 @@ class _Run:
                 i += 1
             await asyncio.sleep(0)
 
-    def result(self, seconds: float, cpu: float) -> dict[str, Any]:
+    def result(self, seconds: float, cpu: float, wall0: float) -> dict[str, Any]:
         latencies = sorted((h.submitted_at - t) * 1000 for h, t in zip(self.handles,
                                                                         self.intended, strict=True)
                            if h.submitted_at is not None)
@@ -257,7 +278,7 @@ class _Run:
                 errors["NOT_FINAL"] += 1
         messages = self.offered
         c = self.channel.counters
-        return {
+        out: dict[str, Any] = {
             "scenario": self.spec.name,
             "messages": messages,
             "segments": sum(len(h.segments) for h in self.handles),
@@ -277,6 +298,37 @@ class _Run:
             },
             "errors": dict(sorted(errors.items())),
         }
+        if self.options.series:
+            out["series"] = series(((h.submitted_at, (h.submitted_at - t) * 1000)
+                                    for h, t in zip(self.handles, self.intended, strict=True)
+                                    if h.submitted_at is not None), wall0, wall0 + seconds)
+        return out
+
+
+def series(samples: Iterable[tuple[float, float]], start: float, end: float | None = None,
+           interval: float = SERIES_INTERVAL) -> dict[str, Any]:
+    """Per-interval throughput and latency percentiles from (acknowledged at, latency ms) pairs,
+    wall clock, bucketed after the run: {"interval", "t" (each interval's end, seconds from
+    ``start``; the last one ends at ``end`` when given), "msgs_per_s", "p50", "p90", "p99"}
+    (percentiles None for an empty interval)."""
+    buckets: list[list[float]] = []
+    for at, latency in samples:
+        i = max(0, int((at - start) / interval))
+        while len(buckets) <= i:
+            buckets.append([])
+        buckets[i].append(latency)
+    out: dict[str, Any] = {"interval": interval, "t": [], "msgs_per_s": [], "p50": [], "p90": [],
+                           "p99": []}
+    for i, bucket in enumerate(buckets):
+        bucket.sort()
+        stop = (i + 1) * interval
+        if i == len(buckets) - 1 and end is not None:  # the run ended inside this interval
+            stop = max(i * interval + 0.01, min(stop, end - start))
+        out["t"].append(round(stop, 3))
+        out["msgs_per_s"].append(round(len(bucket) / (stop - i * interval), 1))
+        for key, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            out[key].append(round(_percentile(bucket, q), 3) if bucket else None)
+    return out
 
 
 async def _all_final(handles: list[MessageHandle]) -> None:
@@ -313,7 +365,7 @@ async def bench(host: str, port: int, options: BenchOptions, *, system_id: str =
 
         reporter = asyncio.ensure_future(report())
         gc.collect()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        cpu0, t0, wall0 = time.process_time(), time.perf_counter(), time.time()
         try:
             if rate > 0:
                 assert total is not None
@@ -332,7 +384,7 @@ async def bench(host: str, port: int, options: BenchOptions, *, system_id: str =
         if progress is not None:
             progress({**run.counters(), "rate": run.offered / max(seconds, 1e-9),
                       "total": run.offered})
-        return run.result(seconds, cpu)
+        return run.result(seconds, cpu, wall0)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -360,13 +412,149 @@ def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
 
 
+# --- --compare: the same scenario with an independent client, in its own process -----------------
+
+
+class PeerUnavailableError(RuntimeError):
+    """The peer's driver script or library is not there (an installed wheel has no benchmarks/)."""
+
+
+def peer_script(peer: str) -> Path:
+    """The peer's driver script; raises PeerUnavailableError saying what is needed."""
+    if peer not in PEERS:
+        raise PeerUnavailableError(f"unknown peer {peer!r}: {', '.join(PEERS)}")
+    script = BENCHMARKS_DIR / PEERS[peer]
+    needs = (f"--compare {peer} needs a source checkout with benchmarks/ and "
+             f"`pip install -e .[dev]` (which installs {peer})")
+    if not script.is_file():
+        raise PeerUnavailableError(f"{needs}: {script} is missing")
+    if importlib.util.find_spec(peer) is None:  # looked up, never imported
+        raise PeerUnavailableError(f"{needs}: {peer} is not installed")
+    return script
+
+
+def run_peer(options: BenchOptions, peer: str = "aiosmpplib", *, messages: int | None = None,
+             target: tuple[str, int] | None = None, system_id: str = SYSTEM_ID,
+             password: str = PASSWORD) -> dict[str, Any]:
+    """Run the scenario with ``peer`` as the client, in a subprocess, against a fresh fake SMSC
+    with the same configuration (or ``target``); return its result in our contract, or
+    {"error": "..."} when it could not produce figures."""
+    options.check()
+    script = peer_script(peer)
+    with contextlib.ExitStack() as stack:
+        if target is None:
+            host, port = "127.0.0.1", stack.enter_context(fakesmsc_process(options))
+        else:
+            host, port = target
+        cmd = [sys.executable, str(script), "--json", "--target", f"{host}:{port}",
+               "--scenario", options.scenario, "--messages", str(messages or options.messages),
+               "--rate", f"{options.offered_rate:g}", "--binds", str(options.bind_count),
+               "--window", str(options.window), "--timeout", f"{options.timeout:g}",
+               "--system-id", system_id, "--password", password]
+        if options.duration is not None:
+            cmd += ["--duration", f"{options.duration:g}"]
+        if options.series:
+            cmd.append("--series")
+        limit = options.timeout * 2 + (options.duration or 0) + 60
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            return {"error": f"{peer} did not finish within {limit:g} s"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        result = None
+    if not isinstance(result, dict):
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"{peer} driver failed (exit {proc.returncode}): {tail}"}
+    return result
+
+
+def compare(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    """Our result with ``peer`` and ``ratio`` (our msgs/s over the peer's; None without
+    figures)."""
+    ratio = None
+    if "error" not in peer and peer.get("msgs_per_s"):
+        ratio = round(ours["msgs_per_s"] / peer["msgs_per_s"], 2)
+    return {**ours, "peer": peer, "ratio": ratio}
+
+
+# --- --plot ---------------------------------------------------------------------------------------
+
+
+class PlotUnavailableError(RuntimeError):
+    """matplotlib (the ``plot`` extra) is not installed."""
+
+
+PLOT_NEEDS = "--plot needs matplotlib: pip install smsengine[plot]"
+
+
+def check_plot() -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise PlotUnavailableError(PLOT_NEEDS)
+
+
+def plot(result: dict[str, Any], path: str | Path) -> None:
+    """Two panels over time: throughput (msgs/s per interval) and latency p50/p90/p99 per
+    interval, for our run and, when ``result`` has one with a series, the peer's; to a PNG."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
+    except ImportError as exc:
+        raise PlotUnavailableError(PLOT_NEEDS) from exc
+
+    runs = [("smsengine", result.get("series"), "-")]
+    peer = result.get("peer") or {}
+    if peer.get("series"):
+        runs.append((str(peer.get("library", "peer")).split()[0], peer["series"], "--"))
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg backend, without pyplot's global state
+    rate_ax, lat_ax = fig.subplots(2, 1, sharex=True)
+    colours = {"p50": "tab:green", "p90": "tab:orange", "p99": "tab:red"}
+    for name, samples, style in runs:
+        if not samples or not samples["t"]:
+            continue
+        # Each value holds over its interval, which ends at its t: steps from 0.
+        t = [0.0, *samples["t"]]
+        overall = (result if name == "smsengine" else peer)["msgs_per_s"]
+        rate = samples["msgs_per_s"]
+        rate_ax.plot(t, [rate[0], *rate], style, drawstyle="steps-pre",
+                     color="tab:blue" if name == "smsengine" else "tab:purple",
+                     label=f"{name} ({overall:,.0f} msgs/s overall)")
+        for key, colour in colours.items():
+            values = [math.nan if v is None else v for v in samples[key]]
+            lat_ax.plot(t, [values[0], *values], style, drawstyle="steps-pre", color=colour,
+                        label=f"{name} {key}")
+    title = f"smsengine bench: {result['scenario']}, {result['messages']:,} messages"
+    if "ratio" in result and result["ratio"] is not None:
+        title += f"; peer {peer['messages']:,} messages, ratio {result['ratio']:,.1f}x"
+    fig.suptitle(title)
+    rate_ax.set_ylabel(f"msgs/s (per {SERIES_INTERVAL:g} s)")
+    rate_ax.set_ylim(bottom=0)
+    rate_ax.grid(alpha=0.3)
+    rate_ax.legend(loc="best", fontsize="small")
+    lat_ax.set_ylabel("submit latency, ms")
+    lat_ax.set_xlabel("seconds from the start of the load")
+    lat_ax.grid(alpha=0.3, which="both")
+    if any(v for _, samples, _ in runs if samples for v in samples["p99"] if v):
+        lat_ax.set_yscale("log")
+        lat_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        lat_ax.yaxis.set_minor_formatter(FuncFormatter(  # 2, 5, 20, 50 … between the decades
+            lambda v, _: f"{v:g}" if v > 0 and f"{v:g}".strip("0.")[:1] in "25" else ""))
+    lat_ax.legend(loc="best", fontsize="small", ncols=2)
+    fig.savefig(str(path), format="png", dpi=100)
+
+
 # --- the command --------------------------------------------------------------------------------
 
 
 def _options(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(scenario=args.scenario, messages=args.messages, rate=args.rate,
                         binds=args.binds, window=args.window, duration=args.duration,
-                        server_tps=args.server_tps)
+                        server_tps=args.server_tps, series=bool(getattr(args, "plot", None)))
 
 
 def _target(text: str | None) -> tuple[str, int] | None:
@@ -378,21 +566,42 @@ def _target(text: str | None) -> tuple[str, int] | None:
     return host, int(port)
 
 
+def _finish(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Draw --plot, then drop the series: the printed contract stays as documented."""
+    if getattr(args, "plot", None):
+        plot(result, args.plot)
+    result.pop("series", None)
+    if isinstance(result.get("peer"), dict):
+        result["peer"].pop("series", None)
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``smsengine bench`` command."""
-    import json
-
+    compare_with = getattr(args, "compare", None)
     try:
         options = _options(args)
         options.check()
         target = _target(args.target)
-    except ValueError as exc:
+        peer_messages = getattr(args, "peer_messages", None)
+        if peer_messages is not None and peer_messages < 1:
+            raise ValueError("--peer-messages must be >= 1")
+        if compare_with:  # fail before the run, not after it
+            peer_script(compare_with)
+            peer_messages = peer_messages or min(options.messages, PEER_MESSAGES_DEFAULT)
+        if getattr(args, "plot", None):
+            check_plot()
+    except (ValueError, PeerUnavailableError, PlotUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    peer_args: dict[str, Any] = {"messages": peer_messages, "target": target,
+                                 "system_id": args.system_id, "password": args.password}
     if args.json:
         result = run_bench(options, target=target, system_id=args.system_id,
                            password=args.password)
-        print(json.dumps(result))
+        if compare_with:
+            result = compare(result, run_peer(options, compare_with, **peer_args))
+        print(json.dumps(_finish(result, args)))
         return 0 if not result["errors"] else 1
 
     from rich.console import Console
@@ -418,18 +627,20 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         result = run_bench(options, target=target, system_id=args.system_id,
                            password=args.password, progress=show)
+    if compare_with:
+        with console.status(f"the same scenario with {compare_with} as the client "
+                            f"({peer_messages:,} messages) …"):
+            result = compare(result, run_peer(options, compare_with, **peer_args))
+    _finish(result, args)
     print_summary(result, console)
+    if getattr(args, "plot", None):
+        console.print(f"plot written to {args.plot}")
     return 0 if not result["errors"] else 1
 
 
-def print_summary(result: dict[str, Any], console: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"bench: {result['scenario']}", title_justify="left", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("", justify="right")
+def _summary_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     lat = result["latency_ms"]
-    rows = [
+    return [
         ("messages", f"{result['messages']:,} ({result['segments']:,} parts)"),
         ("seconds", f"{result['seconds']:.2f}"),
         ("throughput", f"{result['msgs_per_s']:,.0f} msgs/s"),
@@ -440,6 +651,29 @@ def print_summary(result: dict[str, Any], console: Any) -> None:
                      f"{result['receipts']['requested']:,} requested"),
         ("errors", ", ".join(f"{k} {v:,}" for k, v in result["errors"].items()) or "none"),
     ]
-    for label, value in rows:
-        table.add_row(label, value)
+
+
+def print_summary(result: dict[str, Any], console: Any) -> None:
+    """The summary table; with --compare, the peer side by side and the ratio."""
+    from rich.table import Table
+
+    peer = result.get("peer")
+    table = Table(title=f"bench: {result['scenario']}", title_justify="left",
+                  show_header=peer is not None)
+    table.add_column("", style="bold")
+    table.add_column("smsengine", justify="right")
+    if peer is None:
+        for label, value in _summary_rows(result):
+            table.add_row(label, value)
+    elif "error" in peer:
+        table.add_column("peer", justify="right")
+        for label, value in _summary_rows(result):
+            table.add_row(label, value, "")
+        table.add_row("peer", "", f"no figures: {peer['error']}")
+    else:
+        table.add_column(str(peer.get("library", "peer")), justify="right")
+        for (label, ours), (_, theirs) in zip(_summary_rows(result), _summary_rows(peer),
+                                              strict=True):
+            table.add_row(label, ours, theirs)
+        table.add_row("ratio", f"{result['ratio']:,.1f}x the peer's msgs/s", "")
     console.print(table)

@@ -272,6 +272,17 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system-id", default="bench", help="with --target: the account")
     parser.add_argument("--password", default="bench", help="with --target: its password")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    parser.add_argument("--compare", choices=["aiosmpplib"], default=None,
+                        help="then run the same scenario with this client library (in its own "
+                        "process, against a fresh fake SMSC or the same --target) and report "
+                        "it as 'peer' with 'ratio' (our msgs/s over its); needs a source "
+                        "checkout and the dev extra")
+    parser.add_argument("--peer-messages", type=int, default=None, metavar="N",
+                        help="with --compare: messages for the peer (default --messages, at "
+                        "most 2000: it is much slower, and the ratio is of msgs/s)")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="draw throughput and latency percentiles per 0.25 s to a PNG "
+                        "(needs matplotlib: pip install smsengine[plot])")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -397,16 +397,29 @@ def test_config_defaults() -> None:
     ({"channels": [channel(tps=float("nan"))]}, "channels[0].tps", ">= 0"),
     ({"channels": [channel(tps="fast")]}, "channels[0].tps", "float"),
     ({"channels": [channel(burst=-5)]}, "channels[0].burst", ">= 0"),
-    ({"channels": [channel(window=0)]}, "channels[0].window", ">= 1"),
+    ({"channels": [channel(window=-1)]}, "channels[0].window", ">= 1"),
     ({"channels": [channel(response_timeout=0)]}, "channels[0].response_timeout", "> 0"),
     ({"channels": [channel(transceivers=0)]}, "channels[0].transceivers", "at least one"),
     ({"channels": [channel(receivers=-1)]}, "channels[0].receivers", ">= 0"),
-    ({"channels": [channel(encodings=[])]}, "channels[0].encodings", "at least one"),
+    ({"channels": [channel(encodings=["gb18030"])]}, "channels[0].encodings", "CMPP"),
+    ({"channels": [channel(protocol="cmpp", system_id="9000011")]}, "channels[0].system_id",
+     "6 ASCII"),
+    ({"channels": [channel(protocol="cmpp", system_id="900001", encodings=["gsm7"])]},
+     "channels[0].encodings", "not gsm7"),
+    ({"channels": [channel(protocol="cmpp", system_id="900001", split="sar")]},
+     "channels[0].split", "udh8 or udh16"),
+    ({"channels": [channel(protocol="cmpp", system_id="900001", receivers=1)]},
+     "channels[0].transmitters", "transceivers"),
+    ({"channels": [channel(protocol="cmpp", system_id="900001", service_id="S" * 11)]},
+     "channels[0].service_id", "10"),
+    ({"channels": [channel(protocol="cmpp", system_id="900001", fee_user_type=4)]},
+     "channels[0].fee_user_type", "0-3"),
     ({"channels": [channel(encodings=["ebcdic"])]}, "channels[0].encodings[0]", "ebcdic"),
     ({"channels": [channel(split="zip")]}, "channels[0].split", "zip"),
     ({"channels": [channel(system_id="x" * 16)]}, "channels[0].system_id", "15"),
     ({"channels": [channel(default_source="S" * 21)]}, "channels[0].default_source", "20"),
     ({"channels": [channel(colour="red")]}, "channels[0]", "colour"),
+    ({"channels": [channel(protocol="ucp")]}, "channels[0].protocol", "ucp"),
     ({"channels": [channel(), channel(port=2776)]}, "channels[1].name", "unique"),
     ({"channels": []}, "channels", "at least one"),
     ({"channels": [channel()], "routes": [{"channels": ["b"]}]}, "routes[0].channels", "'b'"),
@@ -518,3 +531,15 @@ def test_refused_error_carries_status_and_retriable() -> None:
     busy = MessageRefusedError("queue full", status=CommandStatus.ESME_RMSGQFUL, retriable=True)
     assert busy.retriable is True
     assert MessageRefusedError("x").status == CommandStatus.ESME_RSUBMITFAIL
+
+
+def test_window_and_encodings_default_per_protocol() -> None:
+    smpp = engine_config_from_dict({"channels": [channel()]}).channels[0]
+    assert (smpp.window_size, smpp.encoding_names) == (64, ["gsm7", "ucs2"])
+    cmpp = engine_config_from_dict(
+        {"channels": [channel(protocol="cmpp", system_id="900001")]}).channels[0]
+    assert (cmpp.window_size, cmpp.encoding_names) == (16, ["ascii", "ucs2"])
+    chosen = engine_config_from_dict({"channels": [channel(
+        protocol="cmpp", system_id="900001", window=32, encodings=["gb18030", "ucs2"])]})
+    assert chosen.channels[0].window_size == 32
+    assert chosen.channels[0].encoding_names == ["gb18030", "ucs2"]

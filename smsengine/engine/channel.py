@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..bind import BindEvent, BindKeeper, BindMode, SessionConfig
+from ..cmpp import CmppError
 from ..smpp import (
     CommandStatus,
     DataSm,
@@ -136,7 +137,7 @@ class Channel:
         self.flow = AimdRate(ceiling or 1e9, now, latency_limit=config.latency_limit)
         burst = config.burst or max(config.tps, 1.0)
         self.bucket = TokenBucket(config.tps, burst, now)
-        encodings = tuple(Encoding(e) for e in config.encodings)
+        encodings = tuple(Encoding(e) for e in config.encoding_names)
         # The text layer's default list, by identity, takes its one-search fast path.
         self._encodings = DEFAULT_ENCODINGS if encodings == tuple(DEFAULT_ENCODINGS) else encodings
         self._method = _METHOD[config.split]
@@ -182,7 +183,7 @@ class Channel:
         cfg = self.config
         session = SessionConfig(
             cfg.system_id, cfg.password, mode, system_type=cfg.system_type,
-            window=cfg.window, response_timeout=cfg.response_timeout,
+            window=cfg.window_size, response_timeout=cfg.response_timeout,
             enquire_link_interval=cfg.enquire_link_interval,
         )
         return BindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
@@ -191,7 +192,7 @@ class Channel:
     def _retriable(self, status: int) -> bool:
         return is_retriable_status(status)
 
-    def _error_for(self, status: int) -> SmppError:
+    def _error_for(self, status: int) -> SmppError | CmppError:
         return error_for_status(status)
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
@@ -499,7 +500,7 @@ class Channel:
                                          wall + self.config.receipt_ttl))
 
     def _segment_final(self, handle: MessageHandle, segment: SegmentInfo, state: MessageState,
-                       error: SmppError | None) -> None:
+                       error: SmppError | CmppError | None) -> None:
         before = segment.state
         if before in _FINAL:
             return  # already settled (e.g. a receipt after the TTL made it UNKNOWN)

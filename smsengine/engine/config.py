@@ -59,11 +59,11 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     system_id: str
     password: str = ""
     system_type: str = ""
-    protocol: Literal["smpp"] = "smpp"
-    transmitters: int = 0
-    receivers: int = 0
-    transceivers: int = 1
-    window: int = 64
+    protocol: Literal["smpp", "cmpp"] = "smpp"
+    transmitters: int = 0  # (SMPP only)
+    receivers: int = 0  # (SMPP only)
+    transceivers: int = 1  # SMPP transceiver binds; for CMPP, connections (each sends and receives)
+    window: int = 0  # requests in flight per bind; 0 = the protocol's default (SMPP 64, CMPP 16)
     tps: float = 0.0  # segments per second; 0 = unlimited
     burst: float = 0.0  # token bucket depth in segments; 0 = one second's worth
     response_timeout: float = 10.0
@@ -73,15 +73,35 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     source_npi: int = 0
     dest_ton: int = 1
     dest_npi: int = 1
-    split: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
-    encodings: list[Literal["gsm7", "ascii", "latin1", "ucs2"]] = msgspec.field(
-        default_factory=lambda: ["gsm7", "ucs2"])
+    split: Literal["udh8", "udh16", "sar", "payload"] = "udh8"  # CMPP: udh8 or udh16
+    # Cheapest first. Empty: the protocol's default, SMPP gsm7 then ucs2, CMPP ascii
+    # (Msg_Fmt 0) then ucs2 (8); CMPP also takes gb18030 (Msg_Fmt 15).
+    encodings: list[Literal["gsm7", "ascii", "latin1", "ucs2", "gb18030"]] = msgspec.field(
+        default_factory=list)
     id_style: Literal["auto", "decimal", "hex", "text"] = "auto"
     receipt_ttl: float = 72 * 3600.0
     max_retries: int = 3
     retry_delay: float = 1.0
     resend_unknown: bool = False  # resend when a submit's outcome is unknown (may duplicate)
     latency_limit: float = 2.0  # response latency (s) above which flow control backs off
+    # CMPP only (SMPP ignores them). system_id is the SP_Id (Source_Addr), password the shared
+    # secret, default_source the Src_Id (service code + extension).
+    cmpp_version: Literal["2.0", "3.0"] = "3.0"
+    service_id: str = ""
+    msg_src: str = ""  # "" = system_id
+    fee_user_type: int = 2  # 2 = the SP pays (the usual bulk arrangement)
+    fee_type: str = "01"  # free to the user
+    fee_code: str = "000000"
+
+    @property
+    def window_size(self) -> int:
+        return self.window or (16 if self.protocol == "cmpp" else 64)
+
+    @property
+    def encoding_names(self) -> list[str]:
+        if self.encodings:
+            return list(self.encodings)
+        return ["ascii", "ucs2"] if self.protocol == "cmpp" else ["gsm7", "ucs2"]
 
 
 class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -139,8 +159,8 @@ def _check(cfg: EngineConfig) -> None:
         for field in ("transmitters", "receivers", "transceivers"):
             if getattr(ch, field) < 0:
                 raise EngineConfigError(f"{where}.{field}", "must be >= 0")
-        if ch.window < 1:
-            raise EngineConfigError(f"{where}.window", "must be >= 1")
+        if ch.window < 0:
+            raise EngineConfigError(f"{where}.window", "must be >= 1 (or 0 for the default)")
         for field in ("tps", "burst", "retry_delay"):
             value = getattr(ch, field)
             if not math.isfinite(value) or value < 0:
@@ -150,13 +170,17 @@ def _check(cfg: EngineConfig) -> None:
             value = getattr(ch, field)
             if not math.isfinite(value) or value <= 0:
                 raise EngineConfigError(f"{where}.{field}", f"must be > 0, got {value}")
-        if len(ch.system_id) > 15 or len(ch.password) > 8:
-            raise EngineConfigError(f"{where}.system_id",
-                                    "system_id at most 15 and password at most 8 characters")
+        if ch.protocol == "cmpp":
+            _check_cmpp(ch, where)
+        else:
+            if len(ch.system_id) > 15 or len(ch.password) > 8:
+                raise EngineConfigError(f"{where}.system_id",
+                                        "system_id at most 15 and password at most 8 characters")
+            if "gb18030" in ch.encodings:
+                raise EngineConfigError(f"{where}.encodings",
+                                        "gb18030 is a CMPP encoding (Msg_Fmt 15); SMPP has none")
         if len(ch.default_source) > 20:
             raise EngineConfigError(f"{where}.default_source", "at most 20 characters")
-        if not ch.encodings:
-            raise EngineConfigError(f"{where}.encodings", "allow at least one encoding")
     for i, route in enumerate(cfg.routes):
         where = f"routes[{i}]"
         if not route.channels:
@@ -180,6 +204,32 @@ def _check(cfg: EngineConfig) -> None:
         raise EngineConfigError("lane_min_share", "must be between 0 and 0.5")
     if cfg.lane_capacity < 1 or cfg.max_tracked < 1 or cfg.event_queue < 1:
         raise EngineConfigError("lane_capacity", "capacities must be >= 1")
+
+
+def _check_cmpp(ch: ChannelConfig, where: str) -> None:
+    """CMPP field sizes (spec sections 4.1 and 4.6): what would not fit is refused here, not at
+    the first SUBMIT."""
+    for field, width in (("system_id", 6), ("msg_src", 6), ("service_id", 10),
+                         ("fee_type", 2), ("fee_code", 6), ("default_source", 21)):
+        value = getattr(ch, field)
+        if len(value) > width or not value.isascii():
+            raise EngineConfigError(f"{where}.{field}",
+                                    f"CMPP allows at most {width} ASCII characters, got {value!r}")
+    if not ch.system_id:
+        raise EngineConfigError(f"{where}.system_id", "CMPP needs the SP_Id (Source_Addr)")
+    if not 0 <= ch.fee_user_type <= 3:
+        raise EngineConfigError(f"{where}.fee_user_type", "must be 0-3")
+    if ch.transmitters or ch.receivers:
+        raise EngineConfigError(f"{where}.transmitters",
+                                "CMPP connections both send and receive: use transceivers")
+    if ch.split not in ("udh8", "udh16"):
+        raise EngineConfigError(f"{where}.split",
+                                f"CMPP long messages use a UDH (udh8 or udh16), not {ch.split}")
+    bad = [e for e in ch.encodings if e not in ("ascii", "ucs2", "gb18030")]
+    if bad:
+        raise EngineConfigError(f"{where}.encodings",
+                                f"CMPP sends ascii (Msg_Fmt 0), ucs2 (8) or gb18030 (15), not "
+                                f"{', '.join(bad)}")
 
 
 def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from ..cmpp import CmppError, CmppResultError, result_name
 from ..smpp import CommandStatus, SmppError, status_name
 from ..smpp import MessageState as SmppState
 
@@ -157,7 +158,7 @@ class MessageHandle:
         self.channel = ""
         self.state = MessageState.QUEUED
         self.segments: list[SegmentInfo] = []
-        self.error: SmppError | None = None
+        self.error: SmppError | CmppError | None = None
         self.attempts = 0
         self.queued_at = time.time()
         self.submitted_at: float | None = None
@@ -186,7 +187,12 @@ class MessageHandle:
 
     @property
     def status_name(self) -> str | None:
-        return status_name(self.error.status) if self.error is not None else None
+        error = self.error
+        if error is None:
+            return None
+        if isinstance(error, CmppResultError):  # a CMPP Result code, not an SMPP status
+            return result_name(error.status)
+        return status_name(error.status)
 
     async def wait(self, timeout: float | None = None) -> MessageState:
         """The final state (DELIVERED, FAILED, UNKNOWN, …)."""
@@ -196,7 +202,7 @@ class MessageHandle:
             self._done = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._done), timeout)
 
-    def _finish(self, state: MessageState, error: SmppError | None = None) -> None:
+    def _finish(self, state: MessageState, error: SmppError | CmppError | None = None) -> None:
         self.state = state
         if error is not None:
             self.error = error

@@ -21,6 +21,24 @@ Example::
     delay = { kind = "uniform", low = 0.05, high = 0.5 }
     statuses = { DELIVRD = 0.9, UNDELIV = 0.1 }
     profile = "standard"
+
+The same file drives the fake CMPP ISMG with ``protocol = "cmpp"``: an account's ``system_id`` is
+then the CONNECT Source_Addr (at most 6 characters) and its ``password`` the shared secret;
+``errors`` names SUBMIT_RESP Results (``SERVICE_ID_ERROR = 0.01``, or a number such as
+``"101" = 0.01`` for a vendor code) and a throttled SUBMIT gets Result 8 (flow control)::
+
+    protocol = "cmpp"
+
+    [cmpp]
+    version = "3.0"
+    gateway_code = 1001
+    short_reports = false          # true: 60-octet status reports on 3.0 connections too
+    active_test_interval = 180.0   # idle seconds before the ISMG sends ACTIVE_TEST; 0 = never
+
+    [[accounts]]
+    system_id = "900001"
+    password = "888888"
+    tps = 100
 """
 
 from __future__ import annotations
@@ -32,15 +50,18 @@ from typing import Literal
 
 import msgspec
 
+from ..cmpp import SubmitResult
 from ..smpp import CommandStatus
 
 __all__ = [
     "Account",
+    "CmppConfig",
     "Config",
     "ConfigError",
     "Delay",
     "FaultSchedule",
     "ReceiptConfig",
+    "cmpp_result_code",
     "config_from_dict",
     "load_config",
 ]
@@ -49,6 +70,8 @@ BindMode = Literal["transmitter", "receiver", "transceiver"]
 IdStyle = Literal["decimal", "hex", "HEX", "uuid"]
 ReceiptProfile = Literal["standard", "upper", "long_dates", "other_base"]
 ThrottleStatus = Literal["ESME_RTHROTTLED", "ESME_RMSGQFUL"]
+Protocol = Literal["smpp", "cmpp"]
+CmppVersionName = Literal["3.0", "2.0"]
 
 RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "ACCEPTD", "UNKNOWN", "DELETED")
 
@@ -125,9 +148,26 @@ class FaultSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     refuse_binds_for: float = 0.0  # from start, answer binds with ESME_RBINDFAIL this long
 
 
+class CmppConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What only the CMPP ISMG uses (``protocol = "cmpp"``)."""
+
+    version: CmppVersionName = "3.0"  # the highest version the ISMG speaks
+    gateway_code: int = 1001  # the ISMG code in every Msg_Id (22 bits)
+    short_reports: bool = False  # 60-octet (2.0-layout) status reports on 3.0 connections too
+    active_test_interval: float = 180.0  # send ACTIVE_TEST after this long idle; 0 = never
+    active_test_timeout: float = 60.0  # wait this long for its response before trying again
+    active_test_max_misses: int = 3  # drop the connection after this many unanswered tests
+    service_id: str = ""  # Service_Id of MO DELIVERs (reports copy the SUBMIT's)
+
+    @property
+    def version_octet(self) -> int:
+        return 0x30 if self.version == "3.0" else 0x20
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole fake SMSC configuration. With no accounts it runs in open mode."""
 
+    protocol: Protocol = "smpp"
     accounts: list[Account] = msgspec.field(default_factory=list)
     system_id: str = "fakesmsc"  # what bind_*_resp carries
     max_connections: int = 256
@@ -141,6 +181,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ledger_limit: int = 2_000_000  # oldest entries are dropped (and counted) beyond this
     enquire_link_timeout: float = 0.0  # close binds silent this long; 0 = never
     seed: int | None = None  # for reproducible random draws
+    cmpp: CmppConfig = CmppConfig()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -163,14 +204,51 @@ def _rates(field: str, rates: dict[str, float], names: tuple[str, ...] | None) -
             raise ConfigError(f"{field}.{name}", f"rate must be between 0 and 1, got {rate}")
 
 
+def cmpp_result_code(name: str) -> int:
+    """A CMPP SUBMIT_RESP Result named in ``errors``: a SubmitResult name or a number 1..255
+    (vendor codes 100-199 have no names). ValueError for anything else."""
+    if name.isdigit() and 1 <= int(name) <= 255:
+        return int(name)
+    try:
+        code = SubmitResult[name]
+    except KeyError:
+        raise ValueError(name) from None
+    if code == SubmitResult.OK:
+        raise ValueError(name)
+    return int(code)
+
+
+def _check_account_names(cfg: Config, where: str, acct: Account) -> None:
+    if cfg.protocol == "cmpp":
+        if not acct.system_id or len(acct.system_id) > 6 or not acct.system_id.isascii():
+            raise ConfigError(f"{where}.system_id",
+                              "must be 1..6 ASCII characters (CMPP Source_Addr)")
+        if len(acct.password) > 64 or not acct.password.isascii():
+            raise ConfigError(f"{where}.password", "at most 64 ASCII characters (CMPP secret)")
+        return
+    if not acct.system_id or len(acct.system_id) > 15:
+        raise ConfigError(f"{where}.system_id", "must be 1..15 characters (SMPP C-string 16)")
+    if len(acct.password) > 8:
+        raise ConfigError(f"{where}.password", "at most 8 characters (SMPP C-string 9)")
+
+
+def _check_cmpp(cfg: Config) -> None:
+    c = cfg.cmpp
+    if not 0 <= c.gateway_code < 1 << 22:
+        raise ConfigError("cmpp.gateway_code", f"must be 0..{(1 << 22) - 1}, got {c.gateway_code}")
+    _positive("cmpp.active_test_interval", c.active_test_interval)
+    _positive("cmpp.active_test_timeout", c.active_test_timeout, allow_zero=False)
+    if c.active_test_max_misses < 1:
+        raise ConfigError("cmpp.active_test_max_misses", "must be >= 1")
+    if len(c.service_id) > 10 or not c.service_id.isascii():
+        raise ConfigError("cmpp.service_id", "at most 10 ASCII characters")
+
+
 def _check(cfg: Config) -> None:
     seen: set[str] = set()
     for i, acct in enumerate(cfg.accounts):
         where = f"accounts[{i}]"
-        if not acct.system_id or len(acct.system_id) > 15:
-            raise ConfigError(f"{where}.system_id", "must be 1..15 characters (SMPP C-string 16)")
-        if len(acct.password) > 8:
-            raise ConfigError(f"{where}.password", "at most 8 characters (SMPP C-string 9)")
+        _check_account_names(cfg, where, acct)
         if acct.system_id in seen:
             raise ConfigError(f"{where}.system_id", f"{acct.system_id!r} is listed twice")
         seen.add(acct.system_id)
@@ -193,8 +271,19 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ledger_limit", "must be >= 1")
     cfg.latency.check("latency")
     cfg.receipts.delay.check("receipts.delay")
-    status_names = tuple(s.name for s in CommandStatus if s != CommandStatus.ESME_ROK)
-    _rates("errors", cfg.errors, status_names)
+    if cfg.protocol == "cmpp":
+        _check_cmpp(cfg)
+        for name in cfg.errors:
+            try:
+                cmpp_result_code(name)
+            except ValueError:
+                raise ConfigError(
+                    f"errors.{name}", "not a CMPP SUBMIT_RESP Result: give a SubmitResult name "
+                    "(e.g. SERVICE_ID_ERROR) or a number 1..255") from None
+        _rates("errors", cfg.errors, None)
+    else:
+        status_names = tuple(s.name for s in CommandStatus if s != CommandStatus.ESME_ROK)
+        _rates("errors", cfg.errors, status_names)
     if sum(cfg.errors.values()) > 1:
         raise ConfigError("errors", "the rates add up to more than 1")
     _rates("receipts.statuses", cfg.receipts.statuses, RECEIPT_STATS)

@@ -1,5 +1,9 @@
 """The fake SMSC's ledger: every message it accepted, for reconciling a run message by message.
 
+The SMPP SMSC and the CMPP ISMG share it: a CMPP_SUBMIT's entry has the canonical decimal
+Msg_Id as ``message_id``, Src_Id as ``source_addr``, Msg_Fmt as ``data_coding``, TP_udhi as
+``esm_class`` 0x40 and its segment from the UDH or, without one, from Pk_total / Pk_number.
+
 Appending is on the hot path, so an entry is stored as a small tuple holding the accepted PDU;
 :class:`LedgerEntry` values (with segment info and a payload digest) are made only when someone
 reads the ledger.
@@ -15,6 +19,7 @@ from typing import IO, Any
 
 import msgspec
 
+from ..cmpp import Submit as CmppSubmit
 from ..smpp import DataSm, Pdu, SubmitMulti, SubmitSm, Tag
 
 __all__ = ["Ledger", "LedgerEntry", "message_id_factory", "other_base"]
@@ -39,8 +44,8 @@ class LedgerEntry(msgspec.Struct, frozen=True):
     payload_digest: str  # sha256 of the user data (UDH included), first 16 hex digits
 
 
-def _segment(pdu: SubmitSm | SubmitMulti | DataSm, payload: bytes) -> tuple[int, int, int] | None:
-    if pdu.esm_class & 0x40 and payload:
+def _udh_segment(payload: bytes) -> tuple[int, int, int] | None:
+    if payload:
         udhl = payload[0]
         i, end = 1, 1 + udhl
         while i + 2 <= end and end <= len(payload):
@@ -51,7 +56,12 @@ def _segment(pdu: SubmitSm | SubmitMulti | DataSm, payload: bytes) -> tuple[int,
             if iei == 0x08 and length == 4 and len(data) == 4:
                 return (data[0] << 8) | data[1], data[2], data[3]
             i += 2 + length
-        return None
+    return None
+
+
+def _segment(pdu: SubmitSm | SubmitMulti | DataSm, payload: bytes) -> tuple[int, int, int] | None:
+    if pdu.esm_class & 0x40 and payload:
+        return _udh_segment(payload)
     ref = pdu.tlv(Tag.sar_msg_ref_num)
     if ref is not None:
         return ref, pdu.tlv(Tag.sar_total_segments, 0), pdu.tlv(Tag.sar_segment_seqnum, 0)
@@ -62,7 +72,8 @@ class Ledger:
     """Bounded: beyond ``limit`` entries the oldest go and ``dropped`` counts them."""
 
     def __init__(self, limit: int) -> None:
-        self._rows: deque[tuple[float, str, int, int, str, str, Pdu]] = deque(maxlen=limit)
+        self._rows: deque[tuple[float, str, int, int, str, str, Pdu | CmppSubmit]] = deque(
+            maxlen=limit)
         self.limit = limit
         self.appended = 0
 
@@ -70,6 +81,13 @@ class Ledger:
         self, when: float, account: str, bind_id: int, mid: str, destination: str, pdu: Pdu
     ) -> None:
         self._rows.append((when, account, bind_id, pdu.sequence_number, mid, destination, pdu))
+        self.appended += 1
+
+    def append_cmpp(
+        self, when: float, account: str, bind_id: int, mid: str, destination: str,
+        pdu: CmppSubmit,
+    ) -> None:
+        self._rows.append((when, account, bind_id, pdu.sequence_id, mid, destination, pdu))
         self.appended += 1
 
     @property
@@ -103,8 +121,10 @@ class Ledger:
         return n
 
     @staticmethod
-    def _entry(row: tuple[float, str, int, int, str, str, Pdu]) -> LedgerEntry:
+    def _entry(row: tuple[float, str, int, int, str, str, Pdu | CmppSubmit]) -> LedgerEntry:
         when, account, bind_id, seq, mid, destination, pdu = row
+        if isinstance(pdu, CmppSubmit):
+            return _cmpp_entry(when, account, bind_id, seq, mid, destination, pdu)
         assert isinstance(pdu, (SubmitSm, SubmitMulti, DataSm))
         payload = pdu.message
         return LedgerEntry(
@@ -123,6 +143,30 @@ class Ledger:
             payload_length=len(payload),
             payload_digest=hashlib.sha256(payload).hexdigest()[:16],
         )
+
+
+def _cmpp_entry(when: float, account: str, bind_id: int, seq: int, mid: str, destination: str,
+                pdu: CmppSubmit) -> LedgerEntry:
+    payload = pdu.msg_content
+    segment = _udh_segment(payload) if pdu.tp_udhi & 1 else None
+    if segment is None and pdu.pk_total > 1:
+        segment = (0, pdu.pk_total, pdu.pk_number)
+    return LedgerEntry(
+        time=when,
+        account=account,
+        bind_id=bind_id,
+        sequence_number=seq,
+        message_id=mid,
+        command="CMPP_SUBMIT",
+        source_addr=pdu.src_id,
+        destination_addr=destination,
+        data_coding=pdu.msg_fmt,
+        esm_class=0x40 if pdu.tp_udhi & 1 else 0,
+        registered_delivery=pdu.registered_delivery,
+        segment=segment,
+        payload_length=len(payload),
+        payload_digest=hashlib.sha256(payload).hexdigest()[:16],
+    )
 
 
 def message_id_factory(style: str, start: int) -> Iterator[str]:

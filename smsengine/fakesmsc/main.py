@@ -1,5 +1,9 @@
 """``smsengine fakesmsc``: run the fake SMSC in the foreground, with an optional admin API.
 
+``--protocol cmpp`` (or ``protocol = "cmpp"`` in the config) runs the fake CMPP ISMG instead,
+on port 7890 by default; ``--cmpp-version`` sets the highest CMPP version it speaks. The admin
+API is the same; ``/mo`` takes the Msg_Fmt as ``data_coding`` and ``unbind`` sends TERMINATE.
+
 The admin API (aiohttp, on ``--admin-port``) lets a person or a script drive the running SMSC:
 
 - ``GET /stats``, ``GET /binds``, ``GET /ledger`` (JSON lines)
@@ -20,7 +24,10 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from .config import Config, ConfigError, load_config
+import msgspec
+
+from .config import Config, ConfigError, config_from_dict, load_config
+from .ismg import FakeISMG
 from .server import FakeSMSC
 
 __all__ = ["add_parser", "run"]
@@ -29,12 +36,19 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "fakesmsc",
-        help="run the bundled fake SMSC (an SMPP server for tests and load runs)",
+        help="run the bundled fake SMSC (an SMPP server or CMPP ISMG for tests and load runs)",
         description="Run the fake SMSC in the foreground until SIGINT/SIGTERM; on shutdown it "
         "unbinds its clients. With no --config it accepts any credentials (open mode).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=2775, help="SMPP port (0: pick a free one)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (default 2775 for SMPP, 7890 for CMPP; 0: pick a free one)")
+    parser.add_argument("--protocol", choices=("smpp", "cmpp"), default=None,
+                        help="smpp (the default) or cmpp: a CMPP 2.0/3.0 ISMG; overrides "
+                        "the config's protocol")
+    parser.add_argument("--cmpp-version", choices=("3.0", "2.0"), default=None,
+                        help="highest CMPP version the ISMG speaks (default 3.0); clients "
+                        "asking less get theirs")
     parser.add_argument("--config", help="TOML config file (accounts, receipts, faults, …)")
     parser.add_argument("--admin-port", type=int, default=None,
                         help="also serve the HTTP admin API on this port (0: pick one)")
@@ -45,6 +59,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config) if args.config else Config()
+        config = _overridden(config, args.protocol, args.cmpp_version)
     except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -53,18 +68,36 @@ def run(args: argparse.Namespace) -> int:
             import uvloop
 
             uvloop.install()
-    return asyncio.run(_serve(config, args.host, args.port, args.admin_port))
+    port = args.port
+    if port is None:
+        port = 7890 if config.protocol == "cmpp" else 2775
+    return asyncio.run(_serve(config, args.host, port, args.admin_port))
+
+
+def _overridden(config: Config, protocol: str | None, cmpp_version: str | None) -> Config:
+    """The config with the command line's --protocol / --cmpp-version, validated again."""
+    if protocol is None and cmpp_version is None:
+        return config
+    data = msgspec.to_builtins(config)
+    if protocol is not None:
+        data["protocol"] = protocol
+    if cmpp_version is not None:
+        data["cmpp"]["version"] = cmpp_version
+    return config_from_dict(data)
 
 
 async def _serve(config: Config, host: str, port: int, admin_port: int | None) -> int:
-    smsc = FakeSMSC(config, host=host, port=port)
+    cmpp = config.protocol == "cmpp"
+    smsc = FakeISMG(config, host=host, port=port) if cmpp else FakeSMSC(config, host=host,
+                                                                           port=port)
     try:
         await smsc.start()
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     if config.open_mode:
-        print("WARNING: open mode — no accounts configured, ANY system_id/password is accepted",
+        who = "Source_Addr/secret" if cmpp else "system_id/password"
+        print(f"WARNING: open mode — no accounts configured, ANY {who} is accepted",
               file=sys.stderr, flush=True)
     runner = None
     if admin_port is not None:
@@ -81,6 +114,9 @@ async def _serve(config: Config, host: str, port: int, admin_port: int | None) -
     # what can never be garbage (measured: ~2 µs per message with receipts).
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    if cmpp:
+        print(f"fakesmsc speaks CMPP up to {config.cmpp.version}, gateway code "
+              f"{config.cmpp.gateway_code}", flush=True)
     print(f"fakesmsc listening on {smsc.address}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -193,6 +193,19 @@ class _Bucket:
         self.tokens = tokens
         return False
 
+    def take_many(self, now: float, n: int) -> bool:
+        """Take ``n`` tokens at once (a CMPP SUBMIT to n numbers counts n times, section 11.6);
+        more than a burst's worth needs a full bucket."""
+        cap = max(self.rate, 1.0)
+        tokens = min(cap, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        need = min(float(n), cap)
+        if tokens >= need:
+            self.tokens = tokens - need
+            return True
+        self.tokens = tokens
+        return False
+
 
 def _draw(delay: Delay, rng: random.Random) -> float:
     if delay.kind == "fixed":
@@ -348,6 +361,10 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.flush()
             self.transport.close()
+
+    def goodbye(self) -> bytes:
+        """The request that ends a session from the server's side (unbind; CMPP: TERMINATE)."""
+        return Unbind(sequence_number=self.next_seq()).encode()
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -569,6 +586,9 @@ class _Conn(asyncio.Protocol):
 class FakeSMSC:
     """The fake SMSC; ``async with FakeSMSC(config) as smsc:`` serves on ``smsc.port``."""
 
+    #: One instance per TCP connection (the CMPP ISMG subclass puts its own here).
+    _conn_class: type[_Conn] = _Conn
+
     def __init__(self, config: Config | None = None, *, host: str = "127.0.0.1", port: int = 0):
         self.config = config or Config()
         self.host = host
@@ -636,11 +656,15 @@ class FakeSMSC:
         self._error_table: list[tuple[int, float]] = []
         for name, rate in cfg.errors.items():
             cumulative += rate
-            self._error_table.append((int(_STATUS_BY_NAME[name]), cumulative))
+            self._error_table.append((self._error_code(name), cumulative))
         stats, weights = zip(*cfg.receipts.statuses.items(), strict=True)
         self._stat_names: tuple[str, ...] = stats
         self._stat_weights = list(itertools.accumulate(weights))
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+
+    def _error_code(self, name: str) -> int:
+        """The status an ``errors`` entry injects."""
+        return int(_STATUS_BY_NAME[name])
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -664,7 +688,7 @@ class FakeSMSC:
 
     async def _listen(self) -> None:
         self._server = await self._loop.create_server(
-            lambda: _Conn(self), self.host, self.port, reuse_address=True
+            lambda: self._conn_class(self), self.host, self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -737,17 +761,20 @@ class FakeSMSC:
 
     # --- receipts and MO: the job queues -------------------------------------------------------
 
+    def _draw_stat(self) -> str:
+        """A receipt's final state, drawn from ``receipts.statuses``."""
+        weights = self._stat_weights
+        if len(weights) > 1:
+            x = self._rng.random() * weights[-1]
+            for i, upto in enumerate(weights):
+                if x < upto:
+                    return self._stat_names[i]
+        return self._stat_names[0]
+
     def _receipt_for(self, account: str, mid: str, pdu: SubmitSm | SubmitMulti | DataSm,
                      ton: int, npi: int, dest: str, now: float) -> None:
         rng = self._rng
-        weights = self._stat_weights
-        stat = self._stat_names[0]
-        if len(weights) > 1:
-            x = rng.random() * weights[-1]
-            for i, upto in enumerate(weights):
-                if x < upto:
-                    stat = self._stat_names[i]
-                    break
+        stat = self._draw_stat()
         if pdu.registered_delivery & 0x03 == 2 and stat not in _FAILED_STATS:
             return  # receipt on failure only, and this one was delivered
         states = self._states
@@ -761,11 +788,14 @@ class FakeSMSC:
         job = _Job(account, mid, stat, self._wall, delay, (ton, npi, dest[:20].encode("latin-1")),
                    (pdu.source_addr_ton, pdu.source_addr_npi,
                     pdu.source_addr[:20].encode("latin-1")), text)
+        self._schedule(job, now + delay)
+
+    def _schedule(self, job: _Job, due: float) -> None:
+        """Queue a receipt job for ``due`` (loop time), unless too many are pending."""
         if self._pending >= self._max_pending:
             self.stats["receipts_dropped"] += 1
             return
         self._pending += 1
-        due = now + delay
         if self._fifo_delays:
             self._fifo.append((due, job))
             if len(self._fifo) == 1:
@@ -1049,7 +1079,7 @@ class FakeSMSC:
         for conn in bound:
             conn.state = BindState.UNBINDING
             conn.can_submit = False
-            conn.out.append(Unbind(sequence_number=conn.next_seq()).encode())
+            conn.out.append(conn.goodbye())
             conn.flush()
         deadline = self._loop.time() + timeout
         while any(c in self._conns for c in bound) and self._loop.time() < deadline:

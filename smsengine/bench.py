@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import importlib.util
 import json
@@ -77,6 +78,7 @@ class Scenario:
     binds: int = 1  # transceivers when --binds is not given
     throttled: bool = False  # the fake SMSC's account TPS is below the offered rate
     about: str = ""
+    protocol: str = "smpp"
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -90,7 +92,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              about="server TPS below the offered --rate; flow control must converge"),
     Scenario("multi-bind", "Your verification code is 402113", True, binds=4,
              about="four transceivers (--binds), receipts on"),
+    Scenario("cmpp", "Your verification code is 402113", True, protocol="cmpp",
+             about="CMPP 3.0, one part, status reports on (every one must be matched); "
+             "then SMPP short in the same run, for the ratio"),
 )}
+
+# cmpp: its msgs/s over SMPP short's, measured in the same invocation, must reach this.
+CMPP_TARGET_FRACTION = 0.6
 
 THROTTLED_DEFAULT_RATE = 400.0  # the throttled scenario needs an offered rate
 SERIES_INTERVAL = 0.25  # seconds per sample of --plot's time series
@@ -143,21 +151,28 @@ def engine_config(host: str, port: int, options: BenchOptions, system_id: str = 
                   password: str = PASSWORD) -> EngineConfig:
     """One channel to the target; with an offered rate, the channel's TPS is that rate (the
     throttled scenario relies on its AIMD flow control)."""
-    return engine_config_from_dict({
-        "channels": [{
-            "name": CHANNEL, "host": host, "port": port, "system_id": system_id,
-            "password": password, "transceivers": options.bind_count, "window": options.window,
-            "tps": options.offered_rate, "default_source": "BENCH",
-        }],
-    })
+    channel: dict[str, Any] = {
+        "name": CHANNEL, "host": host, "port": port, "system_id": system_id,
+        "password": password, "transceivers": options.bind_count, "window": options.window,
+        "tps": options.offered_rate, "default_source": "BENCH",
+    }
+    if options.spec.protocol == "cmpp":
+        # system_id is the SP_Id, password the shared secret; Src_Id a 1069 service code.
+        channel.update(protocol="cmpp", service_id="BENCH", default_source="10690001")
+    return engine_config_from_dict({"channels": [channel]})
 
 
 def fakesmsc_config(options: BenchOptions) -> str:
     """TOML for the fake SMSC process: one account, receipts at once, a TPS limit when
     throttled."""
-    lines = ['message_id_style = "hex"', "", "[[accounts]]", f'system_id = "{SYSTEM_ID}"',
-             f'password = "{PASSWORD}"', 'bind_modes = ["transceiver"]',
-             f"max_binds = {max(options.bind_count, 4)}"]
+    if options.spec.protocol == "cmpp":
+        head = ['protocol = "cmpp"']
+    else:
+        head = ['message_id_style = "hex"']
+    lines = [*head, "", "[[accounts]]", f'system_id = "{SYSTEM_ID}"',
+             f'password = "{PASSWORD}"', f"max_binds = {max(options.bind_count, 4)}"]
+    if options.spec.protocol == "smpp":
+        lines.append('bind_modes = ["transceiver"]')
     if options.spec.throttled:
         tps = options.server_tps or options.offered_rate / 2
         lines.append(f"tps = {tps:g}")
@@ -407,8 +422,19 @@ def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
         else:
             host, port = target
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(bench(host, port, options, system_id=system_id,
-                                    password=password, progress=progress))
+            result = runner.run(bench(host, port, options, system_id=system_id,
+                                      password=password, progress=progress))
+    if options.scenario == "cmpp" and target is None:
+        # The CMPP target is relative to SMPP on the same machine at the same moment.
+        short = run_bench(dataclasses.replace(options, scenario="short", series=False))
+        fraction = round(result["msgs_per_s"] / max(short["msgs_per_s"], 1e-9), 3)
+        result["smpp_short"] = {k: short[k] for k in ("messages", "msgs_per_s",
+                                                      "client_cpu_us_per_msg", "errors")}
+        result["fraction_of_smpp_short"] = fraction
+        result["target"] = {"fraction_of_smpp_short": CMPP_TARGET_FRACTION,
+                            "met": fraction >= CMPP_TARGET_FRACTION
+                            and result["receipts"]["matched"] == result["receipts"]["requested"]}
+    return result
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
 
 
@@ -586,6 +612,9 @@ def run(args: argparse.Namespace) -> int:
         peer_messages = getattr(args, "peer_messages", None)
         if peer_messages is not None and peer_messages < 1:
             raise ValueError("--peer-messages must be >= 1")
+        if compare_with and options.spec.protocol != "smpp":
+            raise ValueError(f"--compare {compare_with} speaks SMPP only; the cmpp scenario "
+                             "reports its fraction of SMPP short from the same run instead")
         if compare_with:  # fail before the run, not after it
             peer_script(compare_with)
             peer_messages = peer_messages or min(options.messages, PEER_MESSAGES_DEFAULT)
@@ -676,4 +705,10 @@ def print_summary(result: dict[str, Any], console: Any) -> None:
                                               strict=True):
             table.add_row(label, ours, theirs)
         table.add_row("ratio", f"{result['ratio']:,.1f}x the peer's msgs/s", "")
+    if "fraction_of_smpp_short" in result:
+        short = result["smpp_short"]
+        table.add_row("SMPP short, same run", f"{short['msgs_per_s']:,.0f} msgs/s; "
+                      f"{short['client_cpu_us_per_msg']:.1f} µs/msg")
+        table.add_row("CMPP / SMPP short", f"{result['fraction_of_smpp_short']:.2f} "
+                      f"(target >= {CMPP_TARGET_FRACTION})")
     console.print(table)

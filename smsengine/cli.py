@@ -247,6 +247,8 @@ BENCH_SCENARIOS = {
     "long-ucs2": "a 3-part Chinese message (UCS2), no receipts",
     "throttled": "the fake SMSC's TPS below the offered --rate; flow control must converge",
     "multi-bind": "four transceivers (--binds), receipts on",
+    "cmpp": "CMPP 3.0, one part, status reports on (every one must be matched); then SMPP "
+            "short in the same run, for the ratio",
 }
 
 

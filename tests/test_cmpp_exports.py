@@ -11,7 +11,7 @@ import smsengine.cmpp as cmpp
 
 def test_all_is_exactly_the_public_names() -> None:
     public = {n for n in dir(cmpp) if not n.startswith("_")}
-    modules = {"auth", "constants", "errors", "framer", "msgid", "pdu"}
+    modules = {"auth", "constants", "errors", "framer", "msgid", "pdu", "session"}
     assert set(cmpp.__all__) == public - modules
     assert len(cmpp.__all__) == len(set(cmpp.__all__))
     for name in cmpp.__all__:

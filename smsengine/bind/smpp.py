@@ -30,7 +30,7 @@ import ssl as _ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from ..smpp import (
     AlreadyBoundError,
@@ -85,6 +85,10 @@ MessageHandler = Callable[[Request], None]
 class SmppBind(asyncio.Protocol):
     """One connection and one SMPP bind. Create with :meth:`open`."""
 
+    #: Response statuses reported as a "throttled" event (a subclass for another protocol
+    #: sets its own, e.g. CMPP Result 8).
+    throttle_statuses: ClassVar[frozenset[int]] = _THROTTLE
+
     def __init__(
         self,
         config: SessionConfig,
@@ -97,7 +101,7 @@ class SmppBind(asyncio.Protocol):
         self.config = config
         self.name = name or config.system_id
         self._loop = asyncio.get_running_loop()
-        self.session = Session(config, self._loop.time())
+        self.session = self._make_session(config, self._loop.time())
         self._on_event = on_event
         self._on_message = on_message
         self._messages: asyncio.Queue[Request] = asyncio.Queue(max_queued_messages)
@@ -302,6 +306,11 @@ class SmppBind(asyncio.Protocol):
 
     # --- internals ------------------------------------------------------------------------
 
+    def _make_session(self, config: SessionConfig, now: float) -> Session:
+        """The sans-I/O session this adapter drives (a subclass may bring another protocol's
+        with the same interface and events)."""
+        return Session(config, now)
+
     def _flush(self) -> None:
         self._flush_handle = None
         transport = self._transport
@@ -343,7 +352,7 @@ class SmppBind(asyncio.Protocol):
                 elif token is not None:
                     token(event.response, None)
                 status = event.response.command_status
-                if status and status in _THROTTLE:  # skip hashing the IntEnum when 0
+                if status and status in self.throttle_statuses:  # skip hashing when 0
                     self._emit("throttled", event.response.status_name,
                                event.response.command_status)
             elif type(event) is RequestFailed:
@@ -455,6 +464,7 @@ class BindKeeper:
         drain_timeout: float = 5.0,
         on_event: EventHandler | None = None,
         on_message: MessageHandler | None = None,
+        bind_class: type[SmppBind] = SmppBind,
     ) -> None:
         self.host = host
         self.port = port
@@ -468,6 +478,7 @@ class BindKeeper:
         self.drain_timeout = drain_timeout
         self._on_event = on_event
         self._on_message = on_message
+        self.bind_class = bind_class
         self.bind: SmppBind | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -540,7 +551,7 @@ class BindKeeper:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                bind = await SmppBind.open(
+                bind = await self.bind_class.open(
                     self.host, self.port, self.config, ssl=self.ssl,
                     connect_timeout=self.connect_timeout, name=self.name,
                     on_event=self._on_event, on_message=self._on_message,

@@ -1,6 +1,7 @@
 """CMPP 2.0 / 3.0 wire codec, sans-I/O: typed PDUs, a streaming framer, authenticators, Msg_Id.
 
-Nothing here does I/O or reads a clock; sessions and transports live in higher layers.
+Nothing here does I/O or reads a clock; :mod:`.session` is the connection's sans-I/O state
+machine, transports live in higher layers.
 The reference is ``/work/shared/specs/cmpp.md``; the 2.0 or 3.0 layout is chosen by the
 ``version`` passed to :func:`encode`, :func:`decode` and :class:`Framer`.
 
@@ -94,6 +95,7 @@ from .pdu import (
     parse_report,
     with_sequence_id,
 )
+from .session import CmppSession, CmppSessionConfig, CmppSessionState
 
 __all__ = [
     "DEFAULT_MAX_TOTAL_LENGTH",
@@ -113,6 +115,9 @@ __all__ = [
     "CmppNotSentError",
     "CmppOutcomeUnknownError",
     "CmppResultError",
+    "CmppSession",
+    "CmppSessionConfig",
+    "CmppSessionState",
     "CmppThrottledError",
     "CmppVersionError",
     "CommandId",

@@ -25,7 +25,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from smsengine.smpp.errors import NotSentError, OutcomeUnknownError
+from smsengine.smpp.errors import (
+    AuthenticationError,
+    CommandStatusError,
+    NotSentError,
+    OutcomeUnknownError,
+)
 
 from .constants import ConnectStatus, SubmitResult
 
@@ -194,23 +199,31 @@ def error_for_result(code: int, message: str | None = None) -> CmppResultError:
     return _RESULT_REGISTRY.get(code, CmppResultError)(code, message)
 
 
-class CmppConnectError(CmppError):
+class CmppConnectError(CommandStatusError, CmppError):
     """CONNECT_RESP with a non-zero Status (section 9.1). Build with
     :func:`error_for_connect_status`. Codes 5 and above are vendor "other errors" (often
-    "too many connections"), worth retrying after a back-off; 1-4 are not."""
+    "too many connections"), worth retrying after a back-off; 1-4 are not.
+
+    It is also a :class:`smsengine.smpp.CommandStatusError` (its ``status`` a CMPP Status), so
+    the bind keeper, written for SMPP, treats a refused CONNECT like a refused bind."""
 
     statuses: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, status: int, message: str | None = None) -> None:
-        super().__init__(message or connect_status_name(status), status=status)
+        CommandStatusError.__init__(self, status, message or connect_status_name(status))
         self.retriable = status >= 5
 
 
-class CmppAuthenticationError(CmppConnectError):
+class CmppAuthenticationError(CmppConnectError, AuthenticationError):
     """Status 2 (illegal Source_Addr) or 3 (authentication failed): check the credentials;
-    retrying soon only annoys the operator."""
+    retrying soon only annoys the operator. An :class:`smsengine.smpp.AuthenticationError`
+    too, so the bind keeper raises its alarm and backs off long."""
 
-    statuses = (ConnectStatus.ILLEGAL_SOURCE_ADDR, ConnectStatus.AUTHENTICATION_FAILED)
+    # (CMPP Status codes where AuthenticationError lists SMPP ones: mypy sees the clash)
+    statuses = (  # type: ignore[assignment]
+        ConnectStatus.ILLEGAL_SOURCE_ADDR,
+        ConnectStatus.AUTHENTICATION_FAILED,
+    )
 
 
 class CmppVersionError(CmppConnectError):

@@ -42,7 +42,13 @@ from .constants import (
     SubmitResult,
     Version,
 )
-from .errors import InvalidPduError, PduDecodeError, ReportDecodeError
+from .errors import (
+    InvalidPduError,
+    PduDecodeError,
+    ReportDecodeError,
+    connect_status_name,
+    result_name,
+)
 
 __all__ = [
     "HEADER",
@@ -359,7 +365,20 @@ class Pdu(_Value, frozen=True, kw_only=True, repr_omit_defaults=True):
 
 
 class Response(Pdu, frozen=True, kw_only=True, repr_omit_defaults=True):
-    """A response PDU; it carries its request's ``sequence_id``."""
+    """A response PDU; it carries its request's ``sequence_id``.
+
+    ``command_status`` and ``status_name`` give its Result (Status, Success_Id; 0 for the
+    responses without one) under the names an SMPP response uses, so code written for both
+    protocols reads them alike.
+    """
+
+    @property
+    def command_status(self) -> int:
+        return 0
+
+    @property
+    def status_name(self) -> str:
+        return "OK"
 
 
 class Request(Pdu, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -382,6 +401,14 @@ class ConnectResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
     status: UVar = ConnectStatus.OK
     authenticator_ismg: Bin16 = _NUL16
     version: U8 = Version.V30
+
+    @property
+    def command_status(self) -> int:
+        return self.status
+
+    @property
+    def status_name(self) -> str:
+        return connect_status_name(self.status)
 
 
 class Connect(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -414,6 +441,20 @@ class SubmitResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
     command_id = CommandId.CMPP_SUBMIT_RESP
     msg_id: U64 = 0
     result: UVar = SubmitResult.OK
+
+    @property
+    def command_status(self) -> int:
+        return self.result
+
+    @property
+    def status_name(self) -> str:
+        return result_name(self.result)
+
+    @property
+    def message_id(self) -> str:
+        """Msg_Id in its canonical decimal form (as :func:`~smsengine.cmpp.normalise_msg_id`
+        gives), the key status reports are matched by."""
+        return str(self.msg_id)
 
 
 class Submit(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -453,6 +494,14 @@ class DeliverResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
     command_id = CommandId.CMPP_DELIVER_RESP
     msg_id: U64 = 0
     result: UVar = 0
+
+    @property
+    def command_status(self) -> int:
+        return self.result
+
+    @property
+    def status_name(self) -> str:
+        return result_name(self.result)
 
 
 class Report(_Value, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -541,6 +590,14 @@ class CancelResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
 
     command_id = CommandId.CMPP_CANCEL_RESP
     success_id: UVar = 0
+
+    @property
+    def command_status(self) -> int:
+        return self.success_id
+
+    @property
+    def status_name(self) -> str:
+        return "OK" if self.success_id == 0 else f"CANCEL_FAILED_{self.success_id}"
 
 
 class Cancel(Request, frozen=True, kw_only=True, repr_omit_defaults=True):

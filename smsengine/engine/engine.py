@@ -132,7 +132,12 @@ class Engine:
         self._mo_queue = asyncio.Queue(cfg.event_queue)
         refs = ReferenceCounter()
         for ch_cfg in cfg.channels:
-            channel = Channel(
+            kind: type[Channel] = Channel
+            if ch_cfg.protocol == "cmpp":
+                from .cmpp_channel import CmppChannel
+
+                kind = CmppChannel
+            channel = kind(
                 ch_cfg, store=self.store, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
                 lane_min_share=cfg.lane_min_share, refs=refs, notify=self._notify,
                 on_mo=self._mo, on_event=self._bind_event,

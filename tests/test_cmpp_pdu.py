@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsengine.cmpp import (
     ActiveTest,
@@ -387,3 +389,45 @@ def test_timestamp_from_a_passed_in_local_time() -> None:
     assert timestamp_now(nov) == 1123024450
     with pytest.raises(ValueError):
         format_timestamp(-1)
+
+
+# --- fast paths used on the engine's hot path: the same bytes and values as the general ones --
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.integers(0, 2**64 - 1), st.integers(0, 255),
+       st.sampled_from([0x20, 0x21, 0x30]))
+def test_encode_deliver_resp_matches_encode(seq: int, msg_id: int, result: int,
+                                            version: int) -> None:
+    from smsengine.cmpp import DeliverResp, encode, encode_deliver_resp
+
+    assert encode_deliver_resp(seq, msg_id, result, version) == encode(
+        DeliverResp(sequence_id=seq, msg_id=msg_id, result=result), version)
+
+
+@given(st.binary(min_size=0, max_size=80))
+def test_report_id_and_stat_matches_parse_report(content: bytes) -> None:
+    from smsengine.cmpp import ReportDecodeError, parse_report, report_id_and_stat
+
+    try:
+        full = parse_report(content)
+    except ReportDecodeError:
+        with pytest.raises(ReportDecodeError):
+            report_id_and_stat(content)
+        return
+    assert report_id_and_stat(content) == (full.msg_id, full.stat)
+
+
+@given(st.binary(min_size=60, max_size=400), st.sampled_from([0x20, 0x30]),
+       st.integers(0, 0xFFFFFFFF))
+def test_trusted_decodes_satisfy_the_validator(body: bytes, version: int, seq: int) -> None:
+    """Deliver and SUBMIT_RESP are built without re-running the validator: whatever the
+    decoder accepts must be a value the validator accepts too."""
+    from smsengine.cmpp import CommandId, PduDecodeError, decode_body
+
+    for command in (CommandId.CMPP_DELIVER, CommandId.CMPP_SUBMIT_RESP):
+        for data in (body, body[:12], body[:9]):
+            try:
+                pdu = decode_body(command, seq, data, version)
+            except PduDecodeError:
+                continue
+            pdu._validate()  # raises InvalidPduError if the decoder let anything through

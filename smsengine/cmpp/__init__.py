@@ -91,8 +91,10 @@ from .pdu import (
     decode,
     decode_body,
     encode,
+    encode_deliver_resp,
     encode_report,
     parse_report,
+    report_id_and_stat,
     with_sequence_id,
 )
 from .session import CmppSession, CmppSessionConfig, CmppSessionState
@@ -155,6 +157,7 @@ __all__ = [
     "decode",
     "decode_body",
     "encode",
+    "encode_deliver_resp",
     "encode_report",
     "error_for_connect_status",
     "error_for_result",
@@ -170,6 +173,7 @@ __all__ = [
     "pack_msg_id",
     "parse_msg_id",
     "parse_report",
+    "report_id_and_stat",
     "result_name",
     "timestamp_now",
     "unpack_msg_id",

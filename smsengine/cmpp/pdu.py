@@ -29,6 +29,7 @@ from __future__ import annotations
 import struct
 import typing
 from collections.abc import Callable
+from threading import get_ident
 from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
@@ -74,8 +75,10 @@ __all__ = [
     "decode",
     "decode_body",
     "encode",
+    "encode_deliver_resp",
     "encode_report",
     "parse_report",
+    "report_id_and_stat",
     "with_sequence_id",
 ]
 
@@ -350,7 +353,16 @@ class _Value(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True,
     _validate: ClassVar[Callable[..., None]]
 
     def __post_init__(self) -> None:
-        self._validate()
+        owner = _TRUSTED[0]
+        if owner is None or owner != get_ident():
+            self._validate()  # (not built by a decoder whose wire layout already bounds it)
+
+
+#: Trusted construction, as in smsengine.smpp.tlv: a decoder whose fixed-width wire fields
+#: already guarantee every rule of the validator (widths, ranges, no NUL in an Octet String)
+#: sets this slot to its thread's id around the constructor call, and ``__post_init__`` skips
+#: the redundant check. A race between threads can only cost a validation, never skip one.
+_TRUSTED: list[int | None] = [None]
 
 
 class Pdu(_Value, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -950,6 +962,17 @@ def encode(
     return enc(pdu, version >= 0x30, seq)
 
 
+_DELIVER_RESP_ID: Final = int(CommandId.CMPP_DELIVER_RESP)
+
+
+def encode_deliver_resp(sequence_id: int, msg_id: int, result: int, version: int) -> bytes:
+    """A DELIVER_RESP straight to bytes, the same as ``encode(DeliverResp(...), version)``
+    without building the struct: one answers every report and MO message."""
+    if version >= 0x30:
+        return _ID_U32.pack(24, _DELIVER_RESP_ID, sequence_id, msg_id, result)
+    return _ID_U8.pack(21, _DELIVER_RESP_ID, sequence_id, msg_id, result)
+
+
 def with_sequence_id(wire: bytes, sequence_id: int) -> bytes:
     """An encoded PDU with its Sequence_Id replaced: re-send a pre-encoded template cheaply."""
     return wire[:8] + _U32.pack(sequence_id) + wire[12:]
@@ -983,6 +1006,16 @@ def encode_report(report: Report, version: int) -> bytes:
         dest.encode("latin-1"),
         report.smsc_sequence,
     )
+
+
+def report_id_and_stat(content: bytes) -> tuple[int, str]:
+    """Only the Msg_Id and Stat of a status report, the two fields correlation needs, without
+    building a :class:`Report`; raises :class:`ReportDecodeError` under 15 octets like
+    :func:`parse_report`."""
+    if len(content) < 15:
+        raise ReportDecodeError(f"a status report needs at least 15 octets (Msg_Id and Stat), "
+                                f"got {len(content)}")
+    return _U64.unpack_from(content)[0], _text(content[8:15])
 
 
 def parse_report(content: bytes) -> Report:
@@ -1110,7 +1143,11 @@ def _dec_submit_resp(seq: int, body: bytes, v3: bool) -> SubmitResp:
             "result", SubmitResult.STRUCTURE_ERROR,
             f"SUBMIT_RESP body is {n} octets; 9 (2.0) or 12 (3.0) expected",
         )  # fmt: skip
-    return SubmitResp(sequence_id=seq, msg_id=msg_id, result=result)
+    _TRUSTED[0] = get_ident()  # both ints come from fixed-width fields
+    try:
+        return SubmitResp(sequence_id=seq, msg_id=msg_id, result=result)
+    finally:
+        _TRUSTED[0] = None
 
 
 def _dec_deliver_resp(seq: int, body: bytes, v3: bool) -> DeliverResp:
@@ -1242,12 +1279,21 @@ def _dec_deliver(seq: int, body: bytes, v3: bool) -> Deliver:
         )  # fmt: skip
     stop = start + length
     # Some 3.0 gateways shorten the LinkID (4.10): read whatever is left, up to 20 octets.
-    return Deliver(
-        sequence_id=seq, msg_id=msg_id, dest_id=_text(dest_id), service_id=_text(service_id),
-        tp_pid=tp_pid, tp_udhi=tp_udhi, msg_fmt=msg_fmt, src_terminal_id=_text(src),
-        src_terminal_type=src_type, registered_delivery=reg, msg_content=body[start:stop],
-        link_id=_text(body[stop : stop + 20]) if v3 and n > stop else "",
-    )  # fmt: skip
+    # Every value comes from a fixed-width field (strings cut at their first NUL, Latin-1) or a
+    # one-octet length, so the validator could only agree: built as trusted.
+    dest_id, service_id = _text(dest_id), _text(service_id)
+    src_id, link = _text(src), _text(body[stop : stop + 20]) if v3 and n > stop else ""
+    content = body[start:stop]
+    _TRUSTED[0] = get_ident()
+    try:
+        return Deliver(
+            sequence_id=seq, msg_id=msg_id, dest_id=dest_id, service_id=service_id,
+            tp_pid=tp_pid, tp_udhi=tp_udhi, msg_fmt=msg_fmt, src_terminal_id=src_id,
+            src_terminal_type=src_type, registered_delivery=reg, msg_content=content,
+            link_id=link,
+        )  # fmt: skip
+    finally:
+        _TRUSTED[0] = None
 
 
 _DECODERS: Final[dict[int, Callable[[int, bytes, bool], Pdu]]] = {

@@ -72,6 +72,7 @@ from .pdu import (
     Terminate,
     TerminateResp,
     encode,
+    encode_deliver_resp,
 )
 
 __all__ = [
@@ -485,8 +486,8 @@ class CmppSession:
         if cls is Deliver:
             acked = self.config.auto_ack
             if acked:
-                self._out.append(encode(
-                    DeliverResp(sequence_id=pdu.sequence_id, msg_id=pdu.msg_id), self.version))
+                self._out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0,
+                                                     self.version))
             events.append(IncomingRequest(pdu, acked))
         elif cls is ActiveTest:
             self._out.append(encode(ActiveTestResp(sequence_id=pdu.sequence_id), self.version))

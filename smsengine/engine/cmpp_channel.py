@@ -23,6 +23,7 @@ from ..cmpp import (
     Version,
     error_for_result,
     is_retriable_result,
+    report_id_and_stat,
 )
 from ..smpp import CommandStatus
 from ..smpp import MessageState as SmppState
@@ -111,14 +112,13 @@ class CmppChannel(Channel):
             return
         if pdu.registered_delivery == 1:
             try:
-                report = pdu.report
+                msg_id, stat = report_id_and_stat(pdu.msg_content)
             except ReportDecodeError:
                 self.counters["receipts_unmatched"] += 1
                 return
-            if report is None:
-                return
-            state = _STAT_STATE.get(report.stat.strip().upper(), SmppState.UNDELIVERABLE)
-            self._receipt_found(str(report.msg_id), int(state))
+            state = _STAT_STATE.get(stat) or _STAT_STATE.get(stat.strip().upper(),
+                                                              SmppState.UNDELIVERABLE)
+            self._receipt_found(str(msg_id), int(state))
             return
         encoding = encoding_for_msg_fmt(pdu.msg_fmt)
         self._mo_part(pdu.src_terminal_id, pdu.dest_id, pdu.msg_content, encoding,

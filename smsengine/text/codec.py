@@ -41,10 +41,15 @@ _OUTSIDE: Final[dict[Encoding, re.Pattern[str]]] = {
 }
 
 
+_ASCII_ENC: Final = Encoding.ASCII
+
+
 def first_unencodable(text: str, encoding: Encoding) -> int:
     """Index of the first character of ``text`` that ``encoding`` cannot represent, or -1."""
     if encoding is _GSM7:
         return gsm.first_unencodable(text)
+    if encoding is _ASCII_ENC and text.isascii():  # one C scan, no regex (CMPP's Msg_Fmt 0)
+        return -1
     m = _OUTSIDE[encoding].search(text)
     return -1 if m is None else m.start()
 

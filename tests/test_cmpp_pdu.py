@@ -420,14 +420,35 @@ def test_report_id_and_stat_matches_parse_report(content: bytes) -> None:
 @given(st.binary(min_size=60, max_size=400), st.sampled_from([0x20, 0x30]),
        st.integers(0, 0xFFFFFFFF))
 def test_trusted_decodes_satisfy_the_validator(body: bytes, version: int, seq: int) -> None:
-    """Deliver and SUBMIT_RESP are built without re-running the validator: whatever the
+    """DELIVER, SUBMIT and SUBMIT_RESP are built without re-running the validator: whatever the
     decoder accepts must be a value the validator accepts too."""
     from smsengine.cmpp import CommandId, PduDecodeError, decode_body
 
-    for command in (CommandId.CMPP_DELIVER, CommandId.CMPP_SUBMIT_RESP):
+    for command in (CommandId.CMPP_DELIVER, CommandId.CMPP_SUBMIT_RESP, CommandId.CMPP_SUBMIT):
         for data in (body, body[:12], body[:9]):
             try:
                 pdu = decode_body(command, seq, data, version)
             except PduDecodeError:
                 continue
             pdu._validate()  # raises InvalidPduError if the decoder let anything through
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=12),
+       st.sampled_from([0x20, 0x30]))
+def test_mutated_submits_and_delivers_decode_only_to_valid_values(
+        edits: list[tuple[int, int]], version: int) -> None:
+    from smsengine.cmpp import Deliver, PduDecodeError, Submit, decode_body, encode
+
+    for pdu in (Submit(dest_terminal_ids=("13800138000", "13900139000"), msg_content=b"hi",
+                       service_id="MALL", src_id="10690001", link_id="L1"),
+                Deliver(dest_id="10690001", src_terminal_id="13800138000",
+                        msg_content=b"x" * 71, registered_delivery=1, link_id="L2")):
+        wire = bytearray(encode(pdu, version, sequence_id=7))
+        for at, value in edits:
+            if 12 <= at < len(wire):
+                wire[at] = value
+        try:
+            decoded = decode_body(pdu.command_id, 7, bytes(wire[12:]), version)
+        except PduDecodeError:
+            continue
+        decoded._validate()

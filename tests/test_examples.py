@@ -18,6 +18,7 @@ EXPECTED = {
     "send_otp.py": "OTP to 8613800138000: DELIVERED",
     "long_chinese_notice.py": "notice: DELIVERED",
     "campaign_with_receipts.py": "refused 8613900000007: 8613900000007 opted out",
+    "cmpp_notice.py": "marketing refused: 13800138000 opted out of marketing messages",
 }
 
 
@@ -53,3 +54,10 @@ def test_campaign_summary_adds_up() -> None:
     assert sum(counts.values()) == 200 and counts["FAILED"] == 1
     assert counts["DELIVERED"] > counts.get("UNDELIVERABLE", 0)
     assert "receipts matched: 199" in lines
+
+
+def test_cmpp_notice_goes_in_parts_with_gateway_msg_ids() -> None:
+    out = run("cmpp_notice.py").stdout
+    assert "login code: DELIVERED" in out and "notice: DELIVERED" in out
+    parts = [ln for ln in out.splitlines() if ln.startswith("  part ")]
+    assert len(parts) == 2 and all("gateway 1001" in p and p.endswith("DELIVERED") for p in parts)

@@ -18,7 +18,7 @@ import msgspec
 
 from .constants import CommandStatus
 from .errors import FramingError, PduDecodeError
-from .pdu import HEADER, Pdu, Response, decode_body
+from .pdu import _DECODERS, HEADER, Pdu, Response, decode_body
 
 __all__ = ["DEFAULT_MAX_COMMAND_LENGTH", "Framer", "InvalidPdu"]
 
@@ -73,9 +73,15 @@ class Framer:
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
         buf = self._buf
-        if buf:
+        src: bytes | bytearray
+        buffered = bool(buf)
+        if buffered:
             buf += data
-            src: bytes | bytearray = buf
+            # Once a whole PDU is there: one copy of the buffer, each body one slice of it (a
+            # bytearray slice would be copied twice), and one trim at the end. Not before, or
+            # a large PDU arriving in small pieces would be copied again on every feed.
+            whole = len(buf) >= 16 and len(buf) >= int.from_bytes(buf[:4], "big")
+            src = bytes(buf) if whole else buf
         else:
             # Nothing pending: parse straight from the caller's bytes, no copy.
             src = data if isinstance(data, bytes) else bytes(data)
@@ -83,6 +89,7 @@ class Framer:
         end = len(src)
         pos = 0
         limit = self.max_command_length
+        decoders = _DECODERS
         while end - pos >= 16:
             length, command_id, status, seq = _unpack_header(src, pos)
             if length < 16 or length > limit:
@@ -90,10 +97,17 @@ class Framer:
             stop = pos + length
             if stop > end:
                 break
-            body = bytes(src[pos + 16 : stop]) if src is buf else cast(bytes, src[pos + 16 : stop])
+            body = cast(bytes, src[pos + 16 : stop])  # (src is bytes once a PDU is whole)
             pos = stop
+            decoder = decoders.get(command_id)
             try:
-                out.append(decode_body(command_id, status, seq, body))
+                # The decoders take the framer's bytes and 32-bit values as they are;
+                # decode_body reports an unknown command_id.
+                out.append(
+                    decode_body(command_id, status, seq, body)
+                    if decoder is None
+                    else decoder(body, seq, status)
+                )
             except PduDecodeError as exc:
                 out.append(InvalidPdu(exc, exc.response))
         if 4 <= end - pos < 16:
@@ -101,7 +115,7 @@ class Framer:
             length = int.from_bytes(src[pos : pos + 4], "big")
             if length < 16 or length > limit:
                 self._fail(length)
-        if src is buf:
+        if buffered:
             del buf[:pos]
         elif pos < end:
             buf += src[pos:]

@@ -18,13 +18,14 @@ import re
 import struct
 import typing
 from collections.abc import Callable
+from threading import get_ident
 from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 
 from .constants import RESPONSE_BIT, CommandId, CommandStatus, Tag
 from .errors import InvalidPduError, PduDecodeError, status_name
-from .tlv import Tlv, TlvDecodeError, decode_tlvs, encode_tlvs
+from .tlv import _TRUSTED, Tlv, TlvDecodeError, decode_tlvs, decode_tlvs_checked, encode_tlvs
 
 __all__ = [
     "HEADER",
@@ -517,6 +518,188 @@ def _gen_decoder(cls: type[Pdu], layout: list[tuple[str, object]]) -> Callable[.
     return _compile("\n".join(lines), "decode", ns)
 
 
+# At most this many keyword arguments in one generated constructor call (see below), and the
+# fields that are usually set, which the shorter call must keep.
+_MAX_KWARGS: Final = 15
+_OFTEN_SET: Final = frozenset(
+    {
+        "source_addr_ton",
+        "source_addr_npi",
+        "source_addr",
+        "dest_addr_ton",
+        "dest_addr_npi",
+        "destination_addr",
+        "esm_class",
+        "registered_delivery",
+        "data_coding",
+        "short_message",
+        "message_id",
+    }
+)
+
+
+def _gen_checked_decoder(
+    cls: type[Pdu], layout: list[tuple[str, object]], slow: Callable[..., Pdu]
+) -> Callable[..., Pdu]:
+    """The hot-path decoder: ``decode(body, sequence_number, command_status) -> Pdu`` for a
+    ``bytes`` body and 32-bit header values (the framer's; :func:`decode_body` checks others).
+
+    It checks every field against the class's rules while reading it — C-octet string sizes and
+    SMPP times by the regular expression itself, sm_length and list counts by a comparison, TLVs
+    by :func:`decode_tlvs_checked` — and so builds the PDU as trusted (see ``tlv._TRUSTED``),
+    without running the validator a second time. Whenever anything is off it hands the body to
+    ``slow`` (the decoder from :func:`_gen_decoder` wrapped by :func:`_reporting`), which reads
+    the body again, field by field where needed, and raises the PduDecodeError that names the
+    field with its status; a malformed PDU is rare, so reading it twice costs nothing that
+    matters. Like :func:`decode_body` it raises nothing else.
+    """
+    if any(isinstance(m, _DestList | _UnsuccessList) for _, m in layout):
+        return slow  # submit_multi and its response: rare enough to validate the usual way
+    ns: dict[str, Any] = {
+        "CLS": cls,
+        "SLOW": slow,
+        "_tlvs": decode_tlvs_checked,
+        "_ident": get_ident,
+        "_TRUST": _TRUSTED,
+        "_STATUS_ENUM_GET": _STATUS_ENUM.get,
+        "_ROK": CommandStatus.ESME_ROK,
+    }
+    has_sm = any(isinstance(m, _ShortMessage) for _, m in layout)
+    lines = ["def decode(body, seq, status):"]
+    kwargs = ["sequence_number=seq"]
+    if issubclass(cls, Response):
+        kwargs.append("command_status=status")
+        lines.append("    status = _STATUS_ENUM_GET(status, status) if status else _ROK")
+
+    def construct(indent: str, args: list[str]) -> list[str]:
+        return [
+            f"{indent}_TRUST[0] = _ident()",
+            f"{indent}try:",
+            f"{indent}    pdu = CLS({', '.join(args)})",
+            f"{indent}finally:",
+            f"{indent}    _TRUST[0] = None",
+            f"{indent}return pdu",
+        ]
+
+    if issubclass(cls, Response) and layout:
+        lines += ["    if not body:", *construct("        ", kwargs)]
+    lines.append("    p = 0")
+    values: list[str] = []
+    groups: list[tuple[str, str]] = []  # regular-expression groups of the run: (kind, target)
+    pattern = b""
+    octets: list[str] = []  # field names of the octet run being collected
+
+    def end_octets() -> None:
+        nonlocal pattern
+        if octets:
+            pattern += b"(.)" if len(octets) == 1 else b"(.{%d})" % len(octets)
+            groups.append(("octets", ",".join(octets)))
+            octets.clear()
+
+    def flush() -> None:
+        nonlocal pattern
+        end_octets()
+        if not groups:
+            return
+        if len(groups) == 1 and groups[0][0] == "str" and pattern.startswith(b"([^\0]{0,"):
+            # A lone C-octet string (the message_id of most responses): find its NUL.
+            name = groups[0][1]
+            size = int(pattern[len(b"([^\0]{0,") :].split(b"}")[0]) + 1
+            lines.extend(
+                [
+                    "    e = body.find(0, p)",
+                    f"    if not 0 <= e - p < {size}:",
+                    "        return SLOW(body, seq, status)",
+                    f"    {name} = body[p:e].decode('latin-1') if e > p else ''",
+                    "    p = e + 1",
+                ]
+            )
+            groups.clear()
+            pattern = b""
+            return
+        rx = f"RX{sum(1 for k in ns if k.startswith('RX'))}"
+        ns[rx] = re.compile(pattern, re.DOTALL)
+        names = [f"_g{i}" for i in range(len(groups))]
+        lines.extend(
+            [
+                f"    m = {rx}.match(body, p)",
+                "    if m is None:",
+                "        return SLOW(body, seq, status)",
+                f"    {', '.join(names)}{',' if len(names) == 1 else ''} = m.groups()",
+                "    p = m.end()",
+            ]
+        )
+        for g, (kind, target) in zip(names, groups, strict=True):
+            if kind == "octets":
+                # Iterating bytes gives the octets as ints.
+                lines.append(f"    {target}{',' if ',' not in target else ''} = {g}")
+            else:
+                lines.append(f"    {target} = {g}.decode('latin-1') if {g} else ''")
+        groups.clear()
+        pattern = b""
+
+    for n, m in layout:
+        if isinstance(m, _Octet):
+            octets.append(n)
+        elif isinstance(m, _ShortMessage):
+            octets.append("k")
+            flush()
+            lines += [
+                "    if k > 254:",
+                "        return SLOW(body, seq, status)",
+                f"    {n} = body[p : p + k]",
+                "    p += k",
+                f"    if len({n}) != k:",
+                "        return SLOW(body, seq, status)",
+            ]
+        else:
+            end_octets()
+            if isinstance(m, _CString):
+                pattern += b"([^\0]{0,%d})\0" % (m.max_len - 1)
+            elif isinstance(m, _Time):
+                # Empty, or what _time_ok accepts: 15 ASCII digits and one of + - R.
+                pattern += b"((?:[0-9]{15}[-+R])?)\0"
+            else:  # pragma: no cover - every marker is handled above
+                raise TypeError(f"{cls.__name__}.{n}: unknown wire marker {m!r}")
+            groups.append(("str", n))
+        values.append(f"{n}={n}")
+    flush()
+    lines += [
+        "    if p == len(body):",
+        "        tlvs = ()",
+        "    else:",
+        "        checked = _tlvs(body, p)",
+        "        if checked is None:",
+        "            return SLOW(body, seq, status)",
+        "        tlvs, payload = checked",
+    ]
+    if has_sm:
+        # short_message and message_payload together: the validator's error, from SLOW.
+        lines += [
+            "        if payload and short_message:",
+            "            return SLOW(body, seq, status)",
+        ]
+    args = [*kwargs, "tlvs=tlvs", *values]
+    if len(args) > _MAX_KWARGS:
+        # CPython 3.11 compiles a call with more than 15 keyword arguments into building a
+        # dict and unpacking it again, which costs more than the rest of the construction. Most
+        # PDUs leave several fields at their (falsy) defaults: leave those out when they are.
+        defaults = cls.__struct_defaults__
+        fields = cls.__struct_fields__
+        default_of = dict(zip(fields[len(fields) - len(defaults) :], defaults, strict=True))
+        rare = [
+            n
+            for n, m in layout
+            if n not in _OFTEN_SET and isinstance(m, _Octet | _CString | _Time)
+            and n in default_of and not default_of[n]
+        ][: len(args) - _MAX_KWARGS]
+        if len(args) - len(rare) <= _MAX_KWARGS:
+            lines.append(f"    if not ({' or '.join(rare)}):")
+            lines += construct("        ", [a for a in args if a.split("=")[0] not in rare])
+    lines += construct("    ", args)
+    return _compile("\n".join(lines), "decode", ns)
+
+
 def _dec_list(
     fn: Callable[[bytes, int], tuple[Any, int]], name: str, body: bytes, p: int
 ) -> tuple[Any, int]:
@@ -577,7 +760,9 @@ class _Value(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True,
     _validate: ClassVar[Callable[..., None]]
 
     def __post_init__(self) -> None:
-        self._validate()
+        owner = _TRUSTED[0]
+        if owner is None or owner != get_ident():
+            self._validate()  # (not built by a decoder that checked every field already)
 
 
 class Pdu(_Value, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -1034,11 +1219,27 @@ def _install() -> None:
         layout = _layout(cls)
         cls._validate = _gen_validator(cls, layout, is_pdu=True)
         cls.encode = _gen_encoder(cls, layout)
-        cls._decode = staticmethod(_gen_decoder(cls, layout))
+        slow = _reporting(_gen_decoder(cls, layout), cls.command_id)
+        _SLOW_DECODERS[cls.command_id] = slow
+        cls._decode = staticmethod(_gen_checked_decoder(cls, layout, slow))
 
 
+def _reporting(slow: Callable[..., Pdu], command_id: int) -> Callable[[bytes, int, int], Pdu]:
+    """``slow`` raising PduDecodeError (with the response to send) and nothing else."""
+
+    def decode(body: bytes, seq: int, status: int) -> Pdu:
+        try:
+            return slow(body, seq, _STATUS_ENUM.get(status, status))
+        except (_Malformed, TlvDecodeError, InvalidPduError) as exc:
+            raise _decode_error(command_id, seq, exc.status, str(exc), exc.field) from None
+
+    return decode
+
+
+#: Decoders by command_id: ``decode(body, sequence_number, command_status)`` for a bytes body
+#: and 32-bit header values, as the framer has them; they raise PduDecodeError only.
+_SLOW_DECODERS: Final[dict[int, Callable[[bytes, int, int], Pdu]]] = {}
 _install()
-
 _DECODERS: Final[dict[int, Callable[[bytes, int, int], Pdu]]] = {
     cid: cls._decode for cid, cls in PDU_CLASSES.items()
 }
@@ -1096,13 +1297,13 @@ def decode_body(command_id: int, command_status: int, sequence_number: int, body
         )
         raise err
     try:
-        return decoder(body, sequence_number, _STATUS_ENUM.get(command_status, command_status))
-    except _Malformed as exc:
-        raise _decode_error(command_id, sequence_number, exc.status, str(exc), exc.field) from None
-    except TlvDecodeError as exc:
-        raise _decode_error(command_id, sequence_number, exc.status, str(exc), exc.field) from None
-    except InvalidPduError as exc:
-        raise _decode_error(command_id, sequence_number, exc.status, str(exc), exc.field) from None
+        framed = type(body) is bytes and not (sequence_number | command_status) >> 32
+    except TypeError:
+        framed = False
+    if not framed:
+        # Not what a framer produces: the validating decoder reports what is wrong.
+        decoder = _SLOW_DECODERS[command_id]
+    return decoder(body, sequence_number, command_status)
 
 
 def decode_pdu(data: bytes) -> Pdu:

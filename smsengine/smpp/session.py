@@ -25,6 +25,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Final
 
+import msgspec
+
 from .constants import CommandId, CommandStatus
 from .errors import (
     FramingError,
@@ -218,27 +220,25 @@ class SessionEvent:
         return f"{type(self).__name__}({fields})"
 
 
-class ResponseReceived(SessionEvent):
+# The two per-request events are msgspec structs: built in C (one per request is measurable),
+# compared by identity like the other events (eq=False), same fields, same repr format.
+
+
+class ResponseReceived(msgspec.Struct, SessionEvent, eq=False):
     """The response to one of our requests (any command_status, including generic_nack)."""
 
-    __slots__ = ("request", "response", "token")
-
-    def __init__(self, request: Request, response: Response, token: Any) -> None:
-        self.request = request
-        self.response = response
-        self.token = token
+    request: Request
+    response: Response
+    token: Any
 
 
-class RequestFailed(SessionEvent):
+class RequestFailed(msgspec.Struct, SessionEvent, eq=False):
     """One of our requests ended without a response; ``error`` is a :class:`NotSentError`
     (safe to retry) or an :class:`OutcomeUnknownError` (do not resend blindly)."""
 
-    __slots__ = ("error", "request", "token")
-
-    def __init__(self, request: Request, error: SmppError, token: Any) -> None:
-        self.request = request
-        self.error = error
-        self.token = token
+    request: Request
+    error: SmppError
+    token: Any
 
 
 class IncomingRequest(SessionEvent):
@@ -302,16 +302,14 @@ class ProtocolError(SessionEvent):
         self.pdu = pdu
 
 
-class _Pending:
-    __slots__ = ("counts", "deadline", "generation", "request", "token")
+class _Pending(msgspec.Struct):
+    """An outstanding request (a struct: built in C, no Python ``__init__`` per request)."""
 
-    def __init__(self, request: Request, token: Any, deadline: float, generation: int,
-                 counts: bool) -> None:
-        self.request = request
-        self.token = token
-        self.deadline = deadline
-        self.generation = generation  # written once data_to_send() moved past it
-        self.counts = counts  # toward the window (user requests; not bind/enquire/unbind)
+    request: Request
+    token: Any
+    deadline: float
+    generation: int  # written once data_to_send() moved past it
+    counts: bool  # toward the window (user requests; not bind/enquire/unbind)
 
 
 class Session:

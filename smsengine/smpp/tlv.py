@@ -8,6 +8,7 @@ does not know — those are kept byte-exact and re-encoded as they came.
 from __future__ import annotations
 
 import struct
+from threading import get_ident
 from typing import Final
 
 import msgspec
@@ -115,6 +116,17 @@ def _tag_name(tag: int) -> str:
     return known.name if known is not None else f"tlv 0x{tag:04X}"
 
 
+#: Trusted construction. The wire decoders check every value themselves while reading it, then
+#: build the struct with this slot holding their thread's id, and ``__post_init__`` skips the
+#: (redundant) validation when the slot holds the constructing thread's own id. The slot is set
+#: right before the constructor call and cleared right after: in between runs only the
+#: construction of a ``gc=False`` struct, which allocates nothing the cyclic collector tracks and
+#: so cannot run a finalizer (other Python code) inside the window. One slot for all threads: a
+#: race between threads can only cost a validation, never skip one, since a thread sees its own
+#: id only between its own set and clear.
+_TRUSTED: list[int | None] = [None]
+
+
 class Tlv(msgspec.Struct, frozen=True, gc=False):
     """One optional parameter: ``Tlv(Tag.receipted_message_id, "1A2B")``."""
 
@@ -122,6 +134,9 @@ class Tlv(msgspec.Struct, frozen=True, gc=False):
     value: int | str | bytes
 
     def __post_init__(self) -> None:
+        owner = _TRUSTED[0]
+        if owner is not None and owner == get_ident():
+            return  # built by decode_tlvs_checked from checked wire octets
         tag = self.tag
         value = self.value
         # Fast path for the common, valid case; _check explains anything else.
@@ -217,8 +232,109 @@ class TlvDecodeError(Exception):
         self.field = field
 
 
+# How decode_tlvs_checked reads a known tag: (kind, a, b) with kind 0: an int of ``a``
+# octets (b unused); 1: a C-octet string of at most ``b`` octets with its NUL; 2: ``a`` to ``b``
+# octets.
+_READ: Final[dict[int, tuple[int, int, int]]] = {
+    tag: (0, spec.size, 0) if spec.kind is INT
+    else (1, 0, spec.max_len) if spec.kind is CSTRING
+    else (2, spec.min_len, spec.max_len)
+    for tag, spec in TLV_SPECS.items()
+}
+_MESSAGE_PAYLOAD: Final = int(Tag.message_payload)
+
+
+def decode_tlvs_checked(body: bytes, pos: int) -> tuple[tuple[Tlv, ...], bool] | None:
+    """The hot path of :func:`decode_tlvs` for the PDU decoders: the TLVs from ``body[pos:]``
+    (a ``bytes``) and whether message_payload is among them — or None when anything is wrong,
+    and :func:`decode_tlvs` then says what.
+
+    The values are checked here against :data:`TLV_SPECS` exactly as ``Tlv.__post_init__``
+    would (which then need not run again). Short TLVs (message_state, network_error_code, ...)
+    repeat from PDU to PDU: they come from a small cache of the values already built.
+    """
+    end = len(body)
+    out: list[Tlv] = []
+    payload = False
+    unpack = _TL.unpack_from
+    cached = _CACHE.get
+    try:
+        while pos < end:
+            tag, length = unpack(body, pos)  # struct.error: fewer than 4 octets left
+            stop = pos + 4 + length
+            if stop > end:
+                return None
+            if tag == _MESSAGE_PAYLOAD:
+                payload = True
+            if length <= _CACHED_LENGTH:
+                key = body[pos:stop]
+                tlv = cached(key)
+                if tlv is None:
+                    tlv = _read_tlv(body, pos + 4, stop, tag, length)
+                    if tlv is None:
+                        return None
+                    if len(_CACHE) < _CACHE_SIZE:
+                        _CACHE[key] = tlv
+            else:
+                tlv = _read_tlv(body, pos + 4, stop, tag, length)
+                if tlv is None:
+                    return None
+            out.append(tlv)
+            pos = stop
+    except struct.error:
+        return None
+    return tuple(out), payload
+
+
+# Built TLVs by their wire octets (header included), for values of at most _CACHED_LENGTH
+# octets; bounded, and a value is a function of its octets, so sharing one is safe.
+_CACHE: Final[dict[bytes, Tlv]] = {}
+_CACHE_SIZE: Final = 4096
+_CACHED_LENGTH: Final = 4
+
+
+def _read_tlv(body: bytes, pos: int, stop: int, tag: int, length: int) -> Tlv | None:
+    """The TLV whose value is ``body[pos:stop]``, or None when the value is not valid."""
+    spec = _READ.get(tag)
+    value: int | str | bytes
+    if spec is None:
+        value = body[pos:stop]
+    else:
+        kind, a, b = spec
+        if kind == 0:
+            if length != a:
+                return None
+            value = int.from_bytes(body[pos:stop], "big")
+        elif kind == 1:
+            # Tolerate a missing terminator, as decode_tlvs does.
+            raw = body[pos : stop - 1] if length and body[stop - 1] == 0 else body[pos:stop]
+            if len(raw) >= b or 0 in raw:
+                return None
+            value = raw.decode("latin-1")
+        else:
+            if not a <= length <= b:
+                return None
+            value = body[pos:stop]
+    _TRUSTED[0] = get_ident()
+    try:
+        tlv = Tlv(tag, value)
+    finally:
+        _TRUSTED[0] = None
+    return tlv
+
+
 def decode_tlvs(body: bytes, pos: int) -> tuple[Tlv, ...]:
     """Decode the TLVs from ``body[pos:]`` to the end."""
+    if type(body) is bytes:
+        checked = decode_tlvs_checked(body, pos)
+        if checked is not None:
+            return checked[0]
+    # Something is wrong (or body is not bytes): the walk says what.
+    return _decode_tlvs_walk(body, pos)
+
+
+def _decode_tlvs_walk(body: bytes, pos: int) -> tuple[Tlv, ...]:
+    """:func:`decode_tlvs` one TLV at a time, each validated by ``Tlv`` itself."""
     end = len(body)
     out: list[Tlv] = []
     while pos < end:

@@ -274,6 +274,11 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system-id", default="bench", help="with --target: the account")
     parser.add_argument("--password", default="bench", help="with --target: its password")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="then measure the raw asyncio pipe on this machine (pre-encoded "
+                        "PDUs, no protocol work, the same window and binds) and report it as "
+                        "'ceiling' with 'fraction_of_ceiling' (always for short without "
+                        "--target)")
     parser.add_argument("--compare", choices=["aiosmpplib"], default=None,
                         help="then run the same scenario with this client library (in its own "
                         "process, against a fresh fake SMSC or the same --target) and report "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,15 @@ from smsengine.fakesmsc import FakeSMSC, config_from_dict
 
 KEYS = {"scenario", "messages", "segments", "seconds", "msgs_per_s", "client_cpu_us_per_msg",
         "latency_ms", "receipts", "errors"}
+CEILING_KEYS = {"ceiling", "fraction_of_ceiling"}  # short (always) and --ceiling
 
 
 def check_contract(result: dict[str, Any], scenario: str, messages: int) -> None:
-    assert set(result) == KEYS
+    if scenario == "short" and "ceiling" in result:
+        assert set(result) == KEYS | CEILING_KEYS | {"target"}
+        check_ceiling(result)
+    else:
+        assert set(result) == KEYS
     assert result["scenario"] == scenario
     assert result["messages"] == messages
     assert isinstance(result["segments"], int)
@@ -48,6 +55,49 @@ def test_cli_json_short_is_one_object(capsys: pytest.CaptureFixture[str]) -> Non
     assert result["segments"] == 200
     assert result["receipts"] == {"requested": 0, "matched": 0}
     assert result["errors"] == {}
+    assert "ceiling" in result  # always measured for short: its target is stated against it
+    target = result["target"]
+    assert target["fraction_of_ceiling"] == 0.5 and target["client_cpu_us_per_msg"] == 8.0
+    assert target["met"] == (result["fraction_of_ceiling"] >= 0.5
+                             and result["client_cpu_us_per_msg"] <= 8.0)
+
+
+def check_ceiling(result: dict[str, Any], window: int = 128, binds: int = 1) -> None:
+    """The raw ceiling measured in the same run: faster than us, with the same window and
+    binds, and our fraction of it."""
+    ceiling = result["ceiling"]
+    assert set(ceiling) == {"messages", "window", "connections", "loop", "msgs_per_s",
+                            "client_cpu_us_per_msg"}
+    assert (ceiling["window"], ceiling["connections"]) == (window, binds)
+    assert ceiling["messages"] >= result["messages"]
+    assert ceiling["msgs_per_s"] > result["msgs_per_s"] > 0
+    assert ceiling["client_cpu_us_per_msg"] > 0
+    fraction = result["fraction_of_ceiling"]
+    assert 0 < fraction <= 1
+    assert fraction == pytest.approx(result["msgs_per_s"] / ceiling["msgs_per_s"], abs=1e-4)
+
+
+def test_ceiling_on_another_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--scenario", "multi-bind", "--messages", "200", "--binds", "2",
+                 "--window", "16", "--ceiling", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == KEYS | CEILING_KEYS  # no target: issue 7 states it for short only
+    check_ceiling(result, window=16, binds=2)
+    assert result["receipts"] == {"requested": 200, "matched": 200}
+
+
+def test_ceiling_wrapper_script_prints_its_json() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "ceiling.py"
+    out = subprocess.run([sys.executable, str(script), "--json", "--messages", "2000",
+                          "--runs", "2", "--window", "64"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    result = json.loads(out)
+    assert {k: result[k] for k in ("messages", "window", "submit_octets", "resp_octets")} == {
+        "messages": 2000, "window": 64, "submit_octets": 87, "resp_octets": 18}
+    assert result["loop"] in {"uvloop", "asyncio"}
+    assert len(result["runs"]) == 2
+    assert result["msgs_per_s"] == max(r["msgs_per_s"] for r in result["runs"]) > 0
+    assert result["client_cpu_us_per_msg"] > 0
 
 
 def test_receipts_every_receipt_matched() -> None:
@@ -198,3 +248,22 @@ def test_series_buckets_by_acknowledgement_time() -> None:
     assert out["t"] == [0.25, 0.5, 0.7]  # the last interval ends with the run
     assert out["msgs_per_s"] == [8.0, 0.0, 5.0]
     assert out["p50"] == [1.0, None, 5.0] and out["p99"] == [3.0, None, 5.0]  # nearest rank
+
+
+def test_summary_states_the_fraction_of_the_ceiling() -> None:
+    from rich.console import Console
+
+    from smsengine.bench import print_summary
+
+    result = {"scenario": "short", "messages": 100, "segments": 100, "seconds": 0.01,
+              "msgs_per_s": 10_000.0, "client_cpu_us_per_msg": 7.5,
+              "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0},
+              "receipts": {"requested": 0, "matched": 0}, "errors": {},
+              "ceiling": {"msgs_per_s": 20_000, "client_cpu_us_per_msg": 0.25},
+              "fraction_of_ceiling": 0.5,
+              "target": {"fraction_of_ceiling": 0.5, "client_cpu_us_per_msg": 8.0, "met": True}}
+    console = Console(record=True, width=120)
+    print_summary(result, console)
+    text = console.export_text()
+    assert "raw ceiling, same run" in text and "20,000 msgs/s; 0.25 µs/msg" in text
+    assert "0.500 (target >= 0.5 and <= 8 µs/msg: met)" in text

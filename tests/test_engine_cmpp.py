@@ -231,3 +231,18 @@ async def test_smpp_and_cmpp_channels_in_one_engine_route_by_prefix() -> None:
             assert china.channel == "cm" and abroad.channel == "intl"
             assert len(ismg.ledger.entries()) == 2  # the long notice's two parts
             assert len(smsc.ledger.entries()) == 1
+
+
+async def test_a_number_the_protocol_cannot_carry_is_refused_naming_the_field() -> None:
+    async with running() as (ismg, engine):
+        bad = Message(destination="1380013８000", text="Code 1")  # a fullwidth digit  # noqa: RUF001
+        try:
+            engine.submit(bad)
+        except MessageRefusedError as exc:
+            assert "dest_terminal_ids" in str(exc) and not exc.retriable
+        else:
+            raise AssertionError("a non-ASCII number was accepted")
+        handles = await engine.send_many([bad, Message(destination=number(1), text="Code 2")])
+        assert handles[0].state is MessageState.FAILED
+        assert await handles[1].wait(10) is MessageState.DELIVERED  # the campaign went on
+        assert len(ismg.ledger.entries()) == 1

@@ -424,6 +424,18 @@ async def test_reference_makes_send_idempotent() -> None:
         assert len(smsc.ledger) == 2
 
 
+async def test_a_number_smpp_cannot_carry_is_refused_naming_the_field() -> None:
+    async with running() as (smsc, engine):
+        bad = Message(destination="86138\u0660\u0661", text="Code 1")  # Arabic-Indic digits
+        with pytest.raises(MessageRefusedError, match="destination_addr") as info:
+            engine.submit(bad)
+        assert info.value.status == CommandStatus.ESME_RINVDSTADR
+        [refused, fine] = await engine.send_many([bad, msg(2)])
+        assert refused.state is MessageState.FAILED
+        assert await fine.wait(5) is MessageState.DELIVERED
+        assert [e.destination_addr for e in smsc.ledger.entries()] == [number(2)]
+
+
 async def test_message_too_long_is_refused_before_anything_is_sent() -> None:
     async with running() as (smsc, engine):
         too_long = "x" * (153 * 255 + 1)  # 256 parts of GSM 7-bit

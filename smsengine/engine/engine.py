@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from ..bind import BindEvent
-from ..smpp import CommandStatus
+from ..cmpp import InvalidPduError as CmppInvalidPduError
+from ..smpp import CommandStatus, InvalidPduError
 from ..text import ReferenceCounter
 from .channel import Channel, MoMessage
 from .config import EngineConfig, RouteConfig
@@ -205,7 +206,15 @@ class Engine:
                 status=CommandStatus.ESME_RMSGQFUL, retriable=True)
         channel = self._route(message)
         handle = MessageHandle(new_ref(), message)
-        pdus = channel.build(handle)
+        try:
+            pdus = channel.build(handle)
+        except (InvalidPduError, CmppInvalidPduError) as exc:
+            # A field the protocol cannot carry (a non-ASCII number, a source too long for
+            # the channel): refused with the field named, like any other refusal, so a
+            # campaign's send_many goes on past it.
+            status = (exc.status if isinstance(exc, InvalidPduError)
+                      else CommandStatus.ESME_RSUBMITFAIL)
+            raise MessageRefusedError(f"{channel.name}: {exc}", status=status) from None
         try:
             channel.enqueue(handle, pdus)
         except LaneFull as exc:

@@ -420,11 +420,12 @@ def test_report_id_and_stat_matches_parse_report(content: bytes) -> None:
 @given(st.binary(min_size=60, max_size=400), st.sampled_from([0x20, 0x30]),
        st.integers(0, 0xFFFFFFFF))
 def test_trusted_decodes_satisfy_the_validator(body: bytes, version: int, seq: int) -> None:
-    """DELIVER, SUBMIT and SUBMIT_RESP are built without re-running the validator: whatever the
-    decoder accepts must be a value the validator accepts too."""
+    """DELIVER, SUBMIT, SUBMIT_RESP and DELIVER_RESP are built without re-running the validator:
+    whatever the decoder accepts must be a value the validator accepts too."""
     from smsengine.cmpp import CommandId, PduDecodeError, decode_body
 
-    for command in (CommandId.CMPP_DELIVER, CommandId.CMPP_SUBMIT_RESP, CommandId.CMPP_SUBMIT):
+    for command in (CommandId.CMPP_DELIVER, CommandId.CMPP_SUBMIT_RESP, CommandId.CMPP_SUBMIT,
+                    CommandId.CMPP_DELIVER_RESP):
         for data in (body, body[:12], body[:9]):
             try:
                 pdu = decode_body(command, seq, data, version)
@@ -452,3 +453,32 @@ def test_mutated_submits_and_delivers_decode_only_to_valid_values(
         except PduDecodeError:
             continue
         decoded._validate()
+
+
+@pytest.mark.parametrize("version", [V20, V30])
+def test_submits_sharing_their_middle_fields_decode_each_to_its_own_values(version: int) -> None:
+    """SUBMIT decode keeps one template per run of Service_Id … Src_Id octets: SUBMITs sharing
+    it still decode to their own sequence, ids, numbers, content and LinkID, and SUBMITs that
+    differ only there are told apart; the template store stays bounded."""
+    from smsengine.cmpp import decode_body
+    from smsengine.cmpp import pdu as codec
+
+    common = dict(service_id="MALL", msg_src="shop01", fee_type="01", fee_code="000000",
+                  src_id="10690001", msg_fmt=8, tp_udhi=1)
+    link = {"link_id": "L9"} if version == V30 else {}
+    pdus = [
+        Submit(sequence_id=3, msg_id=1, pk_total=2, pk_number=1, registered_delivery=1,
+               dest_terminal_ids=DEST, msg_content=b"\x05\x00\x03\x01\x02\x01ab", **link,
+               **common),
+        Submit(sequence_id=4, pk_total=2, pk_number=2, msg_level=3,
+               dest_terminal_ids=("13900139000", "13700137000"), msg_content=b"c", **common),
+        Submit(sequence_id=5, dest_terminal_ids=DEST, msg_content=b"d",
+               **{**common, "src_id": "10690002"}),
+    ]
+    for pdu in pdus * 2:
+        wire = encode(pdu, version)
+        assert decode_body(CommandId.CMPP_SUBMIT, pdu.sequence_id, wire[12:], version) == pdu
+    for i in range(codec._SUBMIT_TEMPLATES_MAX + 5):
+        pdu = Submit(sequence_id=i + 1, dest_terminal_ids=DEST, src_id=str(i))
+        assert decode(encode(pdu, version), version) == pdu
+    assert len(codec._SUBMIT_TEMPLATES) <= codec._SUBMIT_TEMPLATES_MAX

@@ -1086,8 +1086,6 @@ _B_ID_U8 = struct.Struct(">QB")
 _B_ID_U32 = struct.Struct(">QI")
 _B_QUERY = struct.Struct(">8sB10s")
 _B_QUERY_RESP = struct.Struct(">8sB10s8I")
-_B_SUBMIT20 = struct.Struct(">QBBBB10sB21sBBB6s2s6s17s17s21sB")
-_B_SUBMIT30 = struct.Struct(">QBBBB10sB32sBBBB6s2s6s17s17s21sB")
 _B_DELIVER20 = struct.Struct(">Q21s10sBBB21sBB")
 _B_DELIVER30 = struct.Struct(">Q21s10sBBB32sBBB")
 
@@ -1163,7 +1161,11 @@ def _dec_deliver_resp(seq: int, body: bytes, v3: bool) -> DeliverResp:
             "result", SubmitResult.STRUCTURE_ERROR,
             f"DELIVER_RESP body is {n} octets; 9 (2.0) or 12 (3.0) expected",
         )  # fmt: skip
-    return DeliverResp(sequence_id=seq, msg_id=msg_id, result=result)
+    _TRUSTED[0] = get_ident()  # both ints come from fixed-width fields
+    try:
+        return DeliverResp(sequence_id=seq, msg_id=msg_id, result=result)
+    finally:
+        _TRUSTED[0] = None
 
 
 def _dec_cancel(seq: int, body: bytes, v3: bool) -> Cancel:
@@ -1205,23 +1207,52 @@ def _dec_query_resp(seq: int, body: bytes, v3: bool) -> QueryResp:
     )  # fmt: skip
 
 
+# A SUBMIT's fields from Service_Id to Src_Id (fee, Msg_Fmt, Msg_src, times, Src_Id) mostly
+# repeat from one message to the next of an SP: each distinct run of those octets is decoded
+# once into a template Submit (kept, bounded), and a SUBMIT is that template with its own
+# sequence, Msg_Id, Pk_*, Registered_Delivery, Msg_level, numbers, content and LinkID.
+_B_SUBMIT_HEAD = struct.Struct(">QBBBB")  # Msg_Id, Pk_total, Pk_number, Registered_Delivery, …
+_B_SUBMIT_MID20 = struct.Struct(">10sB21sBBB6s2s6s17s17s21s")
+_B_SUBMIT_MID30 = struct.Struct(">10sB32sBBBB6s2s6s17s17s21s")
+_SUBMIT_TEMPLATES: dict[bytes, Submit] = {}
+_SUBMIT_TEMPLATES_MAX: Final = 1024
+_replace = msgspec.structs.replace
+
+
+def _submit_template(raw: bytes, v3: bool) -> Submit:
+    """(Called with ``_TRUSTED`` set.)"""
+    if v3:
+        (service_id, fee_user_type, fee_terminal_id, fee_terminal_type, tp_pid, tp_udhi,
+         msg_fmt, msg_src, fee_type, fee_code, valid_time, at_time,
+         src_id) = _B_SUBMIT_MID30.unpack(raw)  # fmt: skip
+    else:
+        (service_id, fee_user_type, fee_terminal_id, tp_pid, tp_udhi, msg_fmt, msg_src,
+         fee_type, fee_code, valid_time, at_time, src_id) = _B_SUBMIT_MID20.unpack(raw)  # fmt: skip
+        fee_terminal_type = 0
+    template = Submit(
+        service_id=_text(service_id), fee_user_type=fee_user_type,
+        fee_terminal_id=_text(fee_terminal_id), fee_terminal_type=fee_terminal_type,
+        tp_pid=tp_pid, tp_udhi=tp_udhi, msg_fmt=msg_fmt, msg_src=_text(msg_src),
+        fee_type=_text(fee_type), fee_code=_text(fee_code), valid_time=_text(valid_time),
+        at_time=_text(at_time), src_id=_text(src_id),
+    )  # fmt: skip
+    if len(_SUBMIT_TEMPLATES) >= _SUBMIT_TEMPLATES_MAX:
+        _SUBMIT_TEMPLATES.clear()
+    _SUBMIT_TEMPLATES[raw] = template
+    return template
+
+
 def _dec_submit(seq: int, body: bytes, v3: bool) -> Submit:
     n = len(body)
     if v3:
         if n < 129:
             raise _short("dest_terminal_ids", 129, n)
-        (msg_id, pk_total, pk_number, reg, level, service_id, fee_user_type, fee_terminal_id,
-         fee_terminal_type, tp_pid, tp_udhi, msg_fmt, msg_src, fee_type, fee_code, valid_time,
-         at_time, src_id, count) = _B_SUBMIT30.unpack_from(body)  # fmt: skip
         width, p = 32, 129
     else:
         if n < 117:
             raise _short("dest_terminal_ids", 117, n)
-        (msg_id, pk_total, pk_number, reg, level, service_id, fee_user_type, fee_terminal_id,
-         tp_pid, tp_udhi, msg_fmt, msg_src, fee_type, fee_code, valid_time, at_time, src_id,
-         count) = _B_SUBMIT20.unpack_from(body)  # fmt: skip
-        fee_terminal_type = 0
         width, p = 21, 117
+    count = body[p - 1]
     if not 1 <= count <= MAX_DEST_TERMINALS_HARD:
         raise _Malformed(
             "dest_terminal_ids", SubmitResult.DEST_TERMINAL_ID_ERROR,
@@ -1231,7 +1262,13 @@ def _dec_submit(seq: int, body: bytes, v3: bool) -> Submit:
     fixed_after = 2 if v3 else 1  # [Dest_terminal_type] Msg_Length
     if n < end + fixed_after:
         raise _short("msg_content", end + fixed_after, n)
-    dests = tuple(_text(body[i : i + width]) for i in range(p, end, width))
+    if count == 1:
+        raw = body[p:end]  # (_text inlined: one number, the usual case)
+        dests: tuple[str, ...] = (
+            raw.partition(b"\0")[0].rstrip(b" ").decode("latin-1") if raw[0] else "",
+        )
+    else:
+        dests = tuple(_text(body[i : i + width]) for i in range(p, end, width))
     if v3:
         dest_type = body[end]
         end += 1
@@ -1244,24 +1281,24 @@ def _dec_submit(seq: int, body: bytes, v3: bool) -> Submit:
             "msg_content", SubmitResult.MESSAGE_LENGTH_ERROR,
             f"Msg_Length {length} runs past the end of the body ({n - start} octets left)",
         )  # fmt: skip
-    content = body[start : start + length]
+    stop = start + length
     # The tail (2.0 Reserve, 3.0 LinkID) is taken as far as it goes: see the module docstring.
-    link = _text(body[start + length : start + length + 20]) if v3 else ""
-    values = dict(
-        sequence_id=seq, msg_id=msg_id, pk_total=pk_total, pk_number=pk_number,
-        registered_delivery=reg, msg_level=level, service_id=_text(service_id),
-        fee_user_type=fee_user_type, fee_terminal_id=_text(fee_terminal_id),
-        fee_terminal_type=fee_terminal_type, tp_pid=tp_pid, tp_udhi=tp_udhi, msg_fmt=msg_fmt,
-        msg_src=_text(msg_src), fee_type=_text(fee_type), fee_code=_text(fee_code),
-        valid_time=_text(valid_time), at_time=_text(at_time), src_id=_text(src_id),
-        dest_terminal_ids=dests, dest_terminal_type=dest_type, msg_content=content,
-        link_id=link,
-    )  # fmt: skip
+    # (Mostly absent or all NUL: looked at only when its first octet is not.)
+    link = _text(body[stop : stop + 20]) if v3 and n > stop and body[stop] else ""
+    msg_id, pk_total, pk_number, reg, level = _B_SUBMIT_HEAD.unpack_from(body)
+    raw = body[12 : p - 1]
     # Fixed-width fields, a DestUsr_tl checked above and a one-octet Msg_Length: the validator
     # could only agree, so the struct is built as trusted (the fake ISMG decodes every SUBMIT).
     _TRUSTED[0] = get_ident()
     try:
-        return Submit(**values)
+        template = _SUBMIT_TEMPLATES.get(raw)
+        if template is None:
+            template = _submit_template(raw, v3)
+        return _replace(
+            template, sequence_id=seq, msg_id=msg_id, pk_total=pk_total, pk_number=pk_number,
+            registered_delivery=reg, msg_level=level, dest_terminal_ids=dests,
+            dest_terminal_type=dest_type, msg_content=body[start:stop], link_id=link,
+        )  # fmt: skip
     finally:
         _TRUSTED[0] = None
 

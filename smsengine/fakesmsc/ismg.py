@@ -103,6 +103,8 @@ _OTHER_ERROR: Final = 5  # CONNECT_RESP Status 5 and above: "other errors" (sect
 _MAX_CONTENT: Final = 140  # Msg_Content cap for every Msg_Fmt (section 7.2)
 _PART_CONTENT: Final = 134  # 140 minus the 6-octet UDH
 _MO_CODECS: Final = {0: "ascii", 8: "utf-16-be", 15: "gb18030"}
+_STAT_STATE: Final = {stat: int(state) for stat, state in _STATE_OF_STAT.items()}
+_STAT_OCTETS: Final = {stat: stat.encode() for stat in _STATE_OF_STAT}
 
 
 def _version_name(version: int) -> str:
@@ -116,10 +118,21 @@ class _ReportJob(_Job):
 
     __slots__ = ("deliver_id", "msg_id", "service_id", "smsc_sequence")
 
-    def __init__(self, account: str, msg_id: int, stat: str, submitted: float, delay: float,
-                 handset: bytes, src_id: bytes, service_id: bytes) -> None:
-        super().__init__(account, str(msg_id), stat, submitted, delay, (0, 0, handset),
-                         (0, 0, src_id), b"")
+    def __init__(self, account: str, msg_id: int, mid: str, stat: str, submitted: float,
+                 delay: float, handset: bytes, src_id: bytes, service_id: bytes) -> None:
+        # _Job's slots, set here rather than through _Job.__init__: one per report, hot.
+        self.account = account
+        self.message_id = mid
+        self.stat = stat
+        self.submitted = submitted
+        self.delay = delay
+        self.source = (0, 0, handset)
+        self.dest = (0, 0, src_id)
+        self.text = b""
+        self.mo = None
+        self.on_resp = None
+        self.attempts = 0
+        self.sent_at = 0.0
         self.msg_id = msg_id
         self.service_id = service_id
         self.deliver_id = -1
@@ -172,6 +185,7 @@ class _CmppConn(_Conn):
                 events = events[:max(keep, 0)]
         submit = self._submit_cmpp if self.can_submit else None
         jobs = self.jobs
+        answered = 0  # reports answered in this batch (counted once, below)
         for event in events:
             if fast:
                 kind = type(event)
@@ -181,11 +195,19 @@ class _CmppConn(_Conn):
                 if kind is DeliverResp:
                     job = jobs.pop(event.sequence_id, None)
                     if job is not None:
-                        ismg._answered(job, event.result)  # type: ignore[union-attr]
+                        if job.on_resp is None:
+                            answered += 1
+                        else:
+                            ismg._answered(job, event.result)  # type: ignore[union-attr]
                     continue
+            if answered:
+                ismg.stats["receipts_answered"] += answered
+                answered = 0
             self._dispatch(event, now)
             if self.transport is None or self.transport.is_closing():
                 return
+        if answered:
+            ismg.stats["receipts_answered"] += answered
         if ismg._has_due(now):
             ismg._pump()
         self.flush()
@@ -356,18 +378,25 @@ class _CmppConn(_Conn):
         mid = ismg._next_msg_id(n)
         ledger = ismg.ledger
         wall = ismg._wall
-        if n == 1:
-            ledger.append_cmpp(wall, self.system_id, self.bind_id, str(mid), dests[0], pdu)
-        else:
-            for i, dest in enumerate(dests):
-                ledger.append_cmpp(wall, self.system_id, self.bind_id, str(mid + i), dest, pdu)
         if self.v3:
-            self._respond(_SUBMIT_RESP30.pack(24, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0))
+            resp = _SUBMIT_RESP30.pack(24, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0)
         else:
-            self._respond(_SUBMIT_RESP20.pack(21, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0))
+            resp = _SUBMIT_RESP20.pack(21, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0)
+        if ismg._latency_zero:
+            self.out.append(resp)
+        else:
+            self._respond(resp)
+        if n == 1:
+            text_id = str(mid)
+            ledger.append_cmpp(wall, self.system_id, self.bind_id, text_id, dests[0], pdu)
+            if pdu.registered_delivery == 1:
+                ismg._report_for(self.system_id, mid, text_id, pdu, dests[0], now)
+            return
+        for i, dest in enumerate(dests):
+            ledger.append_cmpp(wall, self.system_id, self.bind_id, str(mid + i), dest, pdu)
         if pdu.registered_delivery == 1:
             for i, dest in enumerate(dests):
-                ismg._report_for(self.system_id, mid + i, pdu, dest, now)
+                ismg._report_for(self.system_id, mid + i, str(mid + i), pdu, dest, now)
 
     def _query_cmpp(self, pdu: Query) -> None:
         total = self.ismg.ledger.appended & 0xFFFFFFFF
@@ -418,6 +447,8 @@ class FakeISMG(FakeSMSC):
         self._short_reports = cmpp.short_reports
         self._mo_service_id = cmpp.service_id
         self._report_dates = _Dates(10)  # YYMMDDHHMM (section 8)
+        self._report_date_octets: dict[int, bytes] = {}
+        self._octets: dict[str, bytes] = {}  # Src_Id / Service_Id -> their octets
         self._mid_clock = -1  # the second the Msg_Id time fields hold
         self._mid_prefix = 0  # those fields and the gateway code, packed
         self._mid_seq = self._rng.randrange(0x10000)
@@ -449,6 +480,11 @@ class FakeISMG(FakeSMSC):
         if sec > self._mid_clock:
             self._new_id_second(sec)
         seq = self._mid_seq
+        used = self._mid_used + n
+        if seq + n < 0x10000 and used <= 0x10000:  # the usual case: no wrap, no running ahead
+            self._mid_used = used
+            self._mid_seq = seq + n
+            return self._mid_prefix | seq
         if seq + n > 0x10000:
             # Msg_Id+i must stay inside the sequence field: skip to 0, counting the skipped.
             self._mid_used += 0x10000 - seq
@@ -466,22 +502,48 @@ class FakeISMG(FakeSMSC):
 
     # --- status reports (section 8) ------------------------------------------------------------
 
-    def _report_for(self, account: str, msg_id: int, pdu: Submit, dest: str,
+    def _report_for(self, account: str, msg_id: int, mid: str, pdu: Submit, dest: str,
                     now: float) -> None:
-        stat = self._draw_stat()
-        mid = str(msg_id)
+        weights = self._stat_weights
+        stat = self._draw_stat() if len(weights) > 1 else self._stat_names[0]
         states = self._states
         states[mid] = (_ENROUTE, 0.0)
         if len(states) > self.ledger.limit:
             del states[next(iter(states))]
         delay = 0.0 if self._receipt_delay_zero else _draw(self._receipt_delay, self._rng)
-        job = _ReportJob(account, msg_id, stat, self._wall, delay, dest.encode("latin-1"),
-                         pdu.src_id.encode("latin-1"), pdu.service_id.encode("latin-1"))
+        # Src_Id and Service_Id are the same few strings message after message.
+        octets = self._octets
+        src_id = octets.get(pdu.src_id)
+        if src_id is None:
+            src_id = self._octets_of(pdu.src_id)
+        service_id = octets.get(pdu.service_id)
+        if service_id is None:
+            service_id = self._octets_of(pdu.service_id)
+        job = _ReportJob(account, msg_id, mid, stat, self._wall, delay, dest.encode("latin-1"),
+                         src_id, service_id)
         self._schedule(job, now + delay)
 
+    def _octets_of(self, text: str) -> bytes:
+        octets = self._octets
+        if len(octets) >= 1024:
+            octets.clear()
+        raw = octets[text] = text.encode("latin-1")
+        return raw
+
+    def _date_octets(self, when: float) -> bytes:
+        """YYMMDDHHMM of a wall-clock time, as octets (cached per second)."""
+        key = int(when)
+        cache = self._report_date_octets
+        raw = cache.get(key)
+        if raw is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            raw = cache[key] = self._report_dates(when).encode()
+        return raw
+
     def _send(self, conn: _Conn, job: _Job, now: float) -> None:
-        c = cast(_CmppConn, conn)
-        seq = c.next_seq()
+        c: _CmppConn = conn  # type: ignore[assignment]  # (a cast() call costs, per report)
+        seq = c.seq = c.seq + 1 if c.seq < 0x7FFFFFFF else 1
         self._pending -= 1
         job.attempts += 1
         if job.attempts > 1:
@@ -492,17 +554,19 @@ class FakeISMG(FakeSMSC):
             c.out.append(with_sequence_id(job.mo["v30" if c.v3 else "v20"], seq))
             self.stats["mo_sent"] += 1
             return
-        c.out.append(self._report_octets(c, cast(_ReportJob, job), seq))
+        c.out.append(self._report_octets(c, job, seq))  # type: ignore[arg-type]
         self.stats["receipts_sent"] += 1
 
     def _report_octets(self, conn: _CmppConn, job: _ReportJob, seq: int) -> bytes:
         mid = job.message_id
         stat = "DELETED" if mid in self._cancelled else job.stat
-        done = job.submitted + job.delay
-        self._states[mid] = (int(_STATE_OF_STAT[stat]), done)
-        dates = self._report_dates
-        submitted = dates(job.submitted).encode()
-        done_time = dates(done).encode()
+        submitted = job.submitted
+        done = submitted + job.delay
+        self._states[mid] = (_STAT_STATE[stat], done)
+        cache = self._report_date_octets
+        submit_time = cache.get(int(submitted)) or self._date_octets(submitted)
+        done_time = submit_time if int(done) == int(submitted) else (
+            cache.get(int(done)) or self._date_octets(done))
         handset = job.source[2]
         deliver_id = job.deliver_id
         if deliver_id < 0:
@@ -515,11 +579,11 @@ class FakeISMG(FakeSMSC):
             else:
                 st, total, length = _REPORT30, 180, 71
             return st.pack(total, _DELIVER_ID, seq, deliver_id, job.dest[2], job.service_id,
-                           0, 0, 0, handset, 0, 1, length, job.msg_id, stat.encode(), submitted,
-                           done_time, handset, job.smsc_sequence)
+                           0, 0, 0, handset, 0, 1, length, job.msg_id, _STAT_OCTETS[stat],
+                           submit_time, done_time, handset, job.smsc_sequence)
         return _REPORT20.pack(145, _DELIVER_ID, seq, deliver_id, job.dest[2], job.service_id,
-                              0, 0, 0, handset, 1, 60, job.msg_id, stat.encode(), submitted,
-                              done_time, handset, job.smsc_sequence)
+                              0, 0, 0, handset, 1, 60, job.msg_id, _STAT_OCTETS[stat],
+                              submit_time, done_time, handset, job.smsc_sequence)
 
     # --- keep-alive (section 11.3) -------------------------------------------------------------
 

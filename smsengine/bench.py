@@ -436,6 +436,11 @@ def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
     """Run a scenario (starting the fake SMSC in its own process unless ``target`` is given)
     on a private event loop (uvloop when installed); return the result dict."""
     options.check()
+    reference = options.scenario == "cmpp" and target is None
+    short_options = dataclasses.replace(options, scenario="short", series=False, ceiling=False)
+    # cmpp is stated against SMPP short: run short just before and just after it, so a drift
+    # of this shared machine during the three runs counts on both sides of the ratio.
+    shorts = [run_bench(short_options)] if reference else []
     with contextlib.ExitStack() as stack:
         if target is None:
             host, port = "127.0.0.1", stack.enter_context(fakesmsc_process(options))
@@ -444,13 +449,18 @@ def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             result = runner.run(bench(host, port, options, system_id=system_id,
                                       password=password, progress=progress))
-    if options.scenario == "cmpp" and target is None:
-        # The CMPP target is relative to SMPP on the same machine at the same moment.
-        short = run_bench(dataclasses.replace(options, scenario="short", series=False,
-                                              ceiling=False))
-        fraction = round(result["msgs_per_s"] / max(short["msgs_per_s"], 1e-9), 3)
-        result["smpp_short"] = {k: short[k] for k in ("messages", "msgs_per_s",
-                                                      "client_cpu_us_per_msg", "errors")}
+    if reference:
+        shorts.append(run_bench(short_options))
+        rate = sum(r["msgs_per_s"] for r in shorts) / len(shorts)
+        fraction = round(result["msgs_per_s"] / max(rate, 1e-9), 3)
+        result["smpp_short"] = {
+            "messages": shorts[0]["messages"],
+            "msgs_per_s": round(rate, 1),  # the mean of the run before and the run after
+            "client_cpu_us_per_msg": round(
+                sum(r["client_cpu_us_per_msg"] for r in shorts) / len(shorts), 2),
+            "runs_msgs_per_s": [r["msgs_per_s"] for r in shorts],
+            "errors": dict(sum((Counter(r["errors"]) for r in shorts), Counter())),
+        }
         result["fraction_of_smpp_short"] = fraction
         result["target"] = {"fraction_of_smpp_short": CMPP_TARGET_FRACTION,
                             "met": fraction >= CMPP_TARGET_FRACTION

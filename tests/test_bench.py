@@ -28,6 +28,8 @@ def check_contract(result: dict[str, Any], scenario: str, messages: int) -> None
     if scenario == "short" and "ceiling" in result:
         assert set(result) == KEYS | CEILING_KEYS | {"target"}
         check_ceiling(result)
+    elif scenario == "cmpp":
+        assert set(result) == KEYS | {"smpp_short", "fraction_of_smpp_short", "target"}
     else:
         assert set(result) == KEYS
     assert result["scenario"] == scenario
@@ -267,3 +269,22 @@ def test_summary_states_the_fraction_of_the_ceiling() -> None:
     text = console.export_text()
     assert "raw ceiling, same run" in text and "20,000 msgs/s; 0.25 µs/msg" in text
     assert "0.500 (target >= 0.5 and <= 8 µs/msg: met)" in text
+
+
+def test_cmpp_scenario_against_the_fake_ismg_beside_smpp_short() -> None:
+    result = run_bench(BenchOptions("cmpp", messages=300))
+    check_contract(result, "cmpp", 300)
+    assert result["errors"] == {}
+    assert result["receipts"] == {"requested": 300, "matched": 300}  # every status report
+    short = result["smpp_short"]
+    assert len(short["runs_msgs_per_s"]) == 2  # just before and just after the cmpp run
+    assert short["msgs_per_s"] == pytest.approx(sum(short["runs_msgs_per_s"]) / 2, abs=0.1)
+    assert result["fraction_of_smpp_short"] == pytest.approx(
+        result["msgs_per_s"] / short["msgs_per_s"], abs=0.001)
+    assert result["target"]["met"] == (result["fraction_of_smpp_short"] >= 0.6)
+
+
+def test_compare_refuses_the_cmpp_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--scenario", "cmpp", "--messages", "10", "--compare",
+                 "aiosmpplib", "--json"]) == 2
+    assert "SMPP only" in capsys.readouterr().err

@@ -13,10 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smsengine.engine import (
+    Engine,
     EngineConfig,
     EngineConfigError,
     Message,
     MessageRefusedError,
+    MessageState,
     engine_config_from_dict,
     load_engine_config,
 )
@@ -543,3 +545,38 @@ def test_window_and_encodings_default_per_protocol() -> None:
         protocol="cmpp", system_id="900001", window=32, encodings=["gb18030", "ucs2"])]})
     assert chosen.channels[0].window_size == 32
     assert chosen.channels[0].encoding_names == ["gb18030", "ucs2"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(LANES), st.integers(0, 9)), max_size=60))
+def test_lanes_extract_takes_the_picked_items_and_keeps_the_rest_in_order(
+        items: list[tuple[str, int]]) -> None:
+    lanes: Lanes[tuple[str, int]] = Lanes(LANES, min_share=0)
+    for item in items:
+        lanes.push(item[0], item)
+    taken = lanes.extract(lambda item: item[1] % 3 == 0)
+    by_lane = [i for lane in LANES for i in items if i[0] == lane]  # highest lane first
+    assert taken == [i for i in by_lane if i[1] % 3 == 0]
+    assert len(lanes) == len(items) - len(taken)
+    assert drain(lanes) == [i for i in by_lane if i[1] % 3 != 0]
+
+
+async def test_reroute_keeps_what_the_other_channel_cannot_take_in_order() -> None:
+    # a (SMPP) and b (CMPP) on dead ports: nothing binds, so everything stays queued on a.
+    config = engine_config_from_dict({
+        "channels": [channel(name="a", port=9), channel(name="b", port=9, protocol="cmpp",
+                                                         system_id="900001")],
+        "routes": [{"channels": ["a", "b"]}],
+    })
+    too_wide_for_ucs2 = "a" * 38000 + "€"  # 249 GSM 7-bit parts on a; 568 UCS2 parts on b
+    async with Engine(config) as engine:
+        handles = [engine.submit(Message(destination=f"8613800000{i}",
+                                         text=too_wide_for_ucs2 if i in (1, 3) else f"Code {i}"))
+                   for i in range(5)]
+        a, b = engine.channels["a"], engine.channels["b"]
+        assert [h.channel for h in handles] == ["a"] * 5
+        engine._reroute(a)  # what a refused login (an alarm) on a does
+        assert [h.channel for h in handles] == ["b", "a", "b", "a", "b"]
+        assert b.lanes.drain() == [handles[0], handles[2], handles[4]]  # in order
+        assert a.lanes.drain() == [handles[1], handles[3]]  # kept, in order: nothing lost
+        assert all(h.state is MessageState.QUEUED for h in handles)
+        assert len(handles[0].segments) == 1 and len(handles[1].segments) == 249

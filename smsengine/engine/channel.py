@@ -293,35 +293,29 @@ class Channel:
         return pdus
 
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
-        """Queue a message built by :meth:`build` (raises LaneFull)."""
-        handle.channel = self.name
+        """Queue a message built by :meth:`build` (raises LaneFull, leaving the handle as it
+        was)."""
         segments: list[SegmentInfo] = [_Segment(self, handle, i, pdu)
                                        for i, pdu in enumerate(pdus)]
         self.lanes.push(handle.message.kind, handle, front=front)
+        handle.channel = self.name
         handle.segments = segments
         handle._next = 0
         handle._unsubmitted = handle._open = len(segments)
         self._wake.set()
 
-    def requeue(self, handle: MessageHandle) -> None:
-        """Put back a handle taken with :meth:`take_queue`, as it was."""
-        self.lanes.push(handle.message.kind, handle, front=True)
+    def requeue(self, handles: list[MessageHandle]) -> None:
+        """Put back handles taken with :meth:`take_queue`, at the head of their lanes and in
+        the order they were taken (they had waited longest)."""
+        for handle in reversed(handles):
+            self.lanes.push(handle.message.kind, handle, front=True)
         self._wake.set()
 
     def take_queue(self) -> list[MessageHandle]:
-        """Queued messages none of whose segments has left yet (for re-routing when this
-        channel is refused). Retries of single segments stay: their siblings went here."""
-        taken: list[MessageHandle] = []
-        keep: list[Any] = []
-        for item in self.lanes.drain():
-            if type(item) is MessageHandle and item._next == 0:
-                taken.append(item)
-            else:
-                keep.append(item)
-        for item in keep:
-            kind = item.message.kind if type(item) is MessageHandle else item.handle.message.kind
-            self.lanes.push(kind, item)
-        return taken
+        """Queued messages none of whose segments has left yet, in queue order (for re-routing
+        when this channel is refused). Retries of single segments and messages partly sent
+        stay where they are: their other segments went here."""
+        return self.lanes.extract(lambda item: type(item) is MessageHandle and item._next == 0)
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -421,6 +415,7 @@ class Channel:
                 continue
             segment.sent = now
             self.in_flight += 1
+            self.counters["segments"] += 1
             return
 
     def _result(self, segment: _Segment, resp: Response | None, error: SmppError | None) -> None:
@@ -555,8 +550,7 @@ class Channel:
         handle._finish(_FAILED, MessageRefusedError(
             f"{handle.message.destination} opted out of {handle.message.kind} messages "
             "while it was queued", status=CommandStatus.ESME_RX_R_APPN))
-        self._tracked.pop(handle.ref, None)
-        self._notify(handle)
+        self._notify(handle)  # (the engine stops tracking it there)
         return True
 
     _suppressed: Callable[[Any], bool] | None = None
@@ -709,7 +703,6 @@ class Channel:
 _INTERMEDIATE = frozenset({int(SmppState.ENROUTE), int(SmppState.ACCEPTED)})
 _FINAL = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
                     MessageState.REJECTED, _FAILED, _UNKNOWN})
-_FINAL_NO_RECEIPT = _FINAL | {_SUBMITTED}
 _ROLL_UP_RANK = {_SUBMITTED: -1, **RANK}
 
 

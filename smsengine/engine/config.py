@@ -179,7 +179,7 @@ def _check(cfg: EngineConfig) -> None:
             if "gb18030" in ch.encodings:
                 raise EngineConfigError(f"{where}.encodings",
                                         "gb18030 is a CMPP encoding (Msg_Fmt 15); SMPP has none")
-        if len(ch.default_source) > 20:
+        if ch.protocol != "cmpp" and len(ch.default_source) > 20:  # (CMPP: Src_Id, 21)
             raise EngineConfigError(f"{where}.default_source", "at most 20 characters")
     for i, route in enumerate(cfg.routes):
         where = f"routes[{i}]"

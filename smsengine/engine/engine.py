@@ -343,16 +343,20 @@ class Engine:
                 self._reroute(channel)
 
     def _reroute(self, channel: Channel) -> None:
+        """Move what ``channel`` has queued to another channel of each message's route. A
+        message with nowhere else to go, or that the other channel cannot take (too long in
+        its encoding, a lane full), stays queued here, in its order: nothing is dropped."""
+        stay: list[MessageHandle] = []
         for handle in channel.take_queue():
             try:
                 target = self._route(handle.message, exclude=channel)
-            except MessageRefusedError:
-                channel.requeue(handle)  # nowhere else to go: keep it
-                continue
-            if target is channel:
-                channel.requeue(handle)
-            else:
+                if target is channel:
+                    stay.append(handle)
+                    continue
                 target.enqueue(handle, target.build(handle))
+            except (MessageRefusedError, InvalidPduError, CmppInvalidPduError, LaneFull):
+                stay.append(handle)
+        channel.requeue(stay)
 
     async def _housekeeping(self) -> None:
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ the higher ones never empty (no starvation). Bounded: each lane has a capacity.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["LaneFull", "Lanes"]
@@ -88,6 +89,19 @@ class Lanes(Generic[T]):
 
     def depth(self) -> dict[str, int]:
         return {n: len(q) for n, q in self._queues.items()}
+
+    def extract(self, take: Callable[[T], bool]) -> list[T]:
+        """Remove and return the items ``take`` picks, highest lane first and in queue order;
+        the others keep their places."""
+        out: list[T] = []
+        for queue in self._order:
+            kept = [item for item in queue if not take(item)]
+            if len(kept) != len(queue):
+                out.extend(item for item in queue if take(item))
+                queue.clear()
+                queue.extend(kept)
+        self._len -= len(out)
+        return out
 
     def drain(self) -> list[T]:
         out: list[T] = []

@@ -40,6 +40,7 @@ from ..text import (
     Reassembled,
     Reassembler,
     ReferenceCounter,
+    Split,
     SplitMethod,
     TextError,
     decode,
@@ -56,6 +57,7 @@ from .model import (
     RANK,
     STATE_BY_CODE,
     STATE_CODES,
+    Message,
     MessageHandle,
     MessageRefusedError,
     MessageState,
@@ -243,16 +245,15 @@ class Channel:
 
     # --- building PDUs --------------------------------------------------------------------------
 
-    def build(self, handle: MessageHandle) -> list[SubmitSm]:
-        """Encode and split a message into submit_sm PDUs (raises MessageRefusedError)."""
-        msg = handle.message
-        cfg = self.config
+    def _split(self, msg: Message) -> Split:
+        """The message encoded and cut into parts by the channel's rules (raises
+        MessageRefusedError when it cannot be: too long, not encodable)."""
         method = self._method
         destination = msg.destination
         refs = self._refs
         bits = 16 if method is SplitMethod.UDH16 else 8
         try:
-            parts = split(
+            return split(
                 msg.text if msg.text is not None else msg.data,  # type: ignore[arg-type]
                 allowed=self._encodings, method=method,
                 # Only a message of several parts takes a reference from the counter.
@@ -260,6 +261,14 @@ class Channel:
             )
         except TextError as exc:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
+
+    def build(self, handle: MessageHandle) -> list[SubmitSm]:
+        """Encode and split a message into submit_sm PDUs (raises MessageRefusedError)."""
+        msg = handle.message
+        cfg = self.config
+        method = self._method
+        destination = msg.destination
+        parts = self._split(msg)
         source = msg.source if msg.source is not None else cfg.default_source
         numeric = source.isdigit()
         source_ton = 1 if numeric else cfg.source_ton

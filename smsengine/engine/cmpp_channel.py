@@ -27,7 +27,7 @@ from ..cmpp import (
 )
 from ..smpp import CommandStatus
 from ..smpp import MessageState as SmppState
-from ..text import SplitMethod, TextError, encoding_for_msg_fmt, split
+from ..text import encoding_for_msg_fmt
 from .channel import Channel, _absolute, _relative
 from .model import MessageHandle, MessageRefusedError
 
@@ -70,18 +70,8 @@ class CmppChannel(Channel):
         """Encode and split a message into CMPP_SUBMITs (raises MessageRefusedError)."""
         msg = handle.message
         cfg = self.config
-        method = self._method
         destination = msg.destination
-        refs = self._refs
-        bits = 16 if method is SplitMethod.UDH16 else 8
-        try:
-            parts = split(
-                msg.text if msg.text is not None else msg.data,  # type: ignore[arg-type]
-                allowed=self._encodings, method=method,
-                ref=lambda: refs.next(destination, bits=bits),
-            )
-        except TextError as exc:
-            raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
+        parts = self._split(msg)
         msg_fmt = parts.encoding.msg_fmt
         if msg_fmt is None:
             # (octets given as ``data``) Msg_Fmt 4: binary

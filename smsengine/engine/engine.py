@@ -28,7 +28,6 @@ from .channel import Channel, MoMessage
 from .config import EngineConfig, RouteConfig
 from .lanes import LaneFull
 from .model import (
-    FINAL_STATES,
     Message,
     MessageEvent,
     MessageHandle,
@@ -259,7 +258,7 @@ class Engine:
     # --- results --------------------------------------------------------------------------------
 
     def _notify(self, handle: MessageHandle) -> None:
-        if handle.done_at is not None or handle.state in FINAL_STATES:
+        if handle.final:
             self._tracked.pop(handle.ref, None)
             reference = handle.message.reference
             if reference is not None and self._by_reference.pop(reference, None) is not None:

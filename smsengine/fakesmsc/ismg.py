@@ -34,7 +34,6 @@ are the SMPP server's; what differs is the wire (the sans-I/O :mod:`smsengine.cm
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import struct
 import time
@@ -653,23 +652,7 @@ class FakeISMG(FakeSMSC):
                           tp_udhi=udhi, msg_fmt=fmt, src_terminal_id=source_addr,
                           registered_delivery=0, msg_content=payload, link_id=link_id)
             wires.append({"v20": encode(pdu, Version.V20), "v30": encode(pdu, Version.V30)})
-        result = MoResult(parts=len(parts))
-        done = self._loop.create_future()
-
-        def on_resp(status: int) -> None:
-            result.statuses.append(status)
-            if len(result.statuses) == result.parts and not done.done():
-                done.set_result(None)
-
-        for wire in wires:
-            job = _Job(target, "", "", self._wall, 0.0, (0, 0, b""), (0, 0, b""), b"", mo=wire,
-                       on_resp=on_resp)
-            self._ready.append(job)
-            self._pending += 1
-        self._pump()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(done), timeout)
-        return result
+        return await self._send_mo(target, wires, timeout)
 
 
 def _mo_parts(text: str | None, data: bytes | None,

@@ -1007,7 +1007,13 @@ class FakeSMSC:
             # cannot be encoded would raise later inside _pump, and from there kill the
             # housekeeping task when its retry comes round.
             DeliverSm(**mo)
-        result = MoResult(parts=len(parts))
+        return await self._send_mo(target, mos, timeout)
+
+    async def _send_mo(self, target: str, mos: list[Any], timeout: float) -> MoResult:
+        """Queue the parts of an MO message for ``target``'s binds; wait (up to ``timeout``)
+        for every part's response. ``mos`` are what the protocol's connections send (the SMPP
+        fields, or the CMPP octets per version)."""
+        result = MoResult(parts=len(mos))
         done = self._loop.create_future()
 
         def on_resp(status: int) -> None:

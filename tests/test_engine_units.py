@@ -273,6 +273,37 @@ def test_lanes_peek_is_what_pop_returns(ops: list[tuple[str, bool]], share: floa
     assert len(set(seen)) == len(seen)
 
 
+@given(st.lists(st.tuples(st.sampled_from([*LANES, "take"]), st.integers(0, 7)), max_size=200),
+       st.sampled_from([0.0, 0.05, 0.3, 0.5]))
+def test_lanes_pop_many_is_n_pops(ops: list[tuple[str, int]], share: float) -> None:
+    """pop_many(n) gives what n pops would, and leaves the lanes as n pops would."""
+    many: Lanes[int] = Lanes(LANES, min_share=share)
+    one: Lanes[int] = Lanes(LANES, min_share=share)
+    for i, (op, n) in enumerate(ops):
+        if op == "take":
+            expected = [x for x in (one.pop() for _ in range(n)) if x is not None]
+            assert many.pop_many(n) == expected
+        else:
+            many.push(op, i)
+            one.push(op, i)
+        assert len(many) == len(one)
+    assert drain(many) == drain(one)
+
+
+def test_lanes_push_back_restores_the_heads_in_order() -> None:
+    lanes: Lanes[str] = Lanes(LANES, capacity=3)
+    for item in ("m1", "m2", "m3"):
+        lanes.push("marketing", item)
+    lanes.push("otp", "o1")
+    taken = lanes.pop_many(3)
+    assert taken == ["o1", "m1", "m2"]
+    # Not sent after all: back in front, each in its own lane, even past the capacity.
+    lanes.push("marketing", "m4")
+    lanes.push_back([("otp", "o1"), ("marketing", "m1"), ("marketing", "m2")])
+    assert len(lanes) == 5
+    assert drain(lanes) == ["o1", "m1", "m2", "m3", "m4"]
+
+
 def test_lane_order_is_deterministic_under_random_load() -> None:
     """Every item pushed comes out exactly once, whatever the interleaving."""
     rng = random.Random(7)

@@ -31,6 +31,7 @@ from smsengine.smpp import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
+    EncodedRequest,
     EnquireLink,
     EnquireLinkResp,
     Framer,
@@ -46,6 +47,7 @@ from smsengine.smpp import (
     SessionStateError,
     SubmitSm,
     SubmitSmResp,
+    SubmitSmTemplate,
     Unbind,
     UnbindResp,
 )
@@ -78,6 +80,14 @@ BIND_RESP = {
 
 def submit(n: int = 0) -> SubmitSm:
     return SubmitSm(source_addr="SHOP", destination_addr=f"86138{n:08d}", short_message=b"hi")
+
+
+TEMPLATE = SubmitSmTemplate(source_addr="SHOP")
+
+
+def encoded(n: int = 0) -> EncodedRequest:
+    """The same submit_sm as ``submit(n)``, pre-encoded by a template."""
+    return TEMPLATE.request(f"86138{n:08d}", b"hi")
 
 
 class Peer:
@@ -839,7 +849,8 @@ def test_every_request_gets_exactly_one_outcome(ops: list[tuple[str, int]], lose
                     continue
                 token = next_token
                 next_token += 1
-                seq = session.send_request(submit(token), now, token=token)
+                request = submit(token) if token % 2 else encoded(token)
+                seq = session.send_request(request, now, token=token)
                 assert seq not in in_flight, "sequence number reused while in flight"
                 assert 1 <= seq <= MAX_SEQUENCE
                 in_flight.add(seq)
@@ -879,3 +890,151 @@ def test_every_request_gets_exactly_one_outcome(ops: list[tuple[str, int]], lose
                 assert isinstance(event.error, OutcomeUnknownError)
             else:
                 assert type(event.error) is NotSentError
+
+
+# --- pre-encoded requests (EncodedRequest from a SubmitSmTemplate) ---------------------------
+
+
+@CHUNKS
+def test_encoded_request_gets_its_response(chunk: int | None) -> None:
+    session, peer = bound_session()
+    requests = [encoded(i) for i in range(3)]
+    seqs = [session.send_request(r, 1.0, token=i) for i, r in enumerate(requests)]
+    events = pump(session, peer, 1.0, chunk)
+    assert kinds(events) == [ResponseReceived] * 3
+    for event, request, seq, i in zip(events, requests, seqs, range(3), strict=True):
+        assert isinstance(event, ResponseReceived)
+        assert event.request is request and event.token == i
+        assert event.response.sequence_number == seq and event.response.ok
+    # The SMSC received the very submit_sm the PDU class would have sent.
+    assert peer.of(SubmitSm) == [r.decode(s) for r, s in zip(requests, seqs, strict=True)]
+    assert peer.of(SubmitSm) == [
+        SubmitSm(source_addr="SHOP", destination_addr=f"86138{i:08d}", short_message=b"hi",
+                 sequence_number=s) for i, s in enumerate(seqs)]
+    assert session.window_free == session.config.window
+
+
+def test_encoded_requests_count_in_the_window() -> None:
+    session, peer = bound_session(window=3, peer=Peer(auto=False))
+    session.send_request(encoded(0), 1.0)
+    session.send_request(submit(1), 1.0)
+    session.send_request(encoded(2), 1.0)
+    assert session.window_free == 0 and session.outstanding == 3
+    with pytest.raises(NotSentError, match="window"):
+        session.send_request(encoded(3), 1.0)
+    pump(session, peer, 1.0)
+    assert len(peer.unanswered) == 3
+    peer.answer(peer.unanswered[0])
+    [event] = pump(session, peer, 1.0)
+    assert isinstance(event, ResponseReceived) and type(event.request) is EncodedRequest
+    assert session.window_free == 1
+
+
+def test_encoded_request_times_out_as_outcome_unknown() -> None:
+    session, peer = bound_session(peer=Peer(auto=False), response_timeout=10.0,
+                                  enquire_link_interval=100.0)
+    request = encoded()
+    session.send_request(request, 5.0, token="t")
+    pump(session, peer, 5.0)
+    [event] = session.handle_timer(15.0)
+    assert isinstance(event, RequestFailed) and event.request is request
+    assert isinstance(event.error, OutcomeUnknownError) and event.error.timed_out
+    assert "no submit_sm_resp within 10s" in str(event.error)
+
+
+def test_connection_lost_splits_written_from_unwritten_encoded_requests() -> None:
+    session, peer = bound_session(peer=Peer(auto=False))
+    for i in range(2):
+        session.send_request(encoded(i), 1.0, token=f"w{i}")
+    pump(session, peer, 1.0)
+    for i in range(2):
+        session.send_request(encoded(i), 2.0, token=f"u{i}")
+    events = session.connection_lost("connection reset")
+    failed = {e.token: e.error for e in events if isinstance(e, RequestFailed)}
+    assert {t: type(e) for t, e in failed.items()} == {
+        "w0": OutcomeUnknownError, "w1": OutcomeUnknownError,
+        "u0": NotSentError, "u1": NotSentError}
+    assert str(failed["w0"]) == "connection reset after submit_sm was written"
+    assert str(failed["u0"]) == "connection reset before submit_sm was written"
+    assert all(type(e.request) is EncodedRequest for e in events if isinstance(e, RequestFailed))
+
+
+@pytest.mark.parametrize("state", ALL_STATES, ids=lambda s: s.value)
+def test_encoded_requests_by_state(state: SessionState) -> None:
+    session, peer = session_in(state)
+    if state in OUTBOUND_LEGAL[SubmitSm]:
+        seq = session.send_request(encoded(), 1.0)
+        pump(session, peer, 1.0)
+        assert peer.received[-1] == encoded().decode(seq)
+    else:
+        with pytest.raises(SessionStateError, match=f"submit_sm not allowed in state "
+                                                    f"{state.value}") as info:
+            session.send_request(encoded(), 1.0)
+        assert info.value.status == S.ESME_RINVBNDSTS
+        assert session.data_to_send() == b""
+        assert session.window_free == session.config.window  # nothing was queued
+
+
+def test_encoded_unbind_is_refused_with_the_hint() -> None:
+    session, _ = bound_session()
+    with pytest.raises(SessionStateError, match="use unbind"):
+        session.send_request(EncodedRequest(CommandId.unbind, b""), 1.0)
+
+
+def test_sequence_numbers_of_encoded_requests_wrap_and_skip_those_in_flight() -> None:
+    session, peer = bound_session(peer=Peer(auto=False), window=10)
+    in_flight = [session.send_request(encoded(i), 1.0) for i in range(3)]  # 2, 3, 4
+    session._seq = MAX_SEQUENCE - 1
+    seqs = [session.send_request(encoded(i), 1.0) for i in range(4)]
+    assert seqs == [MAX_SEQUENCE, 1, 5, 6]
+    assert in_flight == [2, 3, 4]
+    pump(session, peer, 1.0)
+    assert [p.sequence_number for p in peer.unanswered] == in_flight + seqs
+
+
+# --- auto-acknowledged deliver_sm / data_sm: the response is packed directly ------------------
+
+
+@given(seq=st.integers(0, 0xFFFFFFFF), receipt=st.booleans())
+def test_deliver_sm_ack_is_the_deliver_sm_resp(seq: int, receipt: bool) -> None:
+    session = Session(SessionConfig("shop"), 0.0)
+    session.state = St.BOUND_TRX  # (bound_session per example would be slow; the state is all)
+    pdu = DeliverSm(sequence_number=seq, source_addr="1380", destination_addr="SHOP",
+                    esm_class=0x04 if receipt else 0, short_message=b"mo")
+    [event] = session.receive_data(pdu.encode(), 1.0)
+    assert isinstance(event, IncomingRequest) and event.acked and event.pdu == pdu
+    assert session.data_to_send() == pdu.response().encode()
+
+
+@given(seq=st.integers(0, 0xFFFFFFFF))
+def test_data_sm_ack_is_the_data_sm_resp(seq: int) -> None:
+    session = Session(SessionConfig("shop", mode=BindMode.TRANSMITTER), 0.0)
+    session.state = St.BOUND_TX  # data_sm is allowed on every bind
+    pdu = DataSm(sequence_number=seq, source_addr="1380", destination_addr="SHOP")
+    [event] = session.receive_data(pdu.encode(), 1.0)
+    assert isinstance(event, IncomingRequest) and event.acked and event.pdu == pdu
+    assert session.data_to_send() == pdu.response().encode()
+
+
+@pytest.mark.parametrize("state", [St.BOUND_RX, St.BOUND_TRX], ids=lambda s: s.value)
+def test_deliver_sm_without_auto_ack_queues_nothing(state: SessionState) -> None:
+    session = Session(SessionConfig("shop", auto_ack=False), 0.0)
+    session.state = state
+    pdu = DeliverSm(sequence_number=5, source_addr="1", destination_addr="2")
+    [event] = session.receive_data(pdu.encode(), 1.0)
+    assert isinstance(event, IncomingRequest) and not event.acked
+    assert session.data_to_send() == b""
+
+
+def test_incoming_request_fields_and_repr() -> None:
+    session, peer = bound_session()
+    pdu = DeliverSm(source_addr="1", destination_addr="2", short_message=b"x")
+    peer.send(pdu)
+    [event] = pump(session, peer, 1.0)
+    assert isinstance(event, IncomingRequest)
+    assert event.pdu == DeliverSm(source_addr="1", destination_addr="2", short_message=b"x",
+                                  sequence_number=1)
+    assert event.acked is True
+    assert repr(event) == f"IncomingRequest(pdu={event.pdu!r}, acked=True)"
+    assert event != IncomingRequest(event.pdu, True)  # events compare by identity
+    assert IncomingRequest(pdu=pdu, acked=False).pdu is pdu

@@ -16,7 +16,7 @@ EXPECTED = {
     "TextDecodeError", "TextError", "UdhError", "UnencodableTextError", "UserDataHeader",
     "capacity", "choose_encoding", "concat_udh", "count", "decode", "encode",
     "encoding_for_data_coding", "encoding_for_msg_fmt", "first_unencodable", "parse_udh",
-    "split",
+    "single_part", "split",
 }  # fmt: skip
 
 

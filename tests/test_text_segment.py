@@ -32,6 +32,7 @@ from smsengine.text import (
     encode,
     gsm,
     parse_udh,
+    single_part,
     split,
 )
 
@@ -458,3 +459,48 @@ def test_fast_paths_rest_on_alphabets_without_joiners() -> None:
     for c in ("\u0301", "\u200d", "\ufe0f", "\u20e3", "\u1100", "\u0e33", "\u0600"):
         assert c in joiners, hex(ord(c))
     assert not {"中", "，", "가", "ж", "ا"} & joiners
+
+
+# --- single_part: split's one-part answer without building a Split ------------------------------
+
+short_text = st.one_of(
+    any_text.map(lambda t: t[:80]),
+    gsm_text.map(lambda t: t[:170]),
+    st.integers(150, 170).map(lambda n: "a" * n),
+    st.integers(60, 80).map(lambda n: "中" * n),
+    st.integers(75, 85).map(lambda n: "€" * n),  # extension pairs: 2 septets each
+    st.text(max_size=75),
+)
+
+
+@settings(max_examples=400)
+@given(short_text)
+@example("\ud800")  # a lone surrogate: split says what is wrong
+@example("a" * 160)
+@example("a" * 161)
+@example("€" * 80)
+@example("€" * 81)
+@example("中" * 70)
+@example("中" * 71)
+@example("😀" * 35)
+@example("😀" * 36)
+def test_single_part_is_splits_one_part_or_none(text: str) -> None:
+    one = single_part(text)
+    try:
+        s = split(text)
+    except TextError:
+        assert one is None  # the caller calls split, which raises
+        return
+    if len(s.parts) == 1:
+        assert one == (s.data_coding, s.parts[0].user_data)
+        assert s.parts[0].udhi is False
+        # (one part is one part whatever the method: split() gives the same octets for each)
+        for method in (SplitMethod.UDH16, SplitMethod.SAR):
+            assert split(text, method=method).parts == s.parts
+    else:
+        assert one is None
+
+
+def test_single_part_only_answers_for_the_default_encodings() -> None:
+    assert single_part("hello") == (0, b"hello")
+    assert single_part("hello", [Encoding.GSM7, Encoding.UCS2]) is None  # not the default list

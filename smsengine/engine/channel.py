@@ -26,7 +26,7 @@ from ..smpp import (
     Request,
     Response,
     SmppError,
-    SubmitSm,
+    SubmitSmTemplate,
     Tag,
     Tlv,
     error_for_status,
@@ -46,6 +46,7 @@ from ..text import (
     decode,
     encoding_for_data_coding,
     parse_udh,
+    single_part,
     split,
 )
 from .config import ChannelConfig
@@ -68,6 +69,8 @@ from .stores import CorrelationRecord, CorrelationStore
 __all__ = ["Channel", "MoMessage"]
 
 _THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+_MAX_TEMPLATES = 1024  # senders whose submit_sm template is kept
+_PAYLOAD = SplitMethod.PAYLOAD
 _METHOD = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16, "sar": SplitMethod.SAR,
            "payload": SplitMethod.PAYLOAD}
 _STAT_STATE = {
@@ -114,16 +117,20 @@ class _Segment(SegmentInfo):
     __slots__ = ("channel", "handle", "pdu", "sent")
 
     def __init__(self, channel: Channel, handle: MessageHandle, index: int, pdu: Any) -> None:
-        super().__init__(index)
+        # SegmentInfo's fields set here rather than through super().__init__: one call less
+        # per segment queued.
+        self.index = index
+        self.message_id = ""
+        self.state = _QUEUED
+        self.submitted_at: float | None = None
+        self.done_at: float | None = None
         self.channel = channel
         self.handle = handle
         self.pdu = pdu
         self.sent = 0.0
 
     def __call__(self, resp: Response | None, error: SmppError | None) -> None:
-        channel = self.channel
-        channel.in_flight -= 1
-        channel._result(self, resp, error)
+        self.channel._result(self, resp, error)
 
 
 class Channel:
@@ -155,6 +162,10 @@ class Channel:
         self._senders: list[BindKeeper] = []
         self._rr = 0
         self._wake = asyncio.Event()
+        # True while the dispatcher waits on _wake: the hot paths set the event only then.
+        self._idle = False
+        # submit_sm templates by sender (the fields every message from it shares, checked once).
+        self._templates: dict[str, SubmitSmTemplate] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -262,27 +273,50 @@ class Channel:
         except TextError as exc:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
 
-    def build(self, handle: MessageHandle) -> list[SubmitSm]:
-        """Encode and split a message into submit_sm PDUs (raises MessageRefusedError)."""
+    def _template(self, source: str) -> SubmitSmTemplate:
+        """The submit_sm template of one sender (raises InvalidPduError for a sender the
+        protocol cannot carry); a bounded cache."""
+        template = self._templates.get(source)
+        if template is None:
+            cfg = self.config
+            numeric = source.isdigit()
+            template = SubmitSmTemplate(
+                source_addr_ton=1 if numeric else cfg.source_ton,
+                source_addr_npi=1 if numeric else cfg.source_npi,
+                source_addr=source, dest_addr_ton=cfg.dest_ton, dest_addr_npi=cfg.dest_npi,
+            )
+            if len(self._templates) >= _MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[source] = template
+        return template
+
+    def build(self, handle: MessageHandle) -> list[Any]:
+        """Encode and split a message into submit_sm requests (raises MessageRefusedError, or
+        InvalidPduError naming a field the protocol cannot carry)."""
         msg = handle.message
-        cfg = self.config
+        source = msg.source if msg.source is not None else self.config.default_source
+        registered = 1 if msg.registered_delivery else 0
+        text = msg.text
+        if (text is not None and msg.validity is None and msg.schedule_at is None
+                and self._method is not _PAYLOAD):
+            # The usual message: one part in the default encodings, no TLVs.
+            one = single_part(text, self._encodings)
+            if one is not None:
+                return [self._template(source).request(
+                    msg.destination, one[1], registered_delivery=registered,
+                    data_coding=one[0])]
         method = self._method
         destination = msg.destination
         parts = self._split(msg)
-        source = msg.source if msg.source is not None else cfg.default_source
-        numeric = source.isdigit()
-        source_ton = 1 if numeric else cfg.source_ton
-        source_npi = 1 if numeric else cfg.source_npi
+        template = self._template(source)
         validity = _relative(msg.validity) if msg.validity is not None else ""
         schedule = _absolute(msg.schedule_at) if msg.schedule_at is not None else ""
-        registered = 1 if msg.registered_delivery else 0
         data_coding = parts.data_coding or 0
         total = len(parts.parts)
         pdus = []
         tlvs: tuple[Tlv, ...]
         for part in parts.parts:
-            # Keywords spelled out (no **dict): this runs once per segment queued.
-            if method is SplitMethod.PAYLOAD:
+            if method is _PAYLOAD:
                 short, esm, tlvs = b"", 0, (Tlv(Tag.message_payload, part.user_data),)
             elif method is SplitMethod.SAR and total > 1:
                 short, esm, tlvs = part.user_data, 0, (
@@ -292,26 +326,27 @@ class Channel:
                 )
             else:
                 short, esm, tlvs = part.user_data, 0x40 if part.udhi else 0, ()
-            pdus.append(SubmitSm(
-                source_addr_ton=source_ton, source_addr_npi=source_npi, source_addr=source,
-                dest_addr_ton=cfg.dest_ton, dest_addr_npi=cfg.dest_npi,
-                destination_addr=destination, esm_class=esm, registered_delivery=registered,
+            pdus.append(template.request(
+                destination, short, esm_class=esm, registered_delivery=registered,
                 data_coding=data_coding, validity_period=validity,
-                schedule_delivery_time=schedule, short_message=short, tlvs=tlvs,
+                schedule_delivery_time=schedule, tlvs=tlvs,
             ))
         return pdus
 
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
         """Queue a message built by :meth:`build` (raises LaneFull, leaving the handle as it
         was)."""
-        segments: list[SegmentInfo] = [_Segment(self, handle, i, pdu)
-                                       for i, pdu in enumerate(pdus)]
+        segments: list[SegmentInfo] = (
+            [_Segment(self, handle, 0, pdus[0])] if len(pdus) == 1
+            else [_Segment(self, handle, i, pdu) for i, pdu in enumerate(pdus)]
+        )
         self.lanes.push(handle.message.kind, handle, front=front)
         handle.channel = self.name
         handle.segments = segments
         handle._next = 0
         handle._unsubmitted = handle._open = len(segments)
-        self._wake.set()
+        if self._idle:
+            self._wake.set()
 
     def requeue(self, handles: list[MessageHandle]) -> None:
         """Put back handles taken with :meth:`take_queue`, at the head of their lanes and in
@@ -339,6 +374,20 @@ class Channel:
                 return bind
         return None
 
+    async def _sleep(self, timeout: float | None) -> None:
+        """Wait for :attr:`_wake` (a message queued, a window slot freed, a bind up), at most
+        ``timeout`` seconds."""
+        self._idle = True
+        self._wake.clear()
+        try:
+            if timeout is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            self._idle = False
+
     async def _dispatch(self) -> None:
         loop = self._loop
         lanes = self.lanes
@@ -347,56 +396,111 @@ class Channel:
         batch = 0
         while self._running:
             if not lanes:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._sleep(None)
                 continue
             bind = self._pick()
             if bind is None:
                 # No bound bind with window room: wait for a result or a (re)bind.
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 0.05)
+                await self._sleep(0.05)
+                continue
+            now = loop.time()
+            if not limited:
+                # No TPS to keep to: fill the bind's window in one go. It leaves in one write
+                # when we yield, and the responses get their turn.
+                self._burst(bind, now)
+                await asyncio.sleep(0)
                 continue
             item = lanes.peek()
             assert item is not None
-            now = loop.time()
             if type(item) is MessageHandle:
-                if item._next == 0 and self._refused_now(item):
+                if (item._next == 0 and item.message.kind in self._suppressed_kinds
+                        and self._refused_now(item)):
                     lanes.pop()
                     continue
                 tokens = len(item.segments) - item._next
             else:
                 tokens = 1
-            if limited:
-                if self.flow.rate != bucket.rate:
-                    bucket.set_rate(min(self.flow.rate, self.config.tps), now)
-                wait = bucket.wait_time(tokens, now)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
-                bucket.take(tokens, now)
+            if self.flow.rate != bucket.rate:
+                bucket.set_rate(min(self.flow.rate, self.config.tps), now)
+            wait = bucket.wait_time(tokens, now)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            bucket.take(tokens, now)
             lanes.pop()
             if type(item) is MessageHandle:
-                self._send(item, bind, now)
+                sent = self._send(item, bind, now)
+                if item._next < len(item.segments):
+                    # Out of window mid-message: the rest goes back to the head of its lane.
+                    lanes.push(item.message.kind, item, front=True)
             else:
-                self._send_segment(cast(_Segment, item), bind, now)
+                segment = cast(_Segment, item)
+                sent = self._send_segment(segment, bind, now)
+                if not sent:
+                    lanes.push(segment.handle.message.kind, segment, front=True)
+            self.in_flight += sent
+            self.counters["segments"] += sent
             batch += 1
             if batch >= 256 or not lanes or bind.session.window_free <= 0:
                 # Yield now and then so results get processed and others get the loop.
                 batch = 0
                 await asyncio.sleep(0)
 
-    def _send(self, handle: MessageHandle, bind: Any, now: float) -> None:
+    def _burst(self, bind: Any, now: float) -> None:
+        """Hand ``bind`` as many queued items as its window takes, in lane order."""
+        items = self.lanes.pop_many(bind.session.window_free)
+        send = bind.send_callback
+        refuse = self._suppressed_kinds
+        sent = 0
+        for i, item in enumerate(items):
+            if type(item) is MessageHandle:
+                if item._next == 0:
+                    if item.message.kind in refuse and self._refused_now(item):
+                        continue
+                    segments = item.segments
+                    if len(segments) == 1:  # the usual message: inline
+                        segment = segments[0]
+                        try:
+                            send(segment.pdu, segment)  # type: ignore[attr-defined]
+                        except NotSentError:
+                            self._push_back(items[i:])
+                            break
+                        segment.sent = now  # type: ignore[attr-defined]
+                        item._next = 1
+                        sent += 1
+                        continue
+                sent += self._send(item, bind, now)
+                if item._next < len(item.segments):
+                    self._push_back(items[i:])
+                    break
+            elif self._send_segment(cast(_Segment, item), bind, now):
+                sent += 1
+            else:
+                self._push_back(items[i:])
+                break
+        self.in_flight += sent
+        self.counters["segments"] += sent
+
+    def _push_back(self, items: list[Any]) -> None:
+        """Items taken from the lanes and not sent: back to the head of their lanes, in
+        order."""
+        self.lanes.push_back([
+            (item.message.kind if type(item) is MessageHandle else item.handle.message.kind, item)
+            for item in items
+        ])
+
+    def _send(self, handle: MessageHandle, bind: Any, now: float) -> int:
+        """Hand the message's next segments to binds with window room; the number handed.
+        The caller puts a message not fully sent back in its lane."""
         segments = handle.segments
         total = len(segments)
         index = handle._next
+        sent = 0
         while index < total:
             if bind is None or bind.session.window_free <= 0:
                 bind = self._pick()
                 if bind is None:
-                    # Out of window mid-message: the rest goes back to the head of its lane.
-                    self.lanes.push(handle.message.kind, handle, front=True)
-                    return
+                    break
             segment = segments[index]
             try:
                 bind.send_callback(segment.pdu, segment)  # type: ignore[attr-defined]
@@ -406,31 +510,31 @@ class Channel:
             segment.sent = now  # type: ignore[attr-defined]
             index += 1
             handle._next = index
-            self.in_flight += 1
-        self.counters["segments"] += total
+            sent += 1
+        return sent
 
-    def _send_segment(self, segment: _Segment, bind: Any, now: float) -> None:
-        """A retry of one segment."""
+    def _send_segment(self, segment: _Segment, bind: Any, now: float) -> int:
+        """A retry of one segment: 1 when a bind took it, 0 when none had room (the caller
+        puts it back)."""
         while True:
             if bind is None or bind.session.window_free <= 0:
                 bind = self._pick()
                 if bind is None:
-                    self.lanes.push(segment.handle.message.kind, segment, front=True)
-                    return
+                    return 0
             try:
                 bind.send_callback(segment.pdu, segment)
             except NotSentError:
                 bind = None
                 continue
             segment.sent = now
-            self.in_flight += 1
-            self.counters["segments"] += 1
-            return
+            return 1
 
     def _result(self, segment: _Segment, resp: Response | None, error: SmppError | None) -> None:
+        self.in_flight -= 1
+        if self._idle:
+            self._wake.set()  # a window slot is free
         now = self._loop.time()
         handle = segment.handle
-        self._wake.set()
         if resp is not None:
             status = resp.command_status
             if status == 0:
@@ -482,10 +586,10 @@ class Channel:
         segment.submitted_at = wall
         segment.state = _SUBMITTED
         receipt = handle.message.registered_delivery
-        handle._unsubmitted -= 1
+        unsubmitted = handle._unsubmitted = handle._unsubmitted - 1
         if not receipt:
             handle._open -= 1  # without a receipt asked for, SUBMITTED is as far as it gets
-        if handle.state is _QUEUED and handle._unsubmitted == 0:
+        if unsubmitted == 0 and handle.state is _QUEUED:
             handle.state = _SUBMITTED
             handle.submitted_at = wall
             self.counters["submitted"] += 1
@@ -517,7 +621,7 @@ class Channel:
         if before in _FINAL:
             return  # already settled (e.g. a receipt after the TTL made it UNKNOWN)
         segment.state = state
-        segment.done_at = time.time()
+        segment.done_at = now = time.time()
         if before is _QUEUED:
             handle._unsubmitted -= 1
         if before is not _SUBMITTED or handle.message.registered_delivery:
@@ -528,17 +632,18 @@ class Channel:
             self.counters["failed"] += 1
         elif state is _UNKNOWN:
             self.counters["unknown"] += 1
-        self._roll_up(handle)
+        if not handle._open and handle.done_at is None:
+            self._roll_up(handle, now)
 
-    def _roll_up(self, handle: MessageHandle) -> None:
-        if handle._open or handle.final:
+    def _roll_up(self, handle: MessageHandle, now: float | None = None) -> None:
+        if handle._open or handle.done_at is not None:  # (done_at: final, see _finish)
             return
         segments = handle.segments
         if len(segments) == 1:
             worst = segments[0].state
         else:
             worst = max((s.state for s in segments), key=_ROLL_UP_RANK.__getitem__)
-        handle._finish(worst)
+        handle._finish(worst, at=now)
         self._notify(handle)  # (the engine stops tracking it there)
 
     # --- receipts and MO --------------------------------------------------------------------------
@@ -563,6 +668,7 @@ class Channel:
         return True
 
     _suppressed: Callable[[Any], bool] | None = None
+    _suppressed_kinds: frozenset[str] = frozenset()  # the kinds _suppressed may refuse
 
     def attach(self, tracked: dict[str, MessageHandle],
                finished: Callable[[str, MessageState], None]) -> None:
@@ -572,15 +678,26 @@ class Channel:
         self._finished_without_handle = finished
 
     def _incoming(self, pdu: Request) -> None:
-        if isinstance(pdu, (DeliverSm, DataSm)):
-            if pdu.is_receipt:
-                self._receipt(pdu)
+        kind = type(pdu)
+        if kind is DeliverSm or kind is DataSm:
+            esm = pdu.esm_class & 0x3C  # type: ignore[attr-defined]
+            if esm == 0x04 or esm == 0x20:  # (DeliverSm.is_receipt, without the property call)
+                self._receipt(pdu)  # type: ignore[arg-type]
             else:
-                self._mo(pdu)
+                self._mo(pdu)  # type: ignore[arg-type]
 
     def _receipt(self, pdu: DeliverSm | DataSm) -> None:
-        raw_id = pdu.tlv(Tag.receipted_message_id)
-        state = pdu.tlv(Tag.message_state)
+        raw_id = state = None
+        for tlv in pdu.tlvs:  # both TLVs in one pass; the first of each counts, as pdu.tlv()
+            tag = tlv.tag
+            if tag == _RECEIPTED_ID:
+                if raw_id is None:
+                    raw_id = tlv.value
+            elif tag == _MESSAGE_STATE and state is None:
+                state = tlv.value
+        if type(raw_id) is str and type(state) is int:
+            self._receipt_found(raw_id, state)
+            return
         if raw_id is None or state is None:
             try:
                 parsed = parse_receipt(pdu.message)
@@ -600,11 +717,19 @@ class Channel:
         style = self.config.id_style
         # The id as the submit_sm_resp would have had it is the likely one: try it before
         # working out the other readings.
-        record = self.store.pop(self.name, normalise_id(raw, style))
+        store = self.store
+        record = store.pop(self.name, normalise_id(raw, style))
         if record is not None:
             self.counters["receipts_matched"] += 1
-            self._receipt_state(record.message_ref, record.segment, record.segments,
-                                state, self._tracked.get(record.message_ref))
+            ref = record.message_ref
+            handle = self._tracked.get(ref)
+            if handle is not None:  # (_receipt_state's common case, inline)
+                self._segment_final(handle, handle.segments[record.segment],
+                                    _FROM_SMPP.get(state, _UNKNOWN), None)
+                if handle.done_at is not None:
+                    store.forget(ref)
+                return
+            self._receipt_state(ref, record.segment, record.segments, state, None)
             return
         candidates = receipt_id_candidates(raw, style)
         for candidate in candidates[1:]:
@@ -710,6 +835,9 @@ class Channel:
 
 
 _INTERMEDIATE = frozenset({int(SmppState.ENROUTE), int(SmppState.ACCEPTED)})
+_FROM_SMPP = {int(k): v for k, v in FROM_SMPP.items()}
+_RECEIPTED_ID = int(Tag.receipted_message_id)
+_MESSAGE_STATE = int(Tag.message_state)
 _FINAL = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
                     MessageState.REJECTED, _FAILED, _UNKNOWN})
 _ROLL_UP_RANK = {_SUBMITTED: -1, **RANK}

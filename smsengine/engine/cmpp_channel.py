@@ -66,7 +66,7 @@ class CmppChannel(Channel):
     def _error_for(self, status: int) -> CmppError:
         return error_for_result(status)
 
-    def build(self, handle: MessageHandle) -> list[Submit]:  # type: ignore[override]
+    def build(self, handle: MessageHandle) -> list[Submit]:
         """Encode and split a message into CMPP_SUBMITs (raises MessageRefusedError)."""
         msg = handle.message
         cfg = self.config

@@ -95,6 +95,7 @@ class Engine:
         self.channels: dict[str, Channel] = {}
         self._routes: list[_Route] = []
         self._tracked: dict[str, MessageHandle] = {}
+        self._only: Channel | None = None
         self._by_reference: dict[str, MessageHandle] = {}
         self._finished_references: dict[str, MessageHandle] = {}  # oldest first, bounded
         self._events: asyncio.Queue[MessageEvent | MoMessage | BindEvent] | None = None
@@ -146,11 +147,18 @@ class Engine:
             )
             channel.attach(self._tracked, self._finished_from_store)
             channel._suppressed = self._is_suppressed
+            channel._suppressed_kinds = self._suppressed_kinds
             self.channels[ch_cfg.name] = channel
         self._routes = [_Route(r, self.channels) for r in cfg.routes]
         if not self._routes:
             self._routes = [_Route(RouteConfig(channels=[c.name for c in cfg.channels]),
                                    self.channels)]
+        first = self._routes[0]
+        # One route for every message to one channel (the usual small setup): no matching.
+        self._only = (
+            first.channels[0] if len(self._routes) == 1 and len(first.channels) == 1
+            and not (first.kinds or first.prefixes or first.pattern) else None
+        )
         for channel in self.channels.values():
             channel.start()
         self._spawn(self._housekeeping())
@@ -203,7 +211,9 @@ class Engine:
             raise MessageRefusedError(
                 f"{len(self._tracked)} messages in flight (max_tracked)",
                 status=CommandStatus.ESME_RMSGQFUL, retriable=True)
-        channel = self._route(message)
+        channel = self._only
+        if channel is None or channel.alarm:
+            channel = self._route(message)
         handle = MessageHandle(new_ref(), message)
         try:
             pdus = channel.build(handle)
@@ -258,7 +268,7 @@ class Engine:
     # --- results --------------------------------------------------------------------------------
 
     def _notify(self, handle: MessageHandle) -> None:
-        if handle.final:
+        if handle.done_at is not None:  # final (MessageHandle._finish sets it)
             self._tracked.pop(handle.ref, None)
             reference = handle.message.reference
             if reference is not None and self._by_reference.pop(reference, None) is not None:

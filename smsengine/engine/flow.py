@@ -100,10 +100,14 @@ class AimdRate:
 
     def on_response(self, latency: float, now: float) -> bool:
         """A response came after ``latency`` seconds; True if the rate was cut for it."""
-        self.latency = latency if self.latency == 0.0 else self.latency * 0.9 + latency * 0.1
-        if self.latency > self.latency_limit:
+        ewma = self.latency
+        ewma = self.latency = latency if ewma == 0.0 else ewma * 0.9 + latency * 0.1
+        if ewma > self.latency_limit:
             return self._cut(now, "slow")
-        self.recover(now)
+        if self.rate < self.ceiling:
+            self.recover(now)
+        elif now > self.last_update:
+            self.last_update = now  # (what recover() does at the ceiling, without the call)
         return False
 
     def recover(self, now: float) -> None:

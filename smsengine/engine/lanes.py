@@ -39,7 +39,9 @@ class Lanes(Generic[T]):
         return kind if kind in self._queues else self.names[-1]
 
     def push(self, kind: str, item: T, *, front: bool = False) -> None:
-        queue = self._queues[self.lane_of(kind)]
+        queue = self._queues.get(kind)
+        if queue is None:
+            queue = self._order[-1]
         if len(queue) >= self.capacity and not front:
             raise LaneFull(f"lane {self.lane_of(kind)!r} holds {self.capacity} messages")
         if front:
@@ -70,6 +72,39 @@ class Lanes(Generic[T]):
                 credit[i] += share
         self._len -= 1
         return order[first].popleft()
+
+    def pop_many(self, n: int) -> list[T]:
+        """Up to ``n`` items: the ones ``n`` calls of :meth:`pop` would return, in that order.
+        With one lane holding items (the usual case) they come off it in one go."""
+        if n <= 0 or not self._len:
+            return []
+        busy = [queue for queue in self._order if queue]
+        if len(busy) == 1:
+            # pop() credits only lanes other than the one it takes from: nothing changes.
+            queue = busy[0]
+            if n >= len(queue):
+                out = list(queue)
+                queue.clear()
+            else:
+                popleft = queue.popleft
+                out = [popleft() for _ in range(n)]
+            self._len -= len(out)
+            return out
+        out = []
+        for _ in range(n):
+            item = self.pop()
+            if item is None:
+                break
+            out.append(item)
+        return out
+
+    def push_back(self, kinds_and_items: list[tuple[str, T]]) -> None:
+        """Undo :meth:`pop_many` for the items not used: each goes back to the head of its
+        lane, in the order given (never refused for capacity: they were queued already).
+        The min_share credits of the picks are not given back; a lane's turn may come one
+        pick early after this, which it is owed soon anyway."""
+        for kind, item in reversed(kinds_and_items):
+            self.push(kind, item, front=True)
 
     def peek(self) -> T | None:
         """The item :meth:`pop` returns next, changing nothing. The same choice as ``pop``,

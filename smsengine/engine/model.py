@@ -202,13 +202,15 @@ class MessageHandle:
             self._done = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._done), timeout)
 
-    def _finish(self, state: MessageState, error: SmppError | CmppError | None = None) -> None:
+    def _finish(self, state: MessageState, error: SmppError | CmppError | None = None,
+                at: float | None = None) -> None:
         self.state = state
         if error is not None:
             self.error = error
-        self.done_at = time.time()
-        if self._done is not None and not self._done.done():
-            self._done.set_result(state)
+        self.done_at = time.time() if at is None else at
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(state)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ enquire_link keepalive and dead-peer detection, and answers to the peer's reques
 Drive it like this (the asyncio adapter in :mod:`smsengine.bind` does exactly that):
 
 - feed received bytes: ``events = session.receive_data(data, now)``;
-- queue requests: ``seq = session.send_request(pdu, now, token)``;
+- queue requests: ``seq = session.send_request(pdu, now, token)`` (a PDU, or an
+  ``EncodedRequest`` from a ``SubmitSmTemplate``: the same, minus building and encoding a PDU);
 - write what it produced: ``transport.write(session.data_to_send())`` — that call is also
   what marks queued requests as *written*;
 - arm one timer for ``session.next_deadline()`` and call ``session.handle_timer(now)`` then;
@@ -23,6 +24,7 @@ response: must not be resent blindly).
 from __future__ import annotations
 
 import enum
+import struct
 from typing import Any, Final
 
 import msgspec
@@ -44,6 +46,7 @@ from .pdu import (
     BindTransmitter,
     DataSm,
     DeliverSm,
+    EncodedRequest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -132,8 +135,21 @@ _INBOUND: Final[dict[int, frozenset[SessionState]]] = {
 
 # The same tables keyed by PDU class: hashing a class is done in C, while Enum.__hash__ (an
 # IntEnum command_id) is Python code run on every request.
-_OUTBOUND_BY_CLASS: Final = {PDU_CLASSES[cid]: states for cid, states in _OUTBOUND.items()}
+_OUTBOUND_BY_CLASS: Final[dict[type, frozenset[SessionState]]] = {
+    PDU_CLASSES[cid]: states for cid, states in _OUTBOUND.items()
+}
 _INBOUND_BY_CLASS: Final = {PDU_CLASSES[cid]: states for cid, states in _INBOUND.items()}
+
+# The success answer to a deliver_sm or data_sm with auto_ack, packed directly: a
+# deliver_sm_resp / data_sm_resp with an empty message_id (SMPP 3.4 4.6.2, 4.7.2) is the header
+# (command_length 17, command_status 0) and one NUL. Building and validating the response PDU
+# to encode it cost more than the rest of handling the deliver_sm.
+_pack_ack: Final = struct.Struct(">IIIIB").pack
+_DELIVER_SM_RESP: Final = int(CommandId.deliver_sm_resp)
+_ACK_ID: Final[dict[type[Request], int]] = {
+    DeliverSm: _DELIVER_SM_RESP,
+    DataSm: int(CommandId.data_sm_resp),
+}
 
 
 class SessionConfig:
@@ -220,14 +236,19 @@ class SessionEvent:
         return f"{type(self).__name__}({fields})"
 
 
-# The two per-request events are msgspec structs: built in C (one per request is measurable),
+# The per-message events are msgspec structs: built in C (one per message is measurable),
 # compared by identity like the other events (eq=False), same fields, same repr format.
+#
+# ResponseReceived and RequestFailed stay tracked by the cyclic garbage collector: ``token`` is
+# whatever the caller passed (a future, a callback closure) and could well end up referring to
+# the event, and an exception's traceback refers to frames. An untracked object in a cycle
+# hides the cycle's references from the collector, and the cycle would never be freed.
 
 
 class ResponseReceived(msgspec.Struct, SessionEvent, eq=False):
     """The response to one of our requests (any command_status, including generic_nack)."""
 
-    request: Request
+    request: Request | EncodedRequest
     response: Response
     token: Any
 
@@ -236,20 +257,21 @@ class RequestFailed(msgspec.Struct, SessionEvent, eq=False):
     """One of our requests ended without a response; ``error`` is a :class:`NotSentError`
     (safe to retry) or an :class:`OutcomeUnknownError` (do not resend blindly)."""
 
-    request: Request
+    request: Request | EncodedRequest
     error: SmppError
     token: Any
 
 
-class IncomingRequest(SessionEvent):
+class IncomingRequest(msgspec.Struct, SessionEvent, eq=False, gc=False):
     """A request from the SMSC for the application: deliver_sm, data_sm, alert_notification,
     outbind. With ``auto_ack`` the session has already queued a success response."""
 
-    __slots__ = ("acked", "pdu")
-
-    def __init__(self, pdu: Request, acked: bool) -> None:
-        self.pdu = pdu
-        self.acked = acked
+    # gc=False is safe: an IncomingRequest holds a decoded PDU (SMPP here, CMPP from
+    # smsengine.cmpp.session) and a bool. Those PDUs are gc=False values made of str, bytes,
+    # int and tuples of such values, so nothing reachable from the event can refer back to it:
+    # no cycle can pass through it. (Assigning something else to ``pdu`` would break that.)
+    pdu: Request
+    acked: bool
 
 
 class Bound(SessionEvent):
@@ -305,7 +327,7 @@ class ProtocolError(SessionEvent):
 class _Pending(msgspec.Struct):
     """An outstanding request (a struct: built in C, no Python ``__init__`` per request)."""
 
-    request: Request
+    request: Request | EncodedRequest
     token: Any
     deadline: float
     generation: int  # written once data_to_send() moved past it
@@ -372,19 +394,33 @@ class Session:
         self.state = _S.UNBINDING
         return self._queue(Unbind(), now, None, counts=False)
 
-    def send_request(self, request: Request, now: float, token: Any = None) -> int:
-        """Queue a request; returns its sequence_number. Raises :class:`SessionStateError`
-        when the current state does not allow it and :class:`NotSentError` when the window is
-        full — either way nothing was queued."""
-        cid = request.command_id
-        allowed = _OUTBOUND_BY_CLASS.get(type(request))
+    def send_request(self, request: Request | EncodedRequest, now: float,
+                     token: Any = None) -> int:
+        """Queue a request (a PDU, or an :class:`EncodedRequest` from a template); returns its
+        sequence_number. Raises :class:`SessionStateError` when the current state does not
+        allow it and :class:`NotSentError` when the window is full — either way nothing was
+        queued."""
+        if type(request) is EncodedRequest:
+            allowed = _OUTBOUND.get(request.command_id)
+        else:
+            allowed = _OUTBOUND_BY_CLASS.get(type(request))
         if allowed is None or self.state not in allowed:
-            hint = "; use unbind()" if cid == CommandId.unbind else ""
+            hint = "; use unbind()" if request.command_id == CommandId.unbind else ""
             raise SessionStateError(f"{request.command_name} not allowed in state "
                                     f"{self.state.value}{hint}")
         if self._in_window >= self.config.window:
             raise NotSentError(f"window of {self.config.window} requests is full")
-        return self._queue(request, now, token, counts=True)
+        # _queue and _next_seq inlined: this runs once per message.
+        pending = self._pending
+        seq = self._seq + 1
+        if seq > MAX_SEQUENCE or seq in pending:
+            seq = self._next_seq()
+        else:
+            self._seq = seq
+        self._out.append(request.encode(seq))
+        pending[seq] = _Pending(request, token, now + self._timeout, self._generation, True)
+        self._in_window += 1
+        return seq
 
     def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
         seq = self._next_seq()
@@ -481,6 +517,12 @@ class Session:
             events.append(ResponseReceived(entry.request, pdu, entry.token))
 
     def _incoming(self, pdu: Request, events: list[SessionEvent]) -> None:
+        if type(pdu) is DeliverSm and self.state in _RECEIVES:  # the common case, first
+            acked = self.config.auto_ack
+            if acked:
+                self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
+            events.append(IncomingRequest(pdu, acked))
+            return
         cid = pdu.command_id
         allowed = _INBOUND_BY_CLASS.get(type(pdu))
         if allowed is None:
@@ -504,10 +546,10 @@ class Session:
             self.state = _S.CLOSED
             events.append(Unbound(by_peer=True))
         else:
-            acked = self.config.auto_ack and isinstance(pdu, (DeliverSm, DataSm))
-            if acked:
-                self._out.append(pdu.response().encode())
-            events.append(IncomingRequest(pdu, acked))
+            resp_id = _ACK_ID.get(type(pdu)) if self.config.auto_ack else None
+            if resp_id is not None:
+                self._out.append(_pack_ack(17, resp_id, 0, pdu.sequence_number, 0))
+            events.append(IncomingRequest(pdu, resp_id is not None))
 
     # --- time ---------------------------------------------------------------------------------
 

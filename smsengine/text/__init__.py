@@ -38,7 +38,7 @@ from .errors import (
 )
 from .reassembly import Reassembled, Reassembler
 from .refs import ReferenceCounter
-from .segment import Count, Part, Split, capacity, count, split
+from .segment import Count, Part, Split, capacity, count, single_part, split
 from .udh import ConcatInfo, InformationElement, UserDataHeader, concat_udh, parse_udh
 
 __all__ = [
@@ -71,5 +71,6 @@ __all__ = [
     "encoding_for_msg_fmt",
     "first_unencodable",
     "parse_udh",
+    "single_part",
     "split",
 ]

@@ -46,7 +46,7 @@ from .codec import DEFAULT_ENCODINGS, choose_encoding, encode, first_unencodable
 from .constants import MAX_PARTS, USER_DATA_OCTETS, Encoding, SplitMethod
 from .errors import MessageTooLongError, TextError, UnencodableTextError
 
-__all__ = ["Count", "Part", "Split", "capacity", "count", "split"]
+__all__ = ["Count", "Part", "Split", "capacity", "count", "single_part", "split"]
 
 _UDH8_OCTETS: Final = 6  # 05 00 03 ref total seq
 _UDH16_OCTETS: Final = 7  # 06 08 04 ref ref total seq
@@ -475,6 +475,35 @@ def split(
         for i in range(total)
     ]
     return Split(enc, data_coding, method, tuple(parts), all_units)
+
+
+def single_part(
+    message: str, allowed: Sequence[Encoding] = DEFAULT_ENCODINGS
+) -> tuple[int, bytes] | None:
+    """``(data_coding, user_data)`` when :func:`split` would send ``message`` as one part with
+    the default encodings, else None (then call :func:`split`, which also says what is wrong).
+
+    The one-part case of the default choice, without building a :class:`Split`: a text that
+    fits 160 GSM septets, or 70 UCS2 code units. Other ``allowed`` lists always give None.
+    """
+    if allowed is not DEFAULT_ENCODINGS:
+        return None
+    if _NON_GSM.search(message) is None:
+        if len(message) > 160:
+            return None
+        data = message.translate(_TO_SEPTETS).encode("latin-1")
+        return (_GSM7_CODING, data) if len(data) <= 160 else None
+    if len(message) > 70:
+        return None
+    try:
+        data = message.encode("utf-16-be")
+    except UnicodeEncodeError:  # a lone surrogate: split() raises the error that names it
+        return None
+    return (_UCS2_CODING, data) if len(data) <= 140 else None
+
+
+_GSM7_CODING: Final = 0  # Encoding.GSM7.data_coding
+_UCS2_CODING: Final = 8  # Encoding.UCS2.data_coding
 
 
 def count(

@@ -641,6 +641,34 @@ def test_without_auto_ack_the_application_answers() -> None:
     assert (ack.sequence_number, ack.command_status) == (seq, S.ESME_RX_T_APPN)
 
 
+def test_one_read_of_mixed_pdus_is_handled_in_order() -> None:
+    """Each PDU of a read sees the state the ones before it left: a deliver_sm after the peer's
+    unbind is refused, and the events and answers keep the wire order."""
+    session, peer = bound_session()
+    seq = session.send_request(submit(1), 1.0)
+    session.data_to_send()
+    receipt = DeliverSm(source_addr="1", destination_addr="2", esm_class=4,
+                        short_message=b"id:M1 stat:DELIVRD")
+    data = b"".join([
+        receipt.encode(11),
+        SubmitSmResp(sequence_number=seq, message_id="M1").encode(),
+        SubmitSmResp(sequence_number=seq, message_id="M1").encode(),  # answered already
+        receipt.encode(12),
+        Unbind().encode(13),
+        receipt.encode(14),
+    ])
+    events = session.receive_data(data, 2.0)
+    assert kinds(events) == [IncomingRequest, ResponseReceived, ProtocolError, IncomingRequest,
+                             Unbound, ProtocolError]
+    assert [e.pdu.sequence_number for e in events if isinstance(e, IncomingRequest)] == [11, 12]
+    peer.feed(session.data_to_send())
+    assert [(type(p), p.sequence_number, p.command_status) for p in peer.received
+            if isinstance(p, Response)][-4:] == [
+        (DeliverSmResp, 11, 0), (DeliverSmResp, 12, 0), (UnbindResp, 13, 0),
+        (DeliverSmResp, 14, S.ESME_RINVBNDSTS),
+    ]
+
+
 def test_enquire_link_from_the_peer_is_answered() -> None:
     session, peer = bound_session()
     seq = peer.send(EnquireLink())

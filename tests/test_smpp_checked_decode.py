@@ -9,8 +9,10 @@ body, both must agree: the same PDU, or a PduDecodeError with the same status an
 from __future__ import annotations
 
 import random
+import struct
 import threading
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +30,7 @@ from smsengine.smpp import (
 )
 from smsengine.smpp.pdu import _DECODERS, _SLOW_DECODERS, PDU_CLASSES, decode_body
 from smsengine.smpp.tlv import (
+    TLV_SPECS,
     TlvDecodeError,
     _decode_tlvs_walk,
     decode_tlvs,
@@ -37,17 +40,27 @@ from smsengine.smpp.tlv import (
 from tests.strategies import any_pdu
 
 
-def _outcome(decoder: object, body: bytes, cid: int) -> object:
+def _types(pdu: Pdu) -> list[object]:
+    """The type of every field and TLV part: equal values can still differ there (an int for
+    a CommandStatus, a Tag for an int), which ``==`` does not show."""
+    out: list[object] = [type(getattr(pdu, name)) for name in pdu.__struct_fields__]
+    out += [(type(t.tag), type(t.value)) for t in pdu.tlvs]
+    return out
+
+
+def _outcome(decoder: object, body: bytes, cid: int, status: int = 0) -> object:
     try:
-        pdu = decoder(body, 7, 0)  # type: ignore[operator]
+        pdu = decoder(body, 7, status)  # type: ignore[operator]
     except PduDecodeError as exc:
         return ("error", exc.status, exc.field, exc.command_id)
     assert type(pdu) is PDU_CLASSES[cid]
-    return pdu
+    return pdu, _types(pdu)
 
 
-def _same(body: bytes, cid: int) -> None:
-    assert _outcome(_DECODERS[cid], body, cid) == _outcome(_SLOW_DECODERS[cid], body, cid)
+def _same(body: bytes, cid: int, status: int = 0) -> None:
+    assert _outcome(_DECODERS[cid], body, cid, status) == _outcome(
+        _SLOW_DECODERS[cid], body, cid, status
+    )
 
 
 def _mutations(body: bytes, rng: random.Random) -> list[bytes]:
@@ -138,7 +151,7 @@ def test_tlvs_checked_agrees_with_decode_tlvs() -> None:
         except TlvDecodeError:
             slow = "bad"
         checked = decode_tlvs_checked(bytes(b), 0)
-        assert (checked[0] if checked is not None else "bad") == slow
+        assert (checked if checked is not None else "bad") == slow
         if slow != "bad":
             assert decode_tlvs(bytes(b), 0) == slow
 
@@ -172,3 +185,119 @@ def test_decoding_in_other_threads_never_skips_validation_here() -> None:
         stop.set()
         for t in threads:
             t.join()
+
+
+# --- the fast paths inside the checked decoders -----------------------------------------------
+# The receipt TLVs (receipted_message_id then message_state) are read by one regular expression,
+# deliver_sm and submit_sm first try a pattern without SMPP times, TLVs and the PDUs with at
+# most one body field are copies of a prototype: each must give what the validating path gives.
+
+
+def _tlvs_outcome(raw: bytes) -> object:
+    checked = decode_tlvs_checked(raw, 0)
+    try:
+        slow = _decode_tlvs_walk(raw, 0)
+    except TlvDecodeError:
+        assert checked is None
+        return "bad"
+    assert checked is not None
+    assert [(type(t.tag), type(t.value)) for t in checked] == [
+        (type(t.tag), type(t.value)) for t in slow
+    ]
+    assert checked == slow
+    return checked
+
+
+@settings(max_examples=400)
+@given(
+    st.binary(max_size=70) | st.text("0123456789abcdefABCDEF", max_size=70).map(str.encode),
+    st.integers(0, 255),
+    st.integers(-2, 2),
+    st.booleans(),
+    st.binary(max_size=6),
+)
+def test_receipt_tlvs_fast_path_agrees(
+    message_id: bytes, state: int, length_error: int, nul: bool, tail: bytes
+) -> None:
+    value = message_id + (b"\0" if nul else b"")
+    length = max(0, min(255, len(value) + length_error))
+    raw = b"\x00\x1e\x00" + bytes([length]) + value + b"\x00\x04\x27\x00\x01" + bytes([state])
+    _tlvs_outcome(raw)
+    _tlvs_outcome(raw + tail)
+    _tlvs_outcome(raw[: len(raw) - len(tail)])
+
+
+@given(
+    st.lists(
+        st.sampled_from(sorted(TLV_SPECS)) | st.integers(0, 0xFFFF),
+        max_size=4,
+    ),
+    st.lists(st.binary(max_size=12), min_size=4, max_size=4),
+)
+def test_tlv_kinds_agree_with_the_walk(tags: list[int], values: list[bytes]) -> None:
+    pairs = zip(tags, values[: len(tags)], strict=True)
+    raw = b"".join(struct.pack(">HH", tag, len(value)) + value for tag, value in pairs)
+    _tlvs_outcome(raw)
+
+
+@st.composite
+def receipts(draw: st.DrawFn) -> DeliverSm:
+    """deliver_sm receipts as the fake SMSC sends them, now and then with SMPP times."""
+    message_id = draw(st.text("0123456789abcdef", min_size=1, max_size=64))
+    times = draw(st.sampled_from(["", "260101120000000+", "000001000000000R"]))
+    return DeliverSm(
+        source_addr_ton=draw(st.integers(0, 6)),
+        source_addr_npi=draw(st.integers(0, 1)),
+        source_addr=draw(st.text("0123456789", max_size=20)),
+        dest_addr_ton=5,
+        destination_addr=draw(st.text("ABCDEFGHIJ", max_size=20)),
+        esm_class=4,
+        schedule_delivery_time=times,
+        validity_period=draw(st.sampled_from(["", times])),
+        short_message=(
+            f"id:{message_id} sub:001 dlvrd:001 submit date:2601011200 "
+            f"done date:2601011201 stat:DELIVRD err:000 text:hello"
+        ).encode(),
+        tlvs=(
+            Tlv(Tag.receipted_message_id.value, message_id),
+            Tlv(Tag.message_state.value, draw(st.integers(0, 255))),
+        ),
+    )
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(receipts(), st.randoms(use_true_random=False))
+def test_receipts_and_their_mutations_decode_alike(pdu: DeliverSm, rng: random.Random) -> None:
+    body = pdu.encode(7)[16:]
+    assert _DECODERS[DeliverSm.command_id](body, 7, 0) == msgspec.structs.replace(
+        pdu, sequence_number=7
+    )
+    for variant in _mutations(body, rng):
+        _same(variant, DeliverSm.command_id)
+        _same(variant, SubmitSm.command_id)
+
+
+_SMALL = [cls for cls in PDU_CLASSES.values() if len(cls.__struct_fields__) <= 4]
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(_SMALL),
+    st.sampled_from([0, 8, 0x58, 0x400, 0xFFFFFFFF]),
+    st.text("0123456789ABCDEF", max_size=66).map(str.encode),
+    st.sampled_from([b"", b"\0", b"\0\x00\x1e\x00\x02A\0", b"x"]),
+)
+def test_prototype_built_pdus_agree(cls: type[Pdu], status: int, value: bytes,
+                                    tail: bytes) -> None:
+    for body in (b"", value + tail, tail):
+        _same(body, cls.command_id, status)
+
+
+def test_prototypes_are_not_shared_or_changed() -> None:
+    decode = _DECODERS[SubmitSmResp.command_id]
+    first = decode(b"A1\0", 1, 0)
+    second = decode(b"B2\0", 2, 8)
+    assert first == SubmitSmResp(sequence_number=1, message_id="A1")
+    assert second == SubmitSmResp(sequence_number=2, command_status=8, message_id="B2")
+    assert type(first.command_status) is CommandStatus
+    assert decode(b"", 3, 0) == SubmitSmResp(sequence_number=3)

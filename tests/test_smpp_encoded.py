@@ -308,3 +308,25 @@ def test_the_common_case_builds_no_submit_sm(monkeypatch: pytest.MonkeyPatch) ->
                          validity_period="000001000000000R", tlvs=(_PAYLOAD,)).encode(3),
     ]
     assert got == expected
+
+
+# --- SubmitSmTemplate.simple: request() for the usual message -----------------------------------
+
+@given(
+    st.text(max_size=24),
+    st.binary(max_size=260),
+    st.integers(-1, 300),
+    st.integers(-1, 300),
+)
+def test_simple_is_request_for_the_usual_message(destination: str, short: bytes,
+                                                 registered: int, coding: int) -> None:
+    template = SubmitSmTemplate(source_addr="SHOP", source_addr_ton=5)
+    try:
+        expected = template.request(destination, short, registered_delivery=registered,
+                                    data_coding=coding)
+    except InvalidPduError as exc:
+        with pytest.raises(InvalidPduError) as got:
+            template.simple(destination, short, registered, coding)
+        assert (got.value.field, got.value.status) == (exc.field, exc.status)
+        return
+    assert template.simple(destination, short, registered, coding) == expected

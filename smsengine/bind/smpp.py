@@ -219,6 +219,21 @@ class SmppBind(asyncio.Protocol):
         if self._timer is None or now + self._response_timeout < self._timer_at:
             self._arm()  # (as in send_nowait: the timer may be set for the later keepalive)
 
+    def send_callbacks(self, requests: list[Any], callbacks: list[ResultCallback]) -> int:
+        """:meth:`send_callback` for a batch: queues ``requests[i]`` with ``callbacks[i]`` in
+        order while the window has room and returns how many it queued (the rest were not).
+        Raises NotSentError when there is no connection, with nothing queued."""
+        if self._transport is None:
+            raise NotSentError(f"bind {self.name} has no connection")
+        now = self._loop.time()
+        queued = self.session.send_requests(requests, callbacks, now)
+        if queued:
+            if self._flush_handle is None:
+                self._flush_handle = self._loop.call_soon(self._flush)
+            if self._timer is None or now + self._response_timeout < self._timer_at:
+                self._arm()
+        return queued
+
     async def send(self, request: Request) -> Response:
         """Send when the window has room; return the response (any command_status)."""
         while self.session.window_free <= 0:
@@ -355,6 +370,12 @@ class SmppBind(asyncio.Protocol):
                 if status and status in self.throttle_statuses:  # skip hashing when 0
                     self._emit("throttled", event.response.status_name,
                                event.response.command_status)
+            elif type(event) is IncomingRequest:
+                on_message = self._on_message
+                if on_message is not None:
+                    on_message(event.pdu)
+                else:
+                    self._incoming(event.pdu)
             elif type(event) is RequestFailed:
                 freed = True
                 token = event.token
@@ -366,8 +387,6 @@ class SmppBind(asyncio.Protocol):
                     token(None, event.error)
                 if getattr(event.error, "timed_out", False):
                     self._emit("timeout", str(event.error))
-            elif type(event) is IncomingRequest:
-                self._incoming(event.pdu)
             elif type(event) is Bound:
                 self._emit("bound", event.system_id)
                 if not self._bound.done():

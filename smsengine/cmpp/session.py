@@ -343,6 +343,15 @@ class CmppSession:
             raise CmppNotSentError(f"window of {self.config.window} requests is full")
         return self._queue(request, now, token, counts=True)
 
+    def send_requests(self, requests: list[Any], tokens: list[Any], now: float) -> int:
+        """Queue ``requests[i]`` with ``tokens[i]`` in order while the window has room;
+        returns how many were queued (the SMPP session's batch interface; errors as
+        :meth:`send_request`, the requests before the failing one staying queued)."""
+        count = min(self.config.window - self._in_window, len(requests))
+        for i in range(max(count, 0)):
+            self.send_request(requests[i], now, tokens[i])
+        return max(count, 0)
+
     def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
         seq = self._next_seq()
         self._out.append(encode(request, self.version, sequence_id=seq))

@@ -110,27 +110,25 @@ class MoMessage:
                 f"destination={self.destination!r}, text={self.text!r})")
 
 
-class _Segment(SegmentInfo):
+class _Segment(SegmentInfo, gc=False, eq=False):
     """A segment with what the channel needs to send it; also the bind's result callback, so
-    nothing else (no closure, no future) is allocated per segment in flight."""
+    nothing else (no closure, no future) is allocated per segment in flight. Untracked by the
+    cyclic collector like SegmentInfo: its ``handle`` (which holds it) is dropped when the
+    message is final, and ``channel`` outlives it."""
 
-    __slots__ = ("channel", "handle", "pdu", "sent")
-
-    def __init__(self, channel: Channel, handle: MessageHandle, index: int, pdu: Any) -> None:
-        # SegmentInfo's fields set here rather than through super().__init__: one call less
-        # per segment queued.
-        self.index = index
-        self.message_id = ""
-        self.state = _QUEUED
-        self.submitted_at: float | None = None
-        self.done_at: float | None = None
-        self.channel = channel
-        self.handle = handle
-        self.pdu = pdu
-        self.sent = 0.0
+    channel: Any = None
+    handle: Any = None
+    pdu: Any = None
+    sent: float = 0.0
 
     def __call__(self, resp: Response | None, error: SmppError | None) -> None:
-        self.channel._result(self, resp, error)
+        channel = self.channel
+        if self.handle is None:
+            return  # (the message is final: nothing can change it now)
+        if resp is not None and resp.command_status == 0:
+            channel._accepted(self, getattr(resp, "message_id", ""))
+        else:
+            channel._result(self, resp, error)
 
 
 class Channel:
@@ -164,6 +162,7 @@ class Channel:
         self._wake = asyncio.Event()
         # True while the dispatcher waits on _wake: the hot paths set the event only then.
         self._idle = False
+        self._limited = config.tps > 0
         # submit_sm templates by sender (the fields every message from it shares, checked once).
         self._templates: dict[str, SubmitSmTemplate] = {}
         self._task: asyncio.Task[None] | None = None
@@ -302,9 +301,8 @@ class Channel:
             # The usual message: one part in the default encodings, no TLVs.
             one = single_part(text, self._encodings)
             if one is not None:
-                return [self._template(source).request(
-                    msg.destination, one[1], registered_delivery=registered,
-                    data_coding=one[0])]
+                template = self._templates.get(source) or self._template(source)
+                return [template.simple(msg.destination, one[1], registered, one[0])]
         method = self._method
         destination = msg.destination
         parts = self._split(msg)
@@ -336,9 +334,10 @@ class Channel:
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
         """Queue a message built by :meth:`build` (raises LaneFull, leaving the handle as it
         was)."""
-        segments: list[SegmentInfo] = (
-            [_Segment(self, handle, 0, pdus[0])] if len(pdus) == 1
-            else [_Segment(self, handle, i, pdu) for i, pdu in enumerate(pdus)]
+        segments: tuple[SegmentInfo, ...] = (
+            (_Segment(0, "", _QUEUED, None, None, self, handle, pdus[0]),) if len(pdus) == 1
+            else tuple([_Segment(i, "", _QUEUED, None, None, self, handle, pdu)
+                        for i, pdu in enumerate(pdus)])
         )
         self.lanes.push(handle.message.kind, handle, front=front)
         handle.channel = self.name
@@ -447,28 +446,34 @@ class Channel:
                 await asyncio.sleep(0)
 
     def _burst(self, bind: Any, now: float) -> None:
-        """Hand ``bind`` as many queued items as its window takes, in lane order."""
+        """Hand ``bind`` as many queued items as its window takes, in lane order. Runs of
+        one-part messages go to the bind as one batch."""
         items = self.lanes.pop_many(bind.session.window_free)
-        send = bind.send_callback
         refuse = self._suppressed_kinds
+        requests: list[Any] = []
+        batch: list[_Segment] = []
         sent = 0
         for i, item in enumerate(items):
+            if type(item) is MessageHandle and item._next == 0:
+                if item.message.kind in refuse and self._refused_now(item):
+                    continue
+                segments = item.segments
+                if len(segments) == 1:  # the usual message
+                    segment: Any = segments[0]
+                    requests.append(segment.pdu)
+                    batch.append(segment)
+                    continue
+            # Anything else (a message of several parts, a retry) goes on its own, after the
+            # batch before it.
+            if batch:
+                queued = self._send_batch(bind, requests, batch, now)
+                sent += queued
+                if queued < len(batch):
+                    self._push_back([s.handle for s in batch[queued:]] + items[i:])
+                    break
+                requests.clear()
+                batch.clear()
             if type(item) is MessageHandle:
-                if item._next == 0:
-                    if item.message.kind in refuse and self._refused_now(item):
-                        continue
-                    segments = item.segments
-                    if len(segments) == 1:  # the usual message: inline
-                        segment = segments[0]
-                        try:
-                            send(segment.pdu, segment)  # type: ignore[attr-defined]
-                        except NotSentError:
-                            self._push_back(items[i:])
-                            break
-                        segment.sent = now  # type: ignore[attr-defined]
-                        item._next = 1
-                        sent += 1
-                        continue
                 sent += self._send(item, bind, now)
                 if item._next < len(item.segments):
                     self._push_back(items[i:])
@@ -478,8 +483,27 @@ class Channel:
             else:
                 self._push_back(items[i:])
                 break
+        else:
+            if batch:
+                queued = self._send_batch(bind, requests, batch, now)
+                sent += queued
+                if queued < len(batch):
+                    self._push_back([s.handle for s in batch[queued:]])
         self.in_flight += sent
         self.counters["segments"] += sent
+
+    @staticmethod
+    def _send_batch(bind: Any, requests: list[Any], batch: list[_Segment], now: float) -> int:
+        """One-part messages to ``bind`` in one call; how many it took."""
+        try:
+            queued: int = bind.send_callbacks(requests, batch)
+        except NotSentError:
+            return 0
+        for k in range(queued):
+            segment = batch[k]
+            segment.sent = now
+            segment.handle._next = 1
+        return queued
 
     def _push_back(self, items: list[Any]) -> None:
         """Items taken from the lanes and not sent: back to the head of their lanes, in
@@ -538,7 +562,8 @@ class Channel:
         if resp is not None:
             status = resp.command_status
             if status == 0:
-                self.flow.on_response(now - segment.sent, now)
+                if self._limited:
+                    self.flow.on_response(now - segment.sent, now)
                 self._submitted(handle, segment, getattr(resp, "message_id", ""))
                 return
             if status in self._throttle:
@@ -564,6 +589,44 @@ class Channel:
             return
         segment.message_id = ""
         self._segment_final(handle, segment, _UNKNOWN, error)
+
+    def _accepted(self, segment: _Segment, raw_id: str) -> None:
+        """A submit answered with success: :meth:`_result`'s usual case, with
+        :meth:`_submitted`'s usual case inline (this runs once per segment sent)."""
+        self.in_flight -= 1
+        if self._idle:
+            self._wake.set()  # a window slot is free
+        if self._limited:  # (the AIMD rate paces only a channel with a TPS limit)
+            now = self._loop.time()
+            self.flow.on_response(now - segment.sent, now)
+        handle = segment.handle
+        if (segment.state is not _QUEUED or len(handle.segments) != 1
+                or not handle.message.registered_delivery or handle.state is not _QUEUED):
+            self._submitted(handle, segment, raw_id)
+            return
+        wall = time.time()
+        segment.message_id = raw_id
+        segment.submitted_at = wall
+        segment.state = _SUBMITTED
+        handle._unsubmitted = 0
+        handle.state = _SUBMITTED
+        handle.submitted_at = wall
+        self.counters["submitted"] += 1
+        if self.watched:
+            self._notify(handle)
+        style = self.config.id_style
+        norm = (raw_id.strip().rstrip("\0").lower().lstrip("0") or "0" if style == "auto"
+                else normalise_id(raw_id, style))
+        if self._early:
+            early = self._early.pop(norm, None)
+            if early is not None:
+                for key in early[2]:
+                    self._early.pop(key, None)  # its other readings: claimed, not strangers
+                self.counters["receipts_early"] += 1
+                self._receipt_state(handle.ref, 0, 1, early[0], handle)
+                return
+        self.store.put(CorrelationRecord(self.name, norm, handle.ref, 0, 1, wall,
+                                         wall + self.config.receipt_ttl))
 
     def _retry(self, segment: _Segment, delay: float) -> None:
         kind = segment.handle.message.kind
@@ -597,7 +660,7 @@ class Channel:
                 # Nothing more will be known. Finished before the notification, so the engine
                 # stops tracking it and wait() returns.
                 handle._finish(_SUBMITTED)
-                self._notify(handle)
+                self._release(handle)
                 return
             self._notify(handle)
         if not receipt:
@@ -644,7 +707,15 @@ class Channel:
         else:
             worst = max((s.state for s in segments), key=_ROLL_UP_RANK.__getitem__)
         handle._finish(worst, at=now)
-        self._notify(handle)  # (the engine stops tracking it there)
+        self._release(handle)
+
+    def _release(self, handle: MessageHandle) -> None:
+        """A message is final: its segments let go of it (they are not tracked by the cyclic
+        collector, so the message and its segments must not refer to each other once nothing
+        more can happen), and the engine hears of it (and stops tracking it)."""
+        for segment in handle.segments:
+            segment.handle = None  # type: ignore[attr-defined]
+        self._notify(handle)
 
     # --- receipts and MO --------------------------------------------------------------------------
 
@@ -664,10 +735,12 @@ class Channel:
         handle._finish(_FAILED, MessageRefusedError(
             f"{handle.message.destination} opted out of {handle.message.kind} messages "
             "while it was queued", status=CommandStatus.ESME_RX_R_APPN))
-        self._notify(handle)  # (the engine stops tracking it there)
+        self._release(handle)  # (the engine stops tracking it there)
         return True
 
     _suppressed: Callable[[Any], bool] | None = None
+    #: Someone iterates Engine.events(): report every state change, not only final ones.
+    watched = False
     _suppressed_kinds: frozenset[str] = frozenset()  # the kinds _suppressed may refuse
 
     def attach(self, tracked: dict[str, MessageHandle],
@@ -679,14 +752,12 @@ class Channel:
 
     def _incoming(self, pdu: Request) -> None:
         kind = type(pdu)
-        if kind is DeliverSm or kind is DataSm:
-            esm = pdu.esm_class & 0x3C  # type: ignore[attr-defined]
-            if esm == 0x04 or esm == 0x20:  # (DeliverSm.is_receipt, without the property call)
-                self._receipt(pdu)  # type: ignore[arg-type]
-            else:
-                self._mo(pdu)  # type: ignore[arg-type]
-
-    def _receipt(self, pdu: DeliverSm | DataSm) -> None:
+        if kind is not DeliverSm and kind is not DataSm:
+            return
+        esm = pdu.esm_class & 0x3C  # type: ignore[attr-defined]
+        if esm != 0x04 and esm != 0x20:  # (not DeliverSm.is_receipt, without the property)
+            self._mo(pdu)  # type: ignore[arg-type]
+            return
         raw_id = state = None
         for tlv in pdu.tlvs:  # both TLVs in one pass; the first of each counts, as pdu.tlv()
             tag = tlv.tag
@@ -697,7 +768,11 @@ class Channel:
                 state = tlv.value
         if type(raw_id) is str and type(state) is int:
             self._receipt_found(raw_id, state)
-            return
+        else:
+            self._receipt(pdu, raw_id, state)  # type: ignore[arg-type]
+
+    def _receipt(self, pdu: DeliverSm | DataSm, raw_id: Any, state: Any) -> None:
+        """A receipt without both TLVs (or with odd values in them): the text says the rest."""
         if raw_id is None or state is None:
             try:
                 parsed = parse_receipt(pdu.message)
@@ -718,18 +793,35 @@ class Channel:
         # The id as the submit_sm_resp would have had it is the likely one: try it before
         # working out the other readings.
         store = self.store
-        record = store.pop(self.name, normalise_id(raw, style))
+        record = store.pop(self.name, raw.strip().rstrip("\0").lower().lstrip("0") or "0"
+                           if style == "auto" else normalise_id(raw, style))
         if record is not None:
             self.counters["receipts_matched"] += 1
             ref = record.message_ref
             handle = self._tracked.get(ref)
-            if handle is not None:  # (_receipt_state's common case, inline)
-                self._segment_final(handle, handle.segments[record.segment],
-                                    _FROM_SMPP.get(state, _UNKNOWN), None)
-                if handle.done_at is not None:
+            if handle is None:
+                self._receipt_state(ref, record.segment, record.segments, state, None)
+                return
+            final = _FROM_SMPP.get(state, _UNKNOWN)
+            segments = handle.segments
+            segment = segments[record.segment]
+            if (len(segments) == 1 and segment.state is _SUBMITTED and handle.done_at is None
+                    and final is not _UNKNOWN):
+                # _segment_final and _roll_up's usual case, inline: a one-part message
+                # delivered (or not).
+                wall = time.time()
+                segment.state = final
+                segment.done_at = wall
+                handle._open -= 1  # (a record exists: a receipt was asked for)
+                if not handle._open:
+                    handle._finish(final, at=wall)
+                    segment.handle = None  # type: ignore[attr-defined]  # (_release, one segment)
+                    self._notify(handle)
                     store.forget(ref)
                 return
-            self._receipt_state(ref, record.segment, record.segments, state, None)
+            self._segment_final(handle, segment, final, None)
+            if handle.done_at is not None:
+                store.forget(ref)
             return
         candidates = receipt_id_candidates(raw, style)
         for candidate in candidates[1:]:

@@ -299,11 +299,19 @@ class Engine:
         (events with no iterator running are not kept)."""
         assert self._events is not None, "start the engine first"
         self._listeners += 1
+        self._watch()
         try:
             while True:
                 yield await self._events.get()
         finally:
             self._listeners -= 1
+            self._watch()
+
+    def _watch(self) -> None:
+        """Tell the channels whether anyone listens for events that finish nothing (a
+        message SUBMITTED while its receipt is awaited): they skip those calls when not."""
+        for channel in self.channels.values():
+            channel.watched = self._listeners > 0
 
     # --- MO and opt-out ------------------------------------------------------------------------
 

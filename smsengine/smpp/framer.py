@@ -12,7 +12,8 @@ Memory is bounded: the buffer never holds more than one incomplete PDU (at most
 
 from __future__ import annotations
 
-from typing import Final, cast
+from collections.abc import Callable
+from typing import Final
 
 import msgspec
 
@@ -26,6 +27,15 @@ __all__ = ["DEFAULT_MAX_COMMAND_LENGTH", "Framer", "InvalidPdu"]
 DEFAULT_MAX_COMMAND_LENGTH: Final = 70_000
 
 _unpack_header = HEADER.unpack_from
+
+
+def _unknown(command_id: int) -> Callable[[bytes, int, int], Pdu]:
+    """A decoder for an unknown command_id: decode_body reports it."""
+
+    def decode(body: bytes, seq: int, status: int) -> Pdu:
+        return decode_body(command_id, status, seq, body)
+
+    return decode
 
 
 class InvalidPdu(msgspec.Struct, frozen=True):
@@ -86,30 +96,32 @@ class Framer:
             # Nothing pending: parse straight from the caller's bytes, no copy.
             src = data if isinstance(data, bytes) else bytes(data)
         out: list[Pdu | InvalidPdu] = []
+        append = out.append
         end = len(src)
+        last = end - 16  # where the last header that fits starts
         pos = 0
         limit = self.max_command_length
+        unpack = _unpack_header
         decoders = _DECODERS
-        while end - pos >= 16:
-            length, command_id, status, seq = _unpack_header(src, pos)
-            if length < 16 or length > limit:
-                self._fail(length)
+        while pos <= last:
+            length, command_id, status, seq = unpack(src, pos)
             stop = pos + length
-            if stop > end:
+            if length < 16 or length > limit or stop > end:
+                if length < 16 or length > limit:
+                    self._fail(length)
                 break
-            body = cast(bytes, src[pos + 16 : stop])  # (src is bytes once a PDU is whole)
+            # (src is bytes once a PDU is whole)
+            body: bytes = src[pos + 16 : stop]  # type: ignore[assignment]
             pos = stop
-            decoder = decoders.get(command_id)
             try:
-                # The decoders take the framer's bytes and 32-bit values as they are;
-                # decode_body reports an unknown command_id.
-                out.append(
-                    decode_body(command_id, status, seq, body)
-                    if decoder is None
-                    else decoder(body, seq, status)
-                )
+                decoder = decoders[command_id]
+            except KeyError:
+                decoder = _unknown(command_id)
+            try:
+                # The decoders take the framer's bytes and 32-bit values as they are.
+                append(decoder(body, seq, status))
             except PduDecodeError as exc:
-                out.append(InvalidPdu(exc, exc.response))
+                append(InvalidPdu(exc, exc.response))
         if 4 <= end - pos < 16:
             # A bad command_length is known from four octets on; don't wait for more.
             length = int.from_bytes(src[pos : pos + 4], "big")

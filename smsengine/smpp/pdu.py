@@ -29,7 +29,7 @@ import msgspec
 
 from .constants import RESPONSE_BIT, CommandId, CommandStatus, Tag
 from .errors import InvalidPduError, PduDecodeError, status_name
-from .tlv import _TRUSTED, Tlv, TlvDecodeError, decode_tlvs, decode_tlvs_checked, encode_tlvs
+from .tlv import Tlv, TlvDecodeError, decode_tlvs, decode_tlvs_checked, encode_tlvs
 
 __all__ = [
     "HEADER",
@@ -79,6 +79,16 @@ HEADER: Final = struct.Struct(">IIII")
 HEADER_LENGTH: Final = 16
 _U32 = struct.Struct(">I")
 _STATUS_ENUM: Final = {s.value: s for s in CommandStatus}
+
+#: Trusted construction. The wire decoders check every value themselves while reading it, then
+#: build the PDU with this slot holding their thread's id, and ``__post_init__`` skips the
+#: (redundant) validation when the slot holds the constructing thread's own id. The slot is set
+#: right before the constructor call and cleared right after: in between runs only the
+#: construction of a ``gc=False`` struct, which allocates nothing the cyclic collector tracks and
+#: so cannot run a finalizer (other Python code) inside the window. One slot for all threads: a
+#: race between threads can only cost a validation, never skip one, since a thread sees its own
+#: id only between its own set and clear.
+_TRUSTED: list[int | None] = [None]
 
 # --- wire markers ---------------------------------------------------------------------------
 
@@ -524,6 +534,10 @@ def _gen_decoder(cls: type[Pdu], layout: list[tuple[str, object]]) -> Callable[.
     return _compile("\n".join(lines), "decode", ns)
 
 
+# An SMPP time field in a checked decoder's pattern: empty, or what _time_ok accepts (15 ASCII
+# digits and one of + - R), then the NUL.
+_TIME_RX: Final = b"((?:[0-9]{15}[-+R])?)\0"
+
 # At most this many keyword arguments in one generated constructor call (see below), and the
 # fields that are usually set, which the shorter call must keep.
 _MAX_KWARGS: Final = 15
@@ -552,7 +566,7 @@ def _gen_checked_decoder(
 
     It checks every field against the class's rules while reading it — C-octet string sizes and
     SMPP times by the regular expression itself, sm_length and list counts by a comparison, TLVs
-    by :func:`decode_tlvs_checked` — and so builds the PDU as trusted (see ``tlv._TRUSTED``),
+    by :func:`decode_tlvs_checked` — and so builds the PDU as trusted (see ``_TRUSTED``),
     without running the validator a second time. Whenever anything is off it hands the body to
     ``slow`` (the decoder from :func:`_gen_decoder` wrapped by :func:`_reporting`), which reads
     the body again, field by field where needed, and raises the PduDecodeError that names the
@@ -577,7 +591,34 @@ def _gen_checked_decoder(
         kwargs.append("command_status=status")
         lines.append("    status = _STATUS_ENUM_GET(status, status) if status else _ROK")
 
+    fields = cls.__struct_fields__
+    default_of = dict(
+        zip(fields[len(fields) - len(cls.__struct_defaults__) :], cls.__struct_defaults__,
+            strict=True)
+    )
+    if len(layout) <= 1 and all(n in default_of for n, _ in layout):
+        # A response with a message_id or a system_id, or a PDU that is only a header: a copy
+        # of a prototype with the few non-default fields set costs less than the constructor
+        # with its __post_init__, and needs no trusted window. (The decoder gives command_status
+        # 0 as ESME_ROK: so does the prototype.)
+        ns["PROTO"] = (
+            cls(command_status=CommandStatus.ESME_ROK) if issubclass(cls, Response) else cls()
+        )
+        ns["_copy"] = cls.__copy__  # type: ignore[attr-defined]
+        ns["_set"] = msgspec.structs.force_setattr
+
     def construct(indent: str, args: list[str]) -> list[str]:
+        if "PROTO" in ns:
+            out = [f"{indent}pdu = _copy(PROTO)"]
+            for arg in args:
+                name, value = arg.split("=")
+                setter = f"_set(pdu, {name!r}, {value})"
+                if name == "sequence_number" or default_of[name]:
+                    out.append(f"{indent}{setter}")  # (sequence_number: rarely the default)
+                else:
+                    out.append(f"{indent}if {value}:")  # else the prototype's value is the same
+                    out.append(f"{indent}    {setter}")
+            return [*out, f"{indent}return pdu"]
         return [
             f"{indent}_TRUST[0] = _ident()",
             f"{indent}try:",
@@ -626,15 +667,39 @@ def _gen_checked_decoder(
         rx = f"RX{sum(1 for k in ns if k.startswith('RX'))}"
         ns[rx] = re.compile(pattern, re.DOTALL)
         names = [f"_g{i}" for i in range(len(groups))]
-        lines.extend(
-            [
-                f"    m = {rx}.match(body, p)",
-                "    if m is None:",
-                "        return SLOW(body, seq, status)",
-                f"    {', '.join(names)}{',' if len(names) == 1 else ''} = m.groups()",
-                "    p = m.end()",
-            ]
-        )
+
+        def unpack(names: list[str]) -> str:
+            return f"{', '.join(names)}{',' if len(names) == 1 else ''} = m.groups()"
+
+        times = [g for g, (kind, _) in zip(names, groups, strict=True) if kind == "time"]
+        if times and has_sm:
+            # schedule_delivery_time and validity_period are nearly always empty (deliver_sm:
+            # always): first try a pattern without them, which is cheaper to match and has fewer
+            # groups to build. Where it matches, so does the full pattern, with empty times.
+            ns[f"{rx}E"] = re.compile(pattern.replace(_TIME_RX, b"\0"), re.DOTALL)
+            lines.extend(
+                [
+                    f"    m = {rx}E.match(body, p)",
+                    "    if m is not None:",
+                    f"        {unpack([g for g in names if g not in times])}",
+                    f"        {' = '.join(times)} = b''",
+                    "    else:",
+                    f"        m = {rx}.match(body, p)",
+                    "        if m is None:",
+                    "            return SLOW(body, seq, status)",
+                    f"        {unpack(names)}",
+                ]
+            )
+        else:
+            lines.extend(
+                [
+                    f"    m = {rx}.match(body, p)",
+                    "    if m is None:",
+                    "        return SLOW(body, seq, status)",
+                    f"    {unpack(names)}",
+                ]
+            )
+        lines.append("    p = m.end()")
         for g, (kind, target) in zip(names, groups, strict=True):
             if kind == "octets":
                 # Iterating bytes gives the octets as ints.
@@ -663,36 +728,27 @@ def _gen_checked_decoder(
             if isinstance(m, _CString):
                 pattern += b"([^\0]{0,%d})\0" % (m.max_len - 1)
             elif isinstance(m, _Time):
-                # Empty, or what _time_ok accepts: 15 ASCII digits and one of + - R.
-                pattern += b"((?:[0-9]{15}[-+R])?)\0"
+                pattern += _TIME_RX
             else:  # pragma: no cover - every marker is handled above
                 raise TypeError(f"{cls.__name__}.{n}: unknown wire marker {m!r}")
-            groups.append(("str", n))
+            groups.append(("time" if isinstance(m, _Time) else "str", n))
         values.append(f"{n}={n}")
     flush()
     lines += [
         "    if p == len(body):",
         "        tlvs = ()",
         "    else:",
-        "        checked = _tlvs(body, p)",
-        "        if checked is None:",
+        # (With short_message: None for a message_payload beside it too, the validator's
+        # error, which SLOW reports.)
+        f"        tlvs = _tlvs(body, p{', short_message' if has_sm else ''})",
+        "        if tlvs is None:",
         "            return SLOW(body, seq, status)",
-        "        tlvs, payload = checked",
     ]
-    if has_sm:
-        # short_message and message_payload together: the validator's error, from SLOW.
-        lines += [
-            "        if payload and short_message:",
-            "            return SLOW(body, seq, status)",
-        ]
     args = [*kwargs, "tlvs=tlvs", *values]
     if len(args) > _MAX_KWARGS:
         # CPython 3.11 compiles a call with more than 15 keyword arguments into building a
         # dict and unpacking it again, which costs more than the rest of the construction. Most
         # PDUs leave several fields at their (falsy) defaults: leave those out when they are.
-        defaults = cls.__struct_defaults__
-        fields = cls.__struct_fields__
-        default_of = dict(zip(fields[len(fields) - len(defaults) :], defaults, strict=True))
         rare = [
             n
             for n, m in layout
@@ -1525,6 +1581,35 @@ class SubmitSmTemplate:
                 ok = False
         if ok:
             return EncodedRequest(_SUBMIT_SM, body)
+        return self._slow(destination_addr, short_message, esm_class, registered_delivery,
+                          data_coding, schedule_delivery_time, validity_period, tlvs)
+
+    def simple(self, destination_addr: str, short_message: bytes, registered_delivery: int,
+               data_coding: int) -> EncodedRequest:
+        """:meth:`request` for the usual message (esm_class 0, no times, no TLVs), with
+        fewer checks to make: the same result, the same errors."""
+        if (
+            type(destination_addr) is str
+            and len(destination_addr) < 21
+            and destination_addr.isascii()
+            and "\0" not in destination_addr
+            and type(short_message) is bytes
+            and len(short_message) <= 254
+            and type(registered_delivery) is int
+            and type(data_coding) is int
+            and (registered_delivery | data_coding) >> 8 == 0
+        ):
+            return EncodedRequest(_SUBMIT_SM, self._fmt % (
+                destination_addr.encode(), 0, registered_delivery, data_coding,
+                len(short_message), short_message,
+            ))
+        return self._slow(destination_addr, short_message, 0, registered_delivery, data_coding,
+                          "", "", ())
+
+    def _slow(self, destination_addr: Any, short_message: Any, esm_class: Any,
+              registered_delivery: Any, data_coding: Any, schedule_delivery_time: Any,
+              validity_period: Any, tlvs: Any) -> EncodedRequest:
+        """Through SubmitSm itself: it validates (and raises its error) and encodes."""
         pdu = SubmitSm(
             **self._fields,
             destination_addr=destination_addr,

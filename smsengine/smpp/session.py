@@ -324,8 +324,15 @@ class ProtocolError(SessionEvent):
         self.pdu = pdu
 
 
-class _Pending(msgspec.Struct):
-    """An outstanding request (a struct: built in C, no Python ``__init__`` per request)."""
+class _Pending(msgspec.Struct, gc=False):
+    """An outstanding request (a struct: built in C, no Python ``__init__`` per request).
+
+    Not tracked by the cyclic collector (gc=False): thousands are in flight at a time, each
+    lives a round trip, long enough to be promoted to the oldest generation, where every one
+    of them would make the next full collection come sooner. A cycle through one (its token
+    can lead back to the adapter that owns this session) lasts only while the request is
+    outstanding: the session drops it on the response, the timeout or connection_lost.
+    """
 
     request: Request | EncodedRequest
     token: Any
@@ -422,6 +429,44 @@ class Session:
         self._in_window += 1
         return seq
 
+    def send_requests(self, requests: list[Request | EncodedRequest], tokens: list[Any],
+                      now: float) -> int:
+        """Queue ``requests[i]`` with ``tokens[i]``, in order, while the window has room, and
+        return how many were queued: :meth:`send_request` for a batch, with the checks done
+        once. Raises :class:`SessionStateError` as :meth:`send_request` does, for the first
+        request the state does not allow; the ones before it stay queued."""
+        count = min(self.config.window - self._in_window, len(requests))
+        if count <= 0:
+            return 0
+        pending = self._pending
+        out = self._out
+        state = self.state
+        deadline = now + self._timeout
+        generation = self._generation
+        seq = self._seq
+        queued = 0
+        try:
+            for i in range(count):
+                request = requests[i]
+                if type(request) is EncodedRequest:
+                    allowed = _OUTBOUND.get(request.command_id)
+                else:
+                    allowed = _OUTBOUND_BY_CLASS.get(type(request))
+                if allowed is None or state not in allowed:
+                    raise SessionStateError(f"{request.command_name} not allowed in state "
+                                            f"{state.value}")
+                seq += 1
+                if seq > MAX_SEQUENCE or seq in pending:
+                    self._seq = seq - 1
+                    seq = self._next_seq()  # (after a wrap: never one still in flight)
+                out.append(request.encode(seq))
+                pending[seq] = _Pending(request, tokens[i], deadline, generation, True)
+                queued += 1
+        finally:
+            self._seq = seq
+            self._in_window += queued
+        return queued
+
     def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
         seq = self._next_seq()
         self._out.append(request.encode(seq))
@@ -460,19 +505,25 @@ class Session:
         events: list[SessionEvent] = []
         pending = self._pending
         for pdu in pdus:
-            if isinstance(pdu, Response):
+            if type(pdu) is DeliverSm and self.state in _RECEIVES:
+                # The common request first (and without the isinstance tests: a DeliverSm is
+                # neither); _incoming handles every other one.
+                acked = self.config.auto_ack
+                if acked:
+                    self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
+                events.append(IncomingRequest(pdu, acked))
+            elif isinstance(pdu, Response):
                 entry = pending.pop(pdu.sequence_number, None)
                 if entry is None:
                     if pdu.sequence_number != 0 or not isinstance(pdu, GenericNack):
                         events.append(ProtocolError("response to no request of ours", pdu))
                     else:
                         events.append(ProtocolError(f"generic_nack {pdu.status_name}", pdu))
-                    continue
-                if entry.counts:  # a user request: the hot path
+                elif entry.counts:  # a user request: the hot path
                     self._in_window -= 1
                     events.append(ResponseReceived(entry.request, pdu, entry.token))
-                    continue
-                self._internal_response(entry, pdu, events)
+                else:
+                    self._internal_response(entry, pdu, events)
             elif isinstance(pdu, InvalidPdu):
                 if pdu.response is not None:
                     self._out.append(pdu.response.encode())
@@ -517,12 +568,7 @@ class Session:
             events.append(ResponseReceived(entry.request, pdu, entry.token))
 
     def _incoming(self, pdu: Request, events: list[SessionEvent]) -> None:
-        if type(pdu) is DeliverSm and self.state in _RECEIVES:  # the common case, first
-            acked = self.config.auto_ack
-            if acked:
-                self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
-            events.append(IncomingRequest(pdu, acked))
-            return
+        # (A deliver_sm in a receiving state, the common case, is handled by receive_data.)
         cid = pdu.command_id
         allowed = _INBOUND_BY_CLASS.get(type(pdu))
         if allowed is None:

@@ -7,9 +7,9 @@ does not know — those are kept byte-exact and re-encoded as they came.
 
 from __future__ import annotations
 
+import re
 import struct
-from threading import get_ident
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -116,17 +116,6 @@ def _tag_name(tag: int) -> str:
     return known.name if known is not None else f"tlv 0x{tag:04X}"
 
 
-#: Trusted construction. The wire decoders check every value themselves while reading it, then
-#: build the struct with this slot holding their thread's id, and ``__post_init__`` skips the
-#: (redundant) validation when the slot holds the constructing thread's own id. The slot is set
-#: right before the constructor call and cleared right after: in between runs only the
-#: construction of a ``gc=False`` struct, which allocates nothing the cyclic collector tracks and
-#: so cannot run a finalizer (other Python code) inside the window. One slot for all threads: a
-#: race between threads can only cost a validation, never skip one, since a thread sees its own
-#: id only between its own set and clear.
-_TRUSTED: list[int | None] = [None]
-
-
 class Tlv(msgspec.Struct, frozen=True, gc=False):
     """One optional parameter: ``Tlv(Tag.receipted_message_id, "1A2B")``."""
 
@@ -134,9 +123,6 @@ class Tlv(msgspec.Struct, frozen=True, gc=False):
     value: int | str | bytes
 
     def __post_init__(self) -> None:
-        owner = _TRUSTED[0]
-        if owner is not None and owner == get_ident():
-            return  # built by decode_tlvs_checked from checked wire octets
         tag = self.tag
         value = self.value
         # Fast path for the common, valid case; _check explains anything else.
@@ -232,95 +218,127 @@ class TlvDecodeError(Exception):
         self.field = field
 
 
-# How decode_tlvs_checked reads a known tag: (kind, a, b) with kind 0: an int of ``a``
-# octets (b unused); 1: a C-octet string of at most ``b`` octets with its NUL; 2: ``a`` to ``b``
-# octets.
-_READ: Final[dict[int, tuple[int, int, int]]] = {
-    tag: (0, spec.size, 0) if spec.kind is INT
-    else (1, 0, spec.max_len) if spec.kind is CSTRING
-    else (2, spec.min_len, spec.max_len)
-    for tag, spec in TLV_SPECS.items()
-}
+# How decode_tlvs_checked reads a tag, by tag: (kind, a, b, prototype). Kinds: _BYTE, an int
+# of one octet (``prototype`` is then a table of the 256 possible TLVs, filled as they are seen);
+# _INT, an int of ``a`` octets; _CSTRING, a C-octet string of at most ``b`` octets with its NUL;
+# _OCTETS, ``a`` to ``b`` octets; _PAYLOAD, message_payload. ``prototype`` is a valid Tlv with
+# the tag: the decoder copies it and sets the value it checked, which builds a Tlv without
+# running ``__post_init__`` again (a Python call per TLV) and without any trusted-construction
+# window.
+_BYTE: Final = 0
+_INT: Final = 1
+_CSTRING: Final = 2
+_OCTETS: Final = 3
+_PAYLOAD: Final = 4
 _MESSAGE_PAYLOAD: Final = int(Tag.message_payload)
 
 
-def decode_tlvs_checked(body: bytes, pos: int) -> tuple[tuple[Tlv, ...], bool] | None:
+def _reader(tag: int, spec: TlvSpec) -> tuple[int, int, int, Any]:
+    tag = int(tag)  # the wire gives plain ints; so must the prototypes
+    if spec.kind is INT:
+        if spec.size == 1:
+            return (_BYTE, 1, 1, [None] * 256)
+        return (_INT, spec.size, spec.size, Tlv(tag, 0))
+    if spec.kind is CSTRING:
+        return (_CSTRING, 0, spec.max_len, Tlv(tag, ""))
+    kind = _PAYLOAD if tag == _MESSAGE_PAYLOAD else _OCTETS
+    return (kind, spec.min_len, spec.max_len, Tlv(tag, bytes(spec.min_len)))
+
+
+_READ: Final[dict[int, tuple[int, int, int, Any]]] = {
+    tag: _reader(tag, spec) for tag, spec in TLV_SPECS.items()
+}
+_ANY: Final = Tlv(0xFFFF, b"")  # the prototype for tags TLV_SPECS does not know
+_copy: Final = Tlv.__copy__  # type: ignore[attr-defined]
+_set: Final = msgspec.structs.force_setattr
+
+# The TLVs of the usual delivery receipt (SMPP 3.4 5.2.12): receipted_message_id, then
+# message_state, nothing else. One match reads both; the sizes are what decode_tlvs_checked
+# checks (an id of at most 64 octets, its NUL, a one-octet state), and the caller checks that
+# the id's length field agrees with the match.
+_RECEIPT_TLVS: Final = re.compile(
+    b"\x00\x1e\x00(.)([^\x00]{0,64})\x00\x04\x27\x00\x01(.)", re.DOTALL
+).fullmatch
+_RECEIPTED_MESSAGE_ID: Final = _READ[Tag.receipted_message_id][3]
+_MESSAGE_STATES: Final = _READ[Tag.message_state][3]
+
+
+def decode_tlvs_checked(
+    body: bytes, pos: int, short_message: object = b""
+) -> tuple[Tlv, ...] | None:
     """The hot path of :func:`decode_tlvs` for the PDU decoders: the TLVs from ``body[pos:]``
-    (a ``bytes``) and whether message_payload is among them — or None when anything is wrong,
-    and :func:`decode_tlvs` then says what.
+    (a ``bytes``), or None when anything is wrong — including a message_payload beside a
+    truthy ``short_message`` — and the validating decoders then say what.
 
     The values are checked here against :data:`TLV_SPECS` exactly as ``Tlv.__post_init__``
-    would (which then need not run again). Short TLVs (message_state, network_error_code, ...)
-    repeat from PDU to PDU: they come from a small cache of the values already built.
+    would (the equivalence is tested), so each Tlv is a copy of its tag's prototype with the
+    value set. One-octet ints (message_state, ...) repeat from PDU to PDU: they come from
+    their tag's table of the values already built.
     """
+    m = _RECEIPT_TLVS(body, pos)
+    if m is not None:
+        length, message_id, state = m.groups()
+        if length[0] == len(message_id) + 1:
+            tlv = _copy(_RECEIPTED_MESSAGE_ID)
+            _set(tlv, "value", message_id.decode("latin-1"))
+            state_tlv = _MESSAGE_STATES[state[0]]
+            if state_tlv is None:
+                state_tlv = _MESSAGE_STATES[state[0]] = Tlv(Tag.message_state.value, state[0])
+            return tlv, state_tlv
     end = len(body)
     out: list[Tlv] = []
-    payload = False
+    append = out.append
     unpack = _TL.unpack_from
-    cached = _CACHE.get
+    read = _READ.get
+    copy = _copy
+    set_ = _set
     try:
         while pos < end:
             tag, length = unpack(body, pos)  # struct.error: fewer than 4 octets left
-            stop = pos + 4 + length
+            pos += 4
+            stop = pos + length
             if stop > end:
                 return None
-            if tag == _MESSAGE_PAYLOAD:
-                payload = True
-            if length <= _CACHED_LENGTH:
-                key = body[pos:stop]
-                tlv = cached(key)
-                if tlv is None:
-                    tlv = _read_tlv(body, pos + 4, stop, tag, length)
-                    if tlv is None:
-                        return None
-                    if len(_CACHE) < _CACHE_SIZE:
-                        _CACHE[key] = tlv
+            spec = read(tag)
+            if spec is None:  # a tag we do not know: its octets as they came
+                tlv = copy(_ANY)
+                set_(tlv, "tag", tag)
+                set_(tlv, "value", body[pos:stop])
             else:
-                tlv = _read_tlv(body, pos + 4, stop, tag, length)
-                if tlv is None:
-                    return None
-            out.append(tlv)
+                # (The kinds as literals: a global lookup each would cost more than the test.)
+                kind, a, b, proto = spec
+                if kind == 2:  # _CSTRING
+                    nul = body.find(0, pos, stop)
+                    if nul < 0:
+                        nul = stop  # tolerate a missing terminator, as decode_tlvs does
+                    elif nul != stop - 1:
+                        return None  # a NUL inside the string
+                    if nul - pos >= b:
+                        return None
+                    tlv = copy(proto)
+                    set_(tlv, "value", body[pos:nul].decode("latin-1"))
+                elif kind == 0:  # _BYTE
+                    if length != 1:
+                        return None
+                    value = body[pos]
+                    tlv = proto[value]
+                    if tlv is None:
+                        tlv = proto[value] = Tlv(tag, value)
+                elif kind == 1:  # _INT
+                    if length != a:
+                        return None
+                    tlv = copy(proto)
+                    set_(tlv, "value", int.from_bytes(body[pos:stop], "big"))
+                else:  # _OCTETS, _PAYLOAD
+                    if not a <= length <= b or (kind == 4 and short_message):
+                        return None
+                    tlv = copy(proto)
+                    set_(tlv, "value", body[pos:stop])
+            append(tlv)
             pos = stop
     except struct.error:
         return None
-    return tuple(out), payload
-
-
-# Built TLVs by their wire octets (header included), for values of at most _CACHED_LENGTH
-# octets; bounded, and a value is a function of its octets, so sharing one is safe.
-_CACHE: Final[dict[bytes, Tlv]] = {}
-_CACHE_SIZE: Final = 4096
-_CACHED_LENGTH: Final = 4
-
-
-def _read_tlv(body: bytes, pos: int, stop: int, tag: int, length: int) -> Tlv | None:
-    """The TLV whose value is ``body[pos:stop]``, or None when the value is not valid."""
-    spec = _READ.get(tag)
-    value: int | str | bytes
-    if spec is None:
-        value = body[pos:stop]
-    else:
-        kind, a, b = spec
-        if kind == 0:
-            if length != a:
-                return None
-            value = int.from_bytes(body[pos:stop], "big")
-        elif kind == 1:
-            # Tolerate a missing terminator, as decode_tlvs does.
-            raw = body[pos : stop - 1] if length and body[stop - 1] == 0 else body[pos:stop]
-            if len(raw) >= b or 0 in raw:
-                return None
-            value = raw.decode("latin-1")
-        else:
-            if not a <= length <= b:
-                return None
-            value = body[pos:stop]
-    _TRUSTED[0] = get_ident()
-    try:
-        tlv = Tlv(tag, value)
-    finally:
-        _TRUSTED[0] = None
-    return tlv
+    return tuple(out)
 
 
 def decode_tlvs(body: bytes, pos: int) -> tuple[Tlv, ...]:
@@ -328,7 +346,7 @@ def decode_tlvs(body: bytes, pos: int) -> tuple[Tlv, ...]:
     if type(body) is bytes:
         checked = decode_tlvs_checked(body, pos)
         if checked is not None:
-            return checked[0]
+            return checked
     # Something is wrong (or body is not bytes): the walk says what.
     return _decode_tlvs_walk(body, pos)
 

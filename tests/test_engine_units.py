@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsengine.engine import (
@@ -273,6 +273,7 @@ def test_lanes_peek_is_what_pop_returns(ops: list[tuple[str, bool]], share: floa
     assert len(set(seen)) == len(seen)
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([*LANES, "take"]), st.integers(0, 7)), max_size=200),
        st.sampled_from([0.0, 0.05, 0.3, 0.5]))
 def test_lanes_pop_many_is_n_pops(ops: list[tuple[str, int]], share: float) -> None:

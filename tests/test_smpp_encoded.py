@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsengine.smpp import (
@@ -103,7 +103,7 @@ def via_pdu(template: dict[str, Any], fields: dict[str, Any], seq: int) -> Any:
 SEQ = st.integers(0, 0xFFFFFFFF)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(template=TEMPLATE_FIELDS, fields=message_fields(), seq=SEQ)
 def test_same_octets_as_submit_sm(template: dict[str, Any], fields: dict[str, Any],
                                   seq: int) -> None:
@@ -166,7 +166,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(template=TEMPLATE_FIELDS, fields=mutated(), seq=SEQ)
 def test_refuses_what_submit_sm_refuses(template: dict[str, Any], fields: dict[str, Any],
                                         seq: int) -> None:
@@ -312,6 +312,7 @@ def test_the_common_case_builds_no_submit_sm(monkeypatch: pytest.MonkeyPatch) ->
 
 # --- SubmitSmTemplate.simple: request() for the usual message -----------------------------------
 
+@settings(deadline=None)
 @given(
     st.text(max_size=24),
     st.binary(max_size=260),

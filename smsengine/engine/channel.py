@@ -124,7 +124,8 @@ class _Segment(SegmentInfo, gc=False, eq=False):
     def __call__(self, resp: Response | None, error: SmppError | None) -> None:
         channel = self.channel
         if self.handle is None:
-            return  # (the message is final: nothing can change it now)
+            channel.in_flight -= 1  # (the message is final: nothing can change it now)
+            return
         if resp is not None and resp.command_status == 0:
             channel._accepted(self, getattr(resp, "message_id", ""))
         else:

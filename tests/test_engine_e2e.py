@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -543,3 +545,37 @@ async def test_multipart_mo_is_reassembled(text: str) -> None:
         assert (mo.source, mo.destination, mo.channel) == ("8613800138000", "10690000", "a")
         assert handled == [mo]
         assert engine.channels["a"].counters["mo"] == 3
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+async def test_a_stopped_engine_and_its_messages_are_freed() -> None:
+    # Handles and segments are outside the cyclic garbage collector, so nothing they hold may
+    # lead back to them, or a cycle through them could never be freed. A campaign stopped
+    # half-way (queued, in flight, submitted awaiting receipts) and a refused message (its
+    # error was raised: a traceback, whose frames hold the handles) must all be freed once the
+    # application lets go of the engine and the handles.
+    receipts_later = {"delay": {"kind": "fixed", "value": 60}}
+    async with FakeSMSC(smsc_config(receipts=receipts_later)) as smsc:
+        engine = Engine(engine_config(smsc.port, channels=[channel(smsc.port, tps=20)]))
+        await engine.start()
+        await engine.wait_ready(5)
+        handles = await engine.send_many(
+            [msg(0, text="x" * (153 * 255 + 1)), *(msg(i) for i in range(1, 200))])
+        await eventually(lambda: len(smsc.ledger) >= 3)
+        smsc.stall("answer")
+        await eventually(lambda a=engine.channels["a"]: a.in_flight >= 1)
+        smsc.resume()  # (what it read meanwhile stays unanswered; the unbinds are answered)
+        await engine.stop(drain_timeout=0.1)
+        assert handles[0].state is MessageState.FAILED
+        assert handles[0].status == CommandStatus.ESME_RINVMSGLEN
+        assert handles[0].error is not None and handles[0].error.__traceback__ is None
+        states = Counter(h.state for h in handles[1:])
+        assert states[MessageState.QUEUED] > 100 and states[MessageState.SUBMITTED] >= 2
+        assert [s.index for s in handles[-1].segments] == [0]  # (kept after the stop)
+        alive = weakref.ref(engine)
+        del engine, handles
+        # (Not at once: the loop keeps the cancelled housekeeping sleep's timer, and through
+        # its CancelledError the task's frame, until that timer is due, half a second on.)
+        await eventually(lambda: gc.collect() >= 0 and alive() is None)

@@ -517,13 +517,15 @@ class BindKeeper:
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
-        """Drain in-flight requests (up to drain_timeout), unbind, and stop reconnecting."""
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        """Drain in-flight requests (up to ``drain_timeout``, by default the keeper's), unbind,
+        and stop reconnecting."""
         self._stopping = True
         self._wakeup.set()
         bind = self.bind
         if bind is not None:
-            await bind.close(drain_timeout=self.drain_timeout)
+            await bind.close(drain_timeout=self.drain_timeout if drain_timeout is None
+                             else drain_timeout)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -63,6 +63,7 @@ from .model import (
     MessageRefusedError,
     MessageState,
     SegmentInfo,
+    _untraced,
 )
 from .stores import CorrelationRecord, CorrelationStore
 
@@ -124,7 +125,8 @@ class _Segment(SegmentInfo, gc=False, eq=False):
     def __call__(self, resp: Response | None, error: SmppError | None) -> None:
         channel = self.channel
         if self.handle is None:
-            channel.in_flight -= 1  # (the message is final: nothing can change it now)
+            if channel is not None:  # (None: the engine has stopped)
+                channel.in_flight -= 1  # (the message is final: nothing can change it now)
             return
         if resp is not None and resp.command_status == 0:
             channel._accepted(self, getattr(resp, "message_id", ""))
@@ -229,7 +231,9 @@ class Channel:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(k.stop() for k in self._keepers), return_exceptions=True)
+        # What is still in flight has the rest of the drain time, not each bind's own.
+        left = max(0.0, deadline - self._loop.time())
+        await asyncio.gather(*(k.stop(left) for k in self._keepers), return_exceptions=True)
 
     @property
     def bound(self) -> bool:
@@ -691,7 +695,7 @@ class Channel:
         if before is not _SUBMITTED or handle.message.registered_delivery:
             handle._open -= 1
         if error is not None and handle.error is None:
-            handle.error = error
+            handle.error = _untraced(error)
         if state is _FAILED:
             self.counters["failed"] += 1
         elif state is _UNKNOWN:

@@ -172,6 +172,13 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Unfinished messages keep their handles and segment details, but their segments let
+        # go of the handle and the channel: handles and segments are outside the cyclic
+        # collector (see MessageHandle), and channel -> queue -> handle -> segment -> channel
+        # would be a cycle it could not free.
+        for handle in self._tracked.values():
+            for segment in handle.segments:
+                segment.handle = segment.channel = None  # type: ignore[attr-defined]
         self.store.flush()
         self.store.close()
         self.suppression.close()

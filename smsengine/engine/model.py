@@ -15,7 +15,7 @@ import itertools
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -143,31 +143,31 @@ def new_ref() -> str:
     return f"{_prefix}-{next(_ids):x}"
 
 
-class MessageHandle:
+class MessageHandle(msgspec.Struct, gc=False, eq=False):
     """What the engine knows about one message; ``await handle.wait()`` for its final state."""
 
-    __slots__ = (
-        "_done", "_next", "_open", "_unsubmitted", "attempts", "channel", "done_at", "error",
-        "message", "queued_at", "ref", "segments", "state", "submitted_at",
-    )
+    # Not tracked by the cyclic garbage collector (gc=False), like SegmentInfo: a campaign keeps
+    # hundreds of thousands of these alive, and every full collection would walk them all. So
+    # nothing a handle holds may lead back to it: its segments drop their reference to it when
+    # the message is final (Channel._release) or the engine stops (Engine.stop), and a stored
+    # error carries no traceback (see _untraced), whose frames could hold the handle.
 
-    def __init__(self, ref: str, message: Message) -> None:
-        self.ref = ref
-        self.message = message
-        self.channel = ""
-        self.state = MessageState.QUEUED
-        self.segments: tuple[SegmentInfo, ...] = ()
-        self.error: SmppError | CmppError | None = None
-        self.attempts = 0
-        self.queued_at = time.time()
-        self.submitted_at: float | None = None
-        self.done_at: float | None = None
-        self._done: asyncio.Future[MessageState] | None = None
-        # Channel bookkeeping: the next segment to hand to a bind, segments not yet answered
-        # with success, segments not yet final. Counters instead of scanning ``segments``.
-        self._next = 0
-        self._unsubmitted = 0
-        self._open = 0
+    ref: str
+    message: Message
+    channel: str = ""
+    state: MessageState = MessageState.QUEUED
+    segments: tuple[SegmentInfo, ...] = ()
+    error: SmppError | CmppError | None = None
+    attempts: int = 0
+    queued_at: float = msgspec.field(default_factory=time.time)
+    submitted_at: float | None = None
+    done_at: float | None = None
+    _done: asyncio.Future[MessageState] | None = None
+    # Channel bookkeeping: the next segment to hand to a bind, segments not yet answered
+    # with success, segments not yet final. Counters instead of scanning ``segments``.
+    _next: int = 0
+    _unsubmitted: int = 0
+    _open: int = 0
 
     def __repr__(self) -> str:
         return (f"MessageHandle(ref={self.ref!r}, state={self.state}, channel={self.channel!r}, "
@@ -205,11 +205,29 @@ class MessageHandle:
                 at: float | None = None) -> None:
         self.state = state
         if error is not None:
-            self.error = error
+            self.error = _untraced(error)
         self.done_at = time.time() if at is None else at
         done = self._done
         if done is not None and not done.done():
             done.set_result(state)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _untraced(error: _E) -> _E:
+    """``error`` without its traceback, nor those of the exceptions it was raised from or
+    during: the frames in a traceback may refer to the handle that will hold the error, a cycle
+    through an object the collector does not track (MessageHandle), so one it could never free.
+    """
+    todo: list[BaseException] = [error]
+    for _ in range(32):  # (chains are short; the bound only guards against a looped one)
+        if not todo:
+            break
+        seen = todo.pop()
+        seen.__traceback__ = None
+        todo += [e for e in (seen.__cause__, seen.__context__) if e is not None]
+    return error
 
 
 @dataclass(frozen=True)

@@ -470,6 +470,8 @@ short_text = st.one_of(
     st.integers(60, 80).map(lambda n: "中" * n),
     st.integers(75, 85).map(lambda n: "€" * n),  # extension pairs: 2 septets each
     st.text(max_size=75),
+    # ASCII, single_part's bytes fast path: extension characters, "`" and controls included.
+    st.text(st.characters(max_codepoint=127), max_size=170),
 )
 
 
@@ -499,6 +501,18 @@ def test_single_part_is_splits_one_part_or_none(text: str) -> None:
             assert split(text, method=method).parts == s.parts
     else:
         assert one is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(max_codepoint=127), max_size=200))
+@example("@$_\r\n`{}")
+def test_gsm_encoding_of_ascii_is_the_general_translation(text: str) -> None:
+    # encode_unpacked's ASCII fast path (bytes.translate) against the general one.
+    if gsm.first_unencodable(text) >= 0:
+        with pytest.raises(UnencodableTextError):
+            gsm.encode_unpacked(text)
+    else:
+        assert gsm.encode_unpacked(text) == text.translate(gsm._TO_SEPTETS).encode("latin-1")
 
 
 def test_single_part_only_answers_for_the_default_encodings() -> None:

@@ -69,6 +69,15 @@ _NON_GSM: Final = re.compile(
     + re.escape(BASIC_CHARACTERS.replace("\x1b", "") + "".join(EXTENSION_CHARACTERS.values()))
     + "]"
 )
+# ASCII text, the usual case, encodes faster as bytes: one bytes.translate through this table,
+# which maps each ASCII character of the basic alphabet to its septet and everything else (an
+# extension character, a control character, "`") to 0xFF, never a septet: then the text takes
+# the general path.
+_ASCII_TO_SEPTETS: Final = bytes(
+    ord(_TO_SEPTETS[i]) if i < 0x80 and len(_TO_SEPTETS.get(i, "xx")) == 1 else 0xFF
+    for i in range(256)
+)
+
 # Decoding table for codecs.charmap_decode: septets 0x00-0x7F; the escape and 0x80-0xFF are
 # undefined (U+FFFE), so they fail in strict mode and become U+FFFD with errors="replace".
 _FROM_SEPTETS: Final = BASIC_CHARACTERS.replace("\x1b", "\ufffe") + "\ufffe" * 128
@@ -82,6 +91,10 @@ def first_unencodable(text: str) -> int:
 
 def encode_unpacked(text: str) -> bytes:
     """GSM 7-bit septets, one per octet (SMPP data_coding 0); extension characters as two."""
+    if text.isascii():
+        septets = text.encode("ascii").translate(_ASCII_TO_SEPTETS)
+        if 0xFF not in septets:
+            return septets
     m = _NON_GSM.search(text)
     if m is not None:
         raise UnencodableTextError(Encoding.GSM7, m.group(), m.start())

@@ -321,6 +321,7 @@ _DATA_CODING: Final = {e: e.data_coding for e in Encoding}
 # The GSM encoder's two halves, so the default choice searches the text once, not twice.
 _TO_SEPTETS: Final = gsm._TO_SEPTETS
 _NON_GSM: Final = gsm._NON_GSM
+_ASCII_TO_SEPTETS: Final = gsm._ASCII_TO_SEPTETS
 
 
 def _plan(
@@ -488,6 +489,10 @@ def single_part(
     """
     if allowed is not DEFAULT_ENCODINGS:
         return None
+    if message.isascii() and len(message) <= 160:
+        data = message.encode("ascii").translate(_ASCII_TO_SEPTETS)
+        if 0xFF not in data:  # (else an extension or non-GSM character: the general path)
+            return _GSM7_CODING, data
     if _NON_GSM.search(message) is None:
         if len(message) > 160:
             return None

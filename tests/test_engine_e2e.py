@@ -297,13 +297,20 @@ async def test_every_receipt_is_correlated(profile: str, style: str, tlvs: bool)
     ("UNKNOWN", MessageState.UNKNOWN),
 ])
 @pytest.mark.parametrize("tlvs", [False, True], ids=["text-only", "with-tlvs"])
+@pytest.mark.parametrize("early", [False, True], ids=["response-first", "receipt-first"])
 async def test_receipt_status_becomes_the_message_state(stat: str, state: MessageState,
-                                                         tlvs: bool) -> None:
-    smsc_fields = {"receipts": {"statuses": {stat: 1.0}, "tlvs": tlvs}}
+                                                         tlvs: bool, early: bool) -> None:
+    smsc_fields: dict[str, Any] = {"receipts": {"statuses": {stat: 1.0}, "tlvs": tlvs}}
+    if early:  # each submit answered 0.1 s late, its receipt sent at once
+        smsc_fields["latency"] = {"kind": "fixed", "value": 0.1}
     async with running(smsc_fields) as (_, engine):
         handles = await engine.send_many([msg(0), msg(1, text=long_text(2))])
         assert await finished(handles) == [state, state]
-        assert engine.channels["a"].counters["receipts_unmatched"] == 0
+        counters = engine.channels["a"].counters
+        assert counters["receipts_unmatched"] == 0
+        assert counters["receipts_early"] == (3 if early else 0)
+        assert all(s.state is state for h in handles for s in h.segments)
+        assert engine.stats()["tracked"] == 0
 
 
 @pytest.mark.parametrize("style", ID_STYLES)
@@ -317,6 +324,11 @@ async def test_receipts_before_responses_are_correlated(style: str) -> None:
         assert set(await finished(handles)) == {MessageState.DELIVERED}
         segments = sum(len(h.segments) for h in handles)
         assert ch.counters["receipts_early"] == segments
+        for h in handles:
+            assert h.submitted_at is not None and h.done_at is not None
+            assert all(s.state is MessageState.DELIVERED and s.message_id and s.done_at
+                       for s in h.segments)
+        assert engine.stats()["tracked"] == 0 and len(engine.store) == 0
         assert ch.counters["receipts_unmatched"] == 0
         # An hour later, no early receipt is left over to be counted as a stranger's.
         ch.expire_early(asyncio.get_running_loop().time() + 3600)

@@ -628,7 +628,18 @@ class Channel:
                 for key in early[2]:
                     self._early.pop(key, None)  # its other readings: claimed, not strangers
                 self.counters["receipts_early"] += 1
-                self._receipt_state(handle.ref, 0, 1, early[0], handle)
+                final = _FROM_SMPP.get(early[0], _UNKNOWN)
+                if final is _UNKNOWN:
+                    self._receipt_state(handle.ref, 0, 1, early[0], handle)
+                    return
+                # The receipt was here first (another bind was faster): _receipt_found's
+                # one-part case, inline. Nothing was stored for it, so nothing to forget.
+                segment.state = final
+                segment.done_at = wall
+                handle._open = 0
+                handle._finish(final, at=wall)
+                segment.handle = None  # (_release, one segment)
+                self._notify(handle)
                 return
         self.store.put(CorrelationRecord(self.name, norm, handle.ref, 0, 1, wall,
                                          wall + self.config.receipt_ttl))

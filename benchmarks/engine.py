@@ -3,7 +3,8 @@
 1. ``messages`` short messages with registered_delivery through one channel (two transceiver
    binds, window 512, no TPS limit) into the fake SMSC in another process, which sends a receipt
    for each; measured until every receipt is correlated. Client CPU is this process's CPU time
-   per message over that span.
+   per message over that span. ``rounds`` rounds (3), each with a fresh engine and fake SMSC;
+   the round with the median client CPU is reported, with every round's figure beside it.
 2. ``queued`` marketing messages queued on a channel limited to ``tps``; then OTPs are sent
    one every 20 ms and their submit latency (send() to submit_sm_resp) is measured: the lane
    scheduler must put them ahead of the whole campaign.
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="throughput rounds, each against a fresh fake SMSC; the median "
+                             "round is reported")
     parser.add_argument("--queued", type=int, default=1_000_000)
     parser.add_argument("--tps", type=float, default=2000.0)
     parser.add_argument("--otps", type=int, default=200)
@@ -130,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvloop
 
     uvloop.install()
-    throughput = _with_server(lambda port: _throughput(port, args.messages))
+    # The client CPU of one round swings by a quarter on this shared VM: the headline figure
+    # is the median round's, and every round is in the detail.
+    rounds = sorted((_with_server(lambda port: _throughput(port, args.messages))
+                     for _ in range(max(1, args.rounds))),
+                    key=lambda r: r["client_cpu_us_per_msg"])
+    throughput = {**rounds[len(rounds) // 2],
+                  "rounds_client_cpu_us_per_msg": [r["client_cpu_us_per_msg"] for r in rounds]}
     latency = _with_server(lambda port: _otp_latency(port, args.queued, args.tps, args.otps))
     result = {
         **{k: throughput[k] for k in ("messages", "msgs_per_s", "client_cpu_us_per_msg",
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"client_cpu_us_per_msg": TARGET_CPU_US, "otp_p99_ms": TARGET_OTP_P99_MS},
     }
     result["met"] = (
-        throughput["receipts"]["matched"] == throughput["messages"]
+        all(r["receipts"]["matched"] == r["messages"] for r in rounds)
         and throughput["client_cpu_us_per_msg"] <= TARGET_CPU_US
         and latency["otp_p99_ms"] <= TARGET_OTP_P99_MS
     )
@@ -148,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     print(f"messages {throughput['messages']:,}: {throughput['msgs_per_s']:,} msgs/s, "
-          f"client {throughput['client_cpu_us_per_msg']} µs/msg, receipts "
+          f"client {throughput['client_cpu_us_per_msg']} µs/msg (median of "
+          f"{throughput['rounds_client_cpu_us_per_msg']}), receipts "
           f"{throughput['receipts']['matched']:,}/{throughput['receipts']['requested']:,}")
     print(f"OTP submit latency with {latency['queued']:,} marketing queued at "
           f"{latency['tps']:g} TPS: p50 {latency['otp_p50_ms']} ms, p99 {latency['otp_p99_ms']} "

@@ -145,6 +145,7 @@ _INBOUND_BY_CLASS: Final = {PDU_CLASSES[cid]: states for cid, states in _INBOUND
 # (command_length 17, command_status 0) and one NUL. Building and validating the response PDU
 # to encode it cost more than the rest of handling the deliver_sm.
 _pack_ack: Final = struct.Struct(">IIIIB").pack
+_pack_header: Final = struct.Struct(">IIII").pack
 _DELIVER_SM_RESP: Final = int(CommandId.deliver_sm_resp)
 _ACK_ID: Final[dict[type[Request], int]] = {
     DeliverSm: _DELIVER_SM_RESP,
@@ -445,21 +446,33 @@ class Session:
         generation = self._generation
         seq = self._seq
         queued = 0
+        checked = -1  # the command_id of encoded requests whose state check passed
+        header = _pack_header
         try:
             for i in range(count):
                 request = requests[i]
-                if type(request) is EncodedRequest:
-                    allowed = _OUTBOUND.get(request.command_id)
+                encoded = type(request) is EncodedRequest
+                if encoded and request.command_id == checked:
+                    pass  # (a batch is usually all submit_sm: checked once)
                 else:
-                    allowed = _OUTBOUND_BY_CLASS.get(type(request))
-                if allowed is None or state not in allowed:
-                    raise SessionStateError(f"{request.command_name} not allowed in state "
-                                            f"{state.value}")
+                    if encoded:
+                        allowed = _OUTBOUND.get(request.command_id)
+                    else:
+                        allowed = _OUTBOUND_BY_CLASS.get(type(request))
+                    if allowed is None or state not in allowed:
+                        raise SessionStateError(f"{request.command_name} not allowed in state "
+                                                f"{state.value}")
+                    if encoded:
+                        checked = request.command_id
                 seq += 1
                 if seq > MAX_SEQUENCE or seq in pending:
                     self._seq = seq - 1
                     seq = self._next_seq()  # (after a wrap: never one still in flight)
-                out.append(request.encode(seq))
+                if encoded:  # EncodedRequest.encode inline: seq is a valid sequence number
+                    body = request.body  # type: ignore[union-attr]
+                    out.append(header(16 + len(body), request.command_id, 0, seq) + body)
+                else:
+                    out.append(request.encode(seq))
                 pending[seq] = _Pending(request, tokens[i], deadline, generation, True)
                 queued += 1
         finally:

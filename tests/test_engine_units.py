@@ -17,6 +17,7 @@ from smsengine.engine import (
     EngineConfig,
     EngineConfigError,
     Message,
+    MessageHandle,
     MessageRefusedError,
     MessageState,
     engine_config_from_dict,
@@ -612,3 +613,26 @@ async def test_reroute_keeps_what_the_other_channel_cannot_take_in_order() -> No
         assert a.lanes.drain() == [handles[1], handles[3]]  # kept, in order: nothing lost
         assert all(h.state is MessageState.QUEUED for h in handles)
         assert len(handles[0].segments) == 1 and len(handles[1].segments) == 249
+
+
+def test_a_stored_error_lets_go_of_its_traceback_without_changing_what_it_came_from() -> None:
+    # A handle is outside the cyclic collector: the error it keeps must not lead, through a
+    # traceback's frames, back to it. What the error says stays; the exception it was raised
+    # from (which may still be in flight in the caller) keeps its own traceback.
+    inner = KeyError("inner")
+    try:
+        try:
+            raise inner
+        except KeyError as exc:
+            raise MessageRefusedError("refused", status=CommandStatus.ESME_RINVDSTADR,
+                                      retriable=True) from exc
+    except MessageRefusedError as exc:
+        error = exc
+    assert error.__traceback__ is not None and error.__cause__ is inner
+    handle = MessageHandle("ref-1", Message(destination="8613800000000", text="x"))
+    handle._finish(MessageState.FAILED, error)
+    assert handle.error is error
+    assert (error.__traceback__, error.__cause__, error.__context__) == (None, None, None)
+    assert inner.__traceback__ is not None
+    assert handle.status == CommandStatus.ESME_RINVDSTADR and error.retriable
+    assert str(error) == "refused"

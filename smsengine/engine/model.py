@@ -216,17 +216,13 @@ _E = TypeVar("_E", bound=BaseException)
 
 
 def _untraced(error: _E) -> _E:
-    """``error`` without its traceback, nor those of the exceptions it was raised from or
-    during: the frames in a traceback may refer to the handle that will hold the error, a cycle
+    """``error`` without its traceback and its links to the exceptions it was raised from or
+    during: a traceback's frames may refer to the handle that will hold the error, a cycle
     through an object the collector does not track (MessageHandle), so one it could never free.
-    """
-    todo: list[BaseException] = [error]
-    for _ in range(32):  # (chains are short; the bound only guards against a looped one)
-        if not todo:
-            break
-        seen = todo.pop()
-        seen.__traceback__ = None
-        todo += [e for e in (seen.__cause__, seen.__context__) if e is not None]
+    What the error says stays: its message, protocol status and whether retrying can help. The
+    linked exceptions are let go of, not changed (one may still be in flight in the caller)."""
+    error.__traceback__ = None
+    error.__cause__ = error.__context__ = None
     return error
 
 

@@ -452,13 +452,10 @@ class Session:
             for i in range(count):
                 request = requests[i]
                 encoded = type(request) is EncodedRequest
-                if encoded and request.command_id == checked:
-                    pass  # (a batch is usually all submit_sm: checked once)
-                else:
-                    if encoded:
-                        allowed = _OUTBOUND.get(request.command_id)
-                    else:
-                        allowed = _OUTBOUND_BY_CLASS.get(type(request))
+                # (A batch is usually all submit_sm: its state is checked once.)
+                if not encoded or request.command_id != checked:
+                    allowed = (_OUTBOUND.get(request.command_id) if encoded
+                               else _OUTBOUND_BY_CLASS.get(type(request)))
                     if allowed is None or state not in allowed:
                         raise SessionStateError(f"{request.command_name} not allowed in state "
                                                 f"{state.value}")

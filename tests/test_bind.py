@@ -286,6 +286,25 @@ async def test_mo_messages_are_acked_and_handed_over() -> None:
             assert all(p.esm_class & 0x40 for p in got)  # UDH
 
 
+async def test_receipts_come_by_their_ids_with_on_receipt() -> None:
+    """receipt_tlvs and on_receipt: each receipt arrives as (receipted_message_id,
+    message_state), acked; without on_receipt the same receipt comes whole, as always."""
+    async with fake_smsc() as smsc:
+        ids: list[tuple[str, int]] = []
+        cfg = config(receipt_tlvs=True)
+        async with await SmppBind.open("127.0.0.1", smsc.port, cfg,
+                                       on_receipt=lambda i, s: ids.append((i, s))) as bind:
+            resps = [await bind.send(submit(n, registered_delivery=1)) for n in range(3)]
+            await eventually(lambda: len(ids) == 3)
+            assert sorted(ids) == sorted((r.message_id, 2) for r in resps)  # 2: DELIVERED
+        await eventually(lambda: not smsc.binds)
+        async with await SmppBind.open("127.0.0.1", smsc.port, cfg) as bind:
+            resp = await bind.send(submit(9, registered_delivery=1))
+            pdu = await asyncio.wait_for(bind.messages(), 2.0)
+            assert isinstance(pdu, DeliverSm) and pdu.is_receipt
+            assert pdu.tlv(Tag.receipted_message_id) == resp.message_id
+
+
 async def test_unread_messages_are_bounded() -> None:
     async with fake_smsc() as smsc:
         events = Recorder()

@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,12 +43,15 @@ from smsengine.smpp import (
     OutcomeUnknownError,
     Pdu,
     QuerySm,
+    ReceiptTlvs,
     Request,
     Response,
     SessionStateError,
     SubmitSm,
     SubmitSmResp,
     SubmitSmTemplate,
+    Tag,
+    Tlv,
     Unbind,
     UnbindResp,
 )
@@ -59,6 +63,7 @@ from smsengine.smpp.session import (
     ConnectionDead,
     IncomingRequest,
     ProtocolError,
+    ReceiptReceived,
     RequestFailed,
     ResponseReceived,
     Session,
@@ -639,6 +644,65 @@ def test_without_auto_ack_the_application_answers() -> None:
     pump(session, peer, 1.0)
     [ack] = peer.of(DeliverSmResp)
     assert (ack.sequence_number, ack.command_status) == (seq, S.ESME_RX_T_APPN)
+
+
+def plain_receipt(message_id: str, state: int = 2, **fields: Any) -> DeliverSm:
+    fields.setdefault("tlvs", (Tlv(Tag.receipted_message_id, message_id),
+                               Tlv(Tag.message_state, state)))
+    return DeliverSm(source_addr="8613800000000", destination_addr="SHOP", esm_class=4,
+                     short_message=b"id:%s stat:DELIVRD" % message_id.encode(), **fields)
+
+
+@CHUNKS
+def test_receipt_tlvs_report_plain_receipts_by_their_ids(chunk: int | None) -> None:
+    """With receipt_tlvs a plain receipt is acked and reported as its two ids; any other
+    deliver_sm (an MO message, a receipt with a third TLV) still comes whole, and every one is
+    answered in order."""
+    session, peer = bound_session(receipt_tlvs=True)
+    other = DeliverSm(source_addr="1380", destination_addr="SHOP", short_message=b"T")
+    third = plain_receipt("B2", 5, tlvs=(*plain_receipt("B2", 5).tlvs,
+                                         Tlv(Tag.network_error_code, b"\x03\x00\x07")))
+    seqs = [peer.send(plain_receipt("A1")), peer.send(other), peer.send(third),
+            peer.send(plain_receipt("C3", 8))]
+    events = pump(session, peer, 1.0, chunk)
+    assert kinds(events) == [ReceiptReceived, IncomingRequest, IncomingRequest, ReceiptReceived]
+    first, last = events[0].receipt, events[3].receipt  # type: ignore[attr-defined]
+    assert (first.sequence_number, first.message_id, first.message_state) == (seqs[0], "A1", 2)
+    assert (last.sequence_number, last.message_id, last.message_state) == (seqs[3], "C3", 8)
+    assert first.pdu() == msgspec.structs.replace(plain_receipt("A1"), sequence_number=seqs[0])
+    assert events[1].pdu.short_message == b"T"  # type: ignore[attr-defined]
+    assert events[2].pdu.tlv(Tag.network_error_code) == b"\x03\x00\x07"  # type: ignore
+    acks = peer.of(DeliverSmResp)
+    assert [(a.sequence_number, a.command_status) for a in acks] == [(s, 0) for s in seqs]
+
+
+def test_receipt_tlvs_need_auto_ack() -> None:
+    """Without auto_ack the application answers each deliver_sm, so it gets each one whole."""
+    session, peer = bound_session(receipt_tlvs=True, auto_ack=False)
+    peer.send(plain_receipt("A1"))
+    [event] = pump(session, peer, 1.0)
+    assert isinstance(event, IncomingRequest) and not event.acked
+    assert event.pdu.tlv(Tag.receipted_message_id) == "A1"  # type: ignore[attr-defined]
+    assert peer.of(DeliverSmResp) == []
+
+
+@pytest.mark.parametrize("receipt_tlvs", [False, True])
+def test_a_receipt_on_a_transmitter_bind_is_refused_either_way(receipt_tlvs: bool) -> None:
+    session, peer = bound_session(BindMode.TRANSMITTER, receipt_tlvs=receipt_tlvs)
+    seq = peer.send(plain_receipt("A1"))
+    events = pump(session, peer, 1.0)
+    assert kinds(events) == [ProtocolError]
+    assert type(events[0].pdu) is DeliverSm  # type: ignore[attr-defined]
+    [answer] = peer.of(DeliverSmResp)
+    assert (answer.sequence_number, answer.command_status) == (seq, S.ESME_RINVBNDSTS)
+    assert session.state is St.BOUND_TX
+
+
+def test_deliver_receipt_repr_and_fields() -> None:
+    receipt = plain_receipt("A1").encode(9)
+    got = Framer().feed_receipts(receipt)
+    assert got == [ReceiptTlvs(9, "A1", 2, receipt[16:])]
+    assert got[0].command_id == CommandId.deliver_sm
 
 
 def test_one_read_of_mixed_pdus_is_handled_in_order() -> None:

@@ -28,7 +28,14 @@ from smsengine.smpp import (
     Tag,
     Tlv,
 )
-from smsengine.smpp.pdu import _DECODERS, _SLOW_DECODERS, PDU_CLASSES, decode_body
+from smsengine.smpp.pdu import (
+    _DECODERS,
+    _SLOW_DECODERS,
+    PDU_CLASSES,
+    ReceiptTlvs,
+    decode_body,
+    decode_receipt_tlvs,
+)
 from smsengine.smpp.tlv import (
     TLV_SPECS,
     TlvDecodeError,
@@ -37,7 +44,7 @@ from smsengine.smpp.tlv import (
     decode_tlvs_checked,
     encode_tlvs,
 )
-from tests.strategies import any_pdu
+from tests.strategies import any_pdu, pdu
 
 
 def _types(pdu: Pdu) -> list[object]:
@@ -301,3 +308,116 @@ def test_prototypes_are_not_shared_or_changed() -> None:
     assert second == SubmitSmResp(sequence_number=2, command_status=8, message_id="B2")
     assert type(first.command_status) is CommandStatus
     assert decode(b"", 3, 0) == SubmitSmResp(sequence_number=3)
+
+
+# --- deliver_sm receipts read short (Framer.feed_receipts) --------------------------------------
+
+
+def _plain_receipt(full: object, body: bytes) -> bool:
+    """What decode_receipt_tlvs is for: a deliver_sm with a receipt's esm_class, no SMPP times, the
+    TLVs receipted_message_id then message_state and no others, encoded as we would encode it
+    (not, say, an id without its NUL, which the full decoder tolerates)."""
+    return (
+        type(full) is DeliverSm
+        and full.is_receipt
+        and [t.tag for t in full.tlvs] == [Tag.receipted_message_id, Tag.message_state]
+        and not (full.schedule_delivery_time or full.validity_period)
+        and full.encode(7)[16:] == body
+    )
+
+
+def _receipt_agrees(body: bytes) -> object:
+    """decode_receipt_tlvs against the full deliver_sm decoder: a ReceiptTlvs exactly for a plain
+    receipt, with its two values; for anything else what the full decoder gives, or the same
+    PduDecodeError."""
+    full = _outcome(_DECODERS[DeliverSm.command_id], body, DeliverSm.command_id)
+    try:
+        short = decode_receipt_tlvs(body, 7, 0)
+    except PduDecodeError as exc:
+        assert full == ("error", exc.status, exc.field, exc.command_id)
+        return full
+    assert not isinstance(full, tuple) or full[0] != "error"
+    whole = full[0]  # type: ignore[index]
+    if type(short) is ReceiptTlvs:
+        assert _plain_receipt(whole, body)
+        assert short == ReceiptTlvs(7, whole.tlv(Tag.receipted_message_id),
+                                       whole.tlv(Tag.message_state), body)
+        assert type(short.message_id) is str and type(short.message_state) is int
+        assert short.pdu() == whole and _types(short.pdu()) == _types(whole)
+        return short
+    assert not _plain_receipt(whole, body)
+    assert (short, _types(short)) == full
+    return short
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(receipts(), st.randoms(use_true_random=False))
+def test_receipts_read_short_agree_with_the_full_decoder(pdu: DeliverSm,
+                                                         rng: random.Random) -> None:
+    body = pdu.encode(7)[16:]
+    got = _receipt_agrees(body)
+    assert (type(got) is ReceiptTlvs) == (not pdu.schedule_delivery_time
+                                            and not pdu.validity_period)
+    for variant in _mutations(body, rng):
+        _receipt_agrees(variant)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(pdu(DeliverSm), st.integers(0, 255), st.randoms(use_true_random=False))
+def test_any_deliver_sm_read_short_agrees(pdu: DeliverSm, esm_class: int,
+                                          rng: random.Random) -> None:
+    """Every esm_class (receipt or not), any TLVs: never a ReceiptTlvs for anything else."""
+    pdu = msgspec.structs.replace(pdu, esm_class=esm_class)
+    body = pdu.encode(7)[16:]
+    _receipt_agrees(body)
+    for variant in _mutations(body, rng):
+        _receipt_agrees(variant)
+
+
+def _receipt(**fields: object) -> DeliverSm:
+    fields.setdefault("tlvs", (Tlv(Tag.receipted_message_id, "0A1B"), Tlv(Tag.message_state, 2)))
+    return msgspec.structs.replace(RECEIPT, **fields)
+
+
+@pytest.mark.parametrize(
+    ("pdu", "short"),
+    [
+        (_receipt(), True),
+        (_receipt(esm_class=0x20), True),  # an intermediate notification
+        (_receipt(esm_class=0x04 | 0x40 | 0x80), True),  # other esm_class bits do not matter
+        (_receipt(esm_class=0x08), False),  # not a receipt
+        (_receipt(esm_class=0), False),  # an MO message
+        (_receipt(tlvs=(Tlv(Tag.receipted_message_id, "F" * 64), Tlv(Tag.message_state, 255))),
+         True),
+        (_receipt(tlvs=(Tlv(Tag.message_state, 2), Tlv(Tag.receipted_message_id, "0A1B"))),
+         False),  # the other order
+        (RECEIPT, False),  # with network_error_code too
+        (_receipt(tlvs=(Tlv(Tag.receipted_message_id, "0A1B"),)), False),
+        (_receipt(tlvs=()), False),
+        (_receipt(short_message=b"x" * 254), True),
+        (_receipt(short_message=b""), True),
+        (_receipt(validity_period="000001000000000R"), False),
+        (_receipt(source_addr="1" * 20, destination_addr="2" * 20, service_type="CMT"), True),
+    ],
+)
+def test_which_deliver_sm_are_read_short(pdu: DeliverSm, short: bool) -> None:
+    got = _receipt_agrees(pdu.encode(7)[16:])
+    assert (type(got) is ReceiptTlvs) is short
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        _receipt(short_message=b"x" * 254).encode(1)[16:].replace(b"\xfe", b"\xff") + b"x",
+        _receipt(short_message=b"x" * 254).encode(1)[16:].replace(
+            b"\xfe" + b"x" * 254, b"\xff" + b"x" * 255),  # sm_length 255, the TLVs after it
+        _receipt().encode(1)[16:][:-1],  # message_state cut short
+        _receipt().encode(1)[16:] + b"\0",  # an octet after the TLVs
+        _receipt().encode(1)[16:].replace(b"0A1B\0", b"0A1B\x00"[:-1] + b"X"),  # id without NUL
+        _receipt().encode(1)[16:].replace(b"\x00\x05", b"\x00\x04"),  # length one short
+        _receipt(source_addr="1" * 20).encode(1)[16:].replace(b"1" * 20, b"1" * 21),
+    ],
+)
+def test_malformed_receipts_are_left_to_the_full_decoder(body: bytes) -> None:
+    assert type(_receipt_agrees(body)) is not ReceiptTlvs

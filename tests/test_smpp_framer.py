@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from smsengine.smpp import (
     CommandId,
@@ -15,11 +17,13 @@ from smsengine.smpp import (
     FramingError,
     GenericNack,
     InvalidPdu,
+    ReceiptTlvs,
     SubmitSm,
     SubmitSmResp,
     Tag,
     Tlv,
 )
+from tests.strategies import any_pdu
 
 
 def header(length: int, command_id: int, status: int = 0, seq: int = 1) -> bytes:
@@ -154,3 +158,40 @@ def test_outbind_with_bad_body_gets_generic_nack() -> None:
     (event,) = Framer().feed(header(16 + len(body), CommandId.outbind, seq=6) + body)
     assert isinstance(event, InvalidPdu)
     assert event.response == GenericNack(sequence_number=6, command_status=2)
+
+
+PLAIN_RECEIPT = DeliverSm(
+    esm_class=4,
+    short_message=b"id:7F stat:DELIVRD",
+    tlvs=(Tlv(Tag.receipted_message_id, "7F"), Tlv(Tag.message_state, 2)),
+)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(any_pdu() | st.just(PLAIN_RECEIPT) | st.just(RECEIPT), max_size=8),
+    st.lists(st.integers(1, 300), min_size=1, max_size=20),
+)
+def test_feed_receipts_is_feed_with_plain_receipts_read_short(pdus: list[object],
+                                                               cuts: list[int]) -> None:
+    stream = b"".join(p.encode(i + 1) for i, p in enumerate(pdus))  # type: ignore[attr-defined]
+    whole, short = Framer(), Framer()
+    expected: list[object] = []
+    got: list[object] = []
+    pos = i = 0
+    while pos < len(stream):
+        chunk = stream[pos : pos + cuts[i % len(cuts)]]
+        pos += len(chunk)
+        i += 1
+        expected += whole.feed(chunk)
+        got += short.feed_receipts(chunk)
+    assert len(got) == len(expected) == len(pdus)
+    for g, e in zip(got, expected, strict=True):
+        if type(g) is ReceiptTlvs:
+            assert isinstance(e, DeliverSm) and e.is_receipt and g.pdu() == e
+            assert (g.message_id, g.message_state) == (
+                e.tlv(Tag.receipted_message_id), e.tlv(Tag.message_state))
+        else:
+            assert g == e
+    read_short = [g for g in got if type(g) is ReceiptTlvs]
+    assert len(read_short) >= sum(1 for p in pdus if p is PLAIN_RECEIPT)

@@ -48,6 +48,7 @@ from ..smpp.session import (
     ConnectionDead,
     IncomingRequest,
     ProtocolError,
+    ReceiptReceived,
     RequestFailed,
     ResponseReceived,
     Session,
@@ -80,6 +81,9 @@ class BindEvent:
 EventHandler = Callable[[BindEvent], None]
 ResultCallback = Callable[[Response | None, SmppError | None], None]
 MessageHandler = Callable[[Request], None]
+#: ``on_receipt(receipted_message_id, message_state)``: a plain delivery receipt, already acked
+#: (with ``SessionConfig.receipt_tlvs``; see :class:`~smsengine.smpp.session.ReceiptReceived`).
+ReceiptHandler = Callable[[str, int], None]
 
 
 class SmppBind(asyncio.Protocol):
@@ -96,6 +100,7 @@ class SmppBind(asyncio.Protocol):
         name: str = "",
         on_event: EventHandler | None = None,
         on_message: MessageHandler | None = None,
+        on_receipt: ReceiptHandler | None = None,
         max_queued_messages: int = 10_000,
     ) -> None:
         self.config = config
@@ -104,6 +109,7 @@ class SmppBind(asyncio.Protocol):
         self.session = self._make_session(config, self._loop.time())
         self._on_event = on_event
         self._on_message = on_message
+        self._on_receipt = on_receipt
         self._messages: asyncio.Queue[Request] = asyncio.Queue(max_queued_messages)
         self._transport: asyncio.Transport | None = None
         self._bound: asyncio.Future[None] = self._loop.create_future()
@@ -370,6 +376,12 @@ class SmppBind(asyncio.Protocol):
                 if status and status in self.throttle_statuses:  # skip hashing when 0
                     self._emit("throttled", event.response.status_name,
                                event.response.command_status)
+            elif type(event) is ReceiptReceived:
+                receipt = event.receipt
+                if self._on_receipt is not None:
+                    self._on_receipt(receipt.message_id, receipt.message_state)
+                else:  # (receipt_tlvs without on_receipt: the whole deliver_sm, as usual)
+                    self._incoming(receipt.pdu())
             elif type(event) is IncomingRequest:
                 on_message = self._on_message
                 if on_message is not None:
@@ -483,6 +495,7 @@ class BindKeeper:
         drain_timeout: float = 5.0,
         on_event: EventHandler | None = None,
         on_message: MessageHandler | None = None,
+        on_receipt: ReceiptHandler | None = None,
         bind_class: type[SmppBind] = SmppBind,
     ) -> None:
         self.host = host
@@ -497,6 +510,7 @@ class BindKeeper:
         self.drain_timeout = drain_timeout
         self._on_event = on_event
         self._on_message = on_message
+        self._on_receipt = on_receipt
         self.bind_class = bind_class
         self.bind: SmppBind | None = None
         self._task: asyncio.Task[None] | None = None
@@ -576,6 +590,7 @@ class BindKeeper:
                     self.host, self.port, self.config, ssl=self.ssl,
                     connect_timeout=self.connect_timeout, name=self.name,
                     on_event=self._on_event, on_message=self._on_message,
+                    on_receipt=self._on_receipt,
                 )
             except AuthenticationError as exc:
                 # Wrong credentials will not fix themselves; hammering the carrier can get

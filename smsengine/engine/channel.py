@@ -207,10 +207,12 @@ class Channel:
         session = SessionConfig(
             cfg.system_id, cfg.password, mode, system_type=cfg.system_type,
             window=cfg.window_size, response_timeout=cfg.response_timeout,
-            enquire_link_interval=cfg.enquire_link_interval,
+            enquire_link_interval=cfg.enquire_link_interval, receipt_tlvs=True,
         )
+        # receipt_tlvs: the usual receipt comes as its two ids, straight to _receipt_found.
         return BindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
-                          on_event=self._bind_event, on_message=self._incoming)
+                          on_event=self._bind_event, on_message=self._incoming,
+                          on_receipt=self._receipt_found)
 
     def _retriable(self, status: int) -> bool:
         return is_retriable_status(status)

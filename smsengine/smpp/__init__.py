@@ -63,6 +63,7 @@ from .pdu import (
     Pdu,
     QuerySm,
     QuerySmResp,
+    ReceiptTlvs,
     ReplaceSm,
     ReplaceSmResp,
     Request,
@@ -78,6 +79,7 @@ from .pdu import (
     UnsuccessSme,
     decode_body,
     decode_pdu,
+    decode_receipt_tlvs,
 )
 from .receipt import DeliveryReceipt, ReceiptParseError, parse_receipt
 from .tlv import TLV_SPECS, Tlv, TlvSpec
@@ -129,6 +131,7 @@ __all__ = [
     "QuerySm",
     "QuerySmResp",
     "ReceiptParseError",
+    "ReceiptTlvs",
     "RegisteredDelivery",
     "ReplaceSm",
     "ReplaceSmResp",
@@ -152,6 +155,7 @@ __all__ = [
     "UnsuccessSme",
     "decode_body",
     "decode_pdu",
+    "decode_receipt_tlvs",
     "error_for_status",
     "is_retriable_status",
     "parse_receipt",

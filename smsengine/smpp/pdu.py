@@ -29,7 +29,7 @@ import msgspec
 
 from .constants import RESPONSE_BIT, CommandId, CommandStatus, Tag
 from .errors import InvalidPduError, PduDecodeError, status_name
-from .tlv import Tlv, TlvDecodeError, decode_tlvs, decode_tlvs_checked, encode_tlvs
+from .tlv import _RECEIPT_TLVS, Tlv, TlvDecodeError, decode_tlvs, decode_tlvs_checked, encode_tlvs
 
 __all__ = [
     "HEADER",
@@ -57,6 +57,7 @@ __all__ = [
     "Pdu",
     "QuerySm",
     "QuerySmResp",
+    "ReceiptTlvs",
     "ReplaceSm",
     "ReplaceSmResp",
     "Request",
@@ -72,6 +73,7 @@ __all__ = [
     "UnsuccessSme",
     "decode_body",
     "decode_pdu",
+    "decode_receipt_tlvs",
 ]
 
 #: command_length, command_id, command_status, sequence_number — all big-endian u32.
@@ -1305,6 +1307,74 @@ _install()
 _DECODERS: Final[dict[int, Callable[[bytes, int, int], Pdu]]] = {
     cid: cls._decode for cid, cls in PDU_CLASSES.items()
 }
+
+
+# --- delivery receipts, read short ----------------------------------------------------------------
+
+
+class ReceiptTlvs(msgspec.Struct, frozen=True, gc=False):
+    """A deliver_sm that is a plain delivery receipt, read only as far as correlating it needs.
+
+    :func:`decode_receipt_tlvs` gives one for a well-formed deliver_sm whose esm_class marks a
+    receipt and whose TLVs are exactly ``receipted_message_id`` then ``message_state``: the
+    usual receipt of SMPP 3.4 5.2.12. Every field was checked as the full decoder checks it,
+    so :meth:`pdu` always succeeds; the other fields are simply not read. ``gc=False``: it holds
+    an int, a str and bytes.
+    """
+
+    command_id: ClassVar[CommandId] = CommandId.deliver_sm
+    sequence_number: int
+    message_id: str  # receipted_message_id, as DeliverSm.tlv() would give it
+    message_state: int
+    body: bytes  # everything after the header
+
+    def pdu(self) -> DeliverSm:
+        """The whole deliver_sm, decoded."""
+        pdu = DeliverSm._decode(self.body, self.sequence_number, 0)
+        assert type(pdu) is DeliverSm  # (what decode_receipt_tlvs matched always decodes)
+        return pdu
+
+
+def _receipt_pattern() -> re.Pattern[bytes]:
+    """The mandatory fields of a deliver_sm with a receipt's esm_class and no times (a deliver_sm
+    never has them), sized as the decoders size them; its one group is sm_length."""
+    receipt_esm = b"".join(b"\\x%02x" % b for b in range(256) if (b & 0x3C) in (0x04, 0x20))
+    pattern = b""
+    for name, marker in _layout(DeliverSm):
+        if isinstance(marker, _CString):
+            pattern += b"[^\0]{0,%d}\0" % (marker.max_len - 1)
+        elif isinstance(marker, _Time):
+            pattern += b"\0"
+        elif isinstance(marker, _ShortMessage):
+            pattern += b"(.)"
+        elif name == "esm_class":
+            pattern += b"[" + receipt_esm + b"]"
+        elif isinstance(marker, _Octet):
+            pattern += b"."
+        else:  # pragma: no cover - a deliver_sm has no other kind of field
+            raise TypeError(f"DeliverSm.{name}: unexpected wire marker {marker!r}")
+    return re.compile(pattern, re.DOTALL)
+
+
+_RECEIPT_FIELDS: Final = _receipt_pattern().match
+_DECODE_DELIVER_SM: Final = DeliverSm._decode
+
+
+def decode_receipt_tlvs(body: bytes, seq: int, status: int) -> ReceiptTlvs | Pdu:
+    """A deliver_sm body as the framer has it: a :class:`ReceiptTlvs` when it is a plain
+    delivery receipt (see there), else the :class:`DeliverSm` its decoder gives; like the
+    decoders it raises only PduDecodeError."""
+    m = _RECEIPT_FIELDS(body)
+    if m is not None:
+        end = m.end()
+        k = body[end - 1]  # sm_length
+        if k < 255:
+            ids = _RECEIPT_TLVS(body, end + k)
+            if ids is not None:
+                size, message_id, state = ids.groups()
+                if size[0] == len(message_id) + 1:
+                    return ReceiptTlvs(seq, message_id.decode("latin-1"), state[0], body)
+    return _DECODE_DELIVER_SM(body, seq, status)
 
 
 # --- decoding entry points ------------------------------------------------------------------------

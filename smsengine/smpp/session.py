@@ -51,6 +51,7 @@ from .pdu import (
     EnquireLinkResp,
     GenericNack,
     Pdu,
+    ReceiptTlvs,
     Request,
     Response,
     Unbind,
@@ -63,6 +64,7 @@ __all__ = [
     "ConnectionDead",
     "IncomingRequest",
     "ProtocolError",
+    "ReceiptReceived",
     "RequestFailed",
     "ResponseReceived",
     "Session",
@@ -166,6 +168,7 @@ class SessionConfig:
         "max_command_length",
         "mode",
         "password",
+        "receipt_tlvs",
         "response_timeout",
         "system_id",
         "system_type",
@@ -188,6 +191,7 @@ class SessionConfig:
         enquire_link_interval: float = 30.0,
         auto_ack: bool = True,
         max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
+        receipt_tlvs: bool = False,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
@@ -208,6 +212,12 @@ class SessionConfig:
         self.enquire_link_interval = enquire_link_interval
         self.auto_ack = auto_ack
         self.max_command_length = max_command_length
+        #: With auto_ack: a deliver_sm that is a plain delivery receipt (esm_class says so, its
+        #: TLVs are exactly receipted_message_id and message_state) is acked and reported as a
+        #: ReceiptReceived with those two values, the rest of it unread (ReceiptTlvs), instead
+        #: of an IncomingRequest with the whole DeliverSm: for a client that only correlates
+        #: receipts. Any other deliver_sm still comes whole.
+        self.receipt_tlvs = receipt_tlvs
         # Build the bind PDU now, so a bad system_id/password fails here, not on connect.
         self.bind_pdu()
 
@@ -273,6 +283,14 @@ class IncomingRequest(msgspec.Struct, SessionEvent, eq=False, gc=False):
     # no cycle can pass through it. (Assigning something else to ``pdu`` would break that.)
     pdu: Request
     acked: bool
+
+
+class ReceiptReceived(msgspec.Struct, SessionEvent, eq=False, gc=False):
+    """A plain delivery receipt, already acked (``SessionConfig.receipt_tlvs``): ``receipt``
+    has its receipted_message_id and message_state, and ``receipt.pdu()`` the whole deliver_sm.
+    gc=False: a ReceiptTlvs holds only an int, a str and bytes."""
+
+    receipt: ReceiptTlvs
 
 
 class Bound(SessionEvent):
@@ -349,6 +367,8 @@ class Session:
         self.config = config
         self.state = SessionState.OPEN
         self._framer = Framer(config.max_command_length)
+        self._feed = (self._framer.feed_receipts if config.receipt_tlvs and config.auto_ack
+                      else self._framer.feed)
         self._seq = 0
         self._pending: dict[int, _Pending] = {}  # insertion (= deadline) order
         self._in_window = 0
@@ -508,14 +528,20 @@ class Session:
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
         try:
-            pdus = self._framer.feed(data)
+            pdus = self._feed(data)
         except FramingError as exc:
             return [ConnectionDead(str(exc))]
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending
         for pdu in pdus:
-            if type(pdu) is DeliverSm and self.state in _RECEIVES:
+            if type(pdu) is ReceiptTlvs:  # (only with receipt_tlvs, which needs auto_ack)
+                if self.state in _RECEIVES:
+                    self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
+                    events.append(ReceiptReceived(pdu))
+                else:
+                    self._incoming(pdu.pdu(), events)  # (the error answer needs the whole PDU)
+            elif type(pdu) is DeliverSm and self.state in _RECEIVES:
                 # The common request first (and without the isinstance tests: a DeliverSm is
                 # neither); _incoming handles every other one.
                 acked = self.config.auto_ack

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..bind import BindEvent
 from ..cmpp import InvalidPduError as CmppInvalidPduError
-from ..smpp import CommandStatus, InvalidPduError
+from ..smpp import CommandStatus, InvalidPduError, NotSentError, OutcomeUnknownError
 from ..text import ReferenceCounter
 from .channel import Channel, MoMessage
 from .config import EngineConfig, RouteConfig
@@ -43,6 +43,10 @@ from .stores import (
 )
 
 __all__ = ["Engine"]
+
+_QUEUED = MessageState.QUEUED
+_FAILED = MessageState.FAILED
+_UNKNOWN = MessageState.UNKNOWN
 
 MoHandler = Callable[[MoMessage], Any]
 
@@ -172,17 +176,40 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Unfinished messages keep their handles and segment details, but their segments let
-        # go of the handle and the channel: handles and segments are outside the cyclic
-        # collector (see MessageHandle), and channel -> queue -> handle -> segment -> channel
-        # would be a cycle it could not free.
-        for handle in self._tracked.values():
-            for segment in handle.segments:
-                segment.handle = segment.channel = None  # type: ignore[attr-defined]
+        self._settle_unfinished()
         self.store.flush()
         self.store.close()
         self.suppression.close()
         self._started = False
+
+    def _settle_unfinished(self) -> None:
+        """Nothing more happens to a message in this engine once it stopped: whatever was not
+        final ends now, saying how far it got, so no ``wait()`` is left hanging and a restarted
+        engine starts with nothing tracked. Nothing of it with the carrier (each open segment
+        still queued: never written, or refused and waiting for its retry): FAILED with a
+        NotSentError, safe to send again. Some of it accepted or its outcome unknown: UNKNOWN
+        with an OutcomeUnknownError, not to be sent again blindly; a persistent store keeps its
+        correlation records, so after a restart its receipts still come, as events by ref.
+
+        Their segments let go of the handle and the channel: handles and segments are outside
+        the cyclic collector (see MessageHandle), and channel -> queue -> handle -> segment ->
+        channel would be a cycle it could not free."""
+        if not self._tracked:
+            return
+        now = time.time()
+        # One error each for all: a campaign stopped half-way can leave a million behind.
+        not_sent = NotSentError("the engine stopped before the message was sent")
+        unknown = OutcomeUnknownError("the engine stopped before the message's outcome was known")
+        for handle in list(self._tracked.values()):
+            for segment in handle.segments:
+                segment.handle = segment.channel = None  # type: ignore[attr-defined]
+            if handle.done_at is not None:
+                continue
+            if any(s.state is not _QUEUED and s.state is not _FAILED for s in handle.segments):
+                handle._finish(_UNKNOWN, unknown if handle.error is None else None, at=now)
+            else:  # (a segment refused already: that error says why it failed)
+                handle._finish(_FAILED, not_sent if handle.error is None else None, at=now)
+            self._notify(handle)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until every channel has at least one bound sender (TimeoutError otherwise)."""

@@ -201,6 +201,59 @@ async def test_throttle_adaptation_converges_and_recovers() -> None:
         assert ch.flow.state == "open"
 
 
+async def test_a_channel_without_tps_paces_itself_once_throttled() -> None:
+    """No TPS configured and a carrier that takes 40/s: the first throttled response starts
+    pacing at the rate the channel was sending, and AIMD brings it down to what the carrier
+    takes, instead of resending every refused submit at once, as fast as the windows allow.
+    Once the rate has been back at its ceiling long enough, pacing stops again."""
+    carrier, n = 40, 160
+    async with running({"accounts": [dict(SHOP, tps=carrier)]}) as (smsc, engine):
+        ch = engine.channels["a"]
+        assert ch.pacing == "off" and ch.snapshot()["rate"] is None
+        events = Events(engine)
+        loop = asyncio.get_running_loop()
+        samples: list[tuple[float, int]] = []  # (time, throttled so far)
+
+        def done() -> bool:
+            samples.append((loop.time(), ch.counters["throttled"]))
+            return all(h.final for h in handles)
+
+        handles = await engine.send_many(msg(i) for i in range(n))
+        await eventually(done, 20)
+        assert {h.state for h in handles} == {MessageState.DELIVERED}
+        assert Counter(e.destination_addr for e in smsc.ledger.entries()) == {
+            number(i): 1 for i in range(n)}
+        assert ch.pacing == "adaptive" and ch.snapshot()["rate"] is not None
+        assert smsc.stats["throttled"] == ch.counters["throttled"] > 0
+        [started] = events.binds("pacing")
+        assert started.name == "a" and started.detail.startswith("throttled")
+
+        def throttled_between(t0: float, t1: float) -> int:
+            inside = [t for when, t in samples if t0 <= when <= t1]
+            return inside[-1] - inside[0]
+
+        start, end = samples[0][0], samples[-1][0]
+        assert end - start > 2
+        first, last = throttled_between(start, start + 1), throttled_between(end - 1, end)
+        assert first >= 10 * max(last, 1), (first, last)
+        # Each throttled submit costs a round trip at most at the paced rate: far fewer than
+        # the messages times the seconds of the run it would take unpaced.
+        assert ch.counters["throttled"] < 4 * n, ch.counters["throttled"]
+        times = sorted(e.time for e in smsc.ledger.entries())
+        assert n / (times[-1] - times[0]) >= carrier / 2
+
+        # The way back: quiet at the ceiling for PACING_RELEASE seconds, then unpaced again.
+        ch.tick(loop.time() + ch.PACING_RELEASE / 2)
+        assert ch.pacing == "adaptive"
+        ch.tick(loop.time() + 3600)
+        assert ch.pacing == "off" and ch.snapshot()["rate"] is None
+        await asyncio.sleep(0)
+        assert [e.detail for e in events.binds("pacing")][1:] == ["unthrottled: pacing off"]
+        await events.close()
+        more = await engine.send_many(msg(i) for i in range(n, n + 5))
+        assert set(await finished(more)) == {MessageState.DELIVERED}
+
+
 # --- routing ------------------------------------------------------------------------------------
 
 

@@ -68,7 +68,8 @@ class BindEvent:
     """Something a bind did, for metrics and logs.
 
     ``kind``: connecting, bound, bind_failed, alarm, unbound, disconnected, throttled, timeout,
-    protocol_error, reconnect_scheduled, stopped.
+    protocol_error, reconnect_scheduled, stopped; and from an engine channel (``name`` is the
+    channel's): pacing, when a channel without a TPS limit starts or stops pacing itself.
     """
 
     kind: str

@@ -165,7 +165,13 @@ class Channel:
         self._wake = asyncio.Event()
         # True while the dispatcher waits on _wake: the hot paths set the event only then.
         self._idle = False
+        # Paced by the token bucket and the AIMD rate: always with a TPS limit; without one,
+        # from the first throttled response until the rate has been back at its ceiling for
+        # PACING_RELEASE seconds (see _start_pacing, tick).
         self._limited = config.tps > 0
+        # (loop time, segments sent, segments answered without a throttle) at the last two
+        # ticks, the older first: rates since the older one cover the last half to whole second.
+        self._marks = ((now, 0, 0), (now, 0, 0))
         # submit_sm templates by sender (the fields every message from it shares, checked once).
         self._templates: dict[str, SubmitSmTemplate] = {}
         self._task: asyncio.Task[None] | None = None
@@ -251,8 +257,9 @@ class Channel:
         return {
             "bound": sum(k.is_bound for k in self._keepers),
             "binds": len(self._keepers),
-            "rate": round(self.flow.rate, 1) if self.config.tps else None,
+            "rate": round(self.flow.rate, 1) if self._limited else None,
             "flow": self.flow.state,
+            "pacing": self.pacing,
             "queued": len(self.lanes),
             "lanes": self.lanes.depth(),
             "in_flight": self.in_flight,
@@ -398,7 +405,6 @@ class Channel:
         loop = self._loop
         lanes = self.lanes
         bucket = self.bucket
-        limited = self.config.tps > 0
         batch = 0
         while self._running:
             if not lanes:
@@ -410,7 +416,7 @@ class Channel:
                 await self._sleep(0.05)
                 continue
             now = loop.time()
-            if not limited:
+            if not self._limited:
                 # No TPS to keep to: fill the bind's window in one go. It leaves in one write
                 # when we yield, and the responses get their turn.
                 self._burst(bind, now)
@@ -427,7 +433,7 @@ class Channel:
             else:
                 tokens = 1
             if self.flow.rate != bucket.rate:
-                bucket.set_rate(min(self.flow.rate, self.config.tps), now)
+                bucket.set_rate(self.flow.rate, now)  # (never above the ceiling: tps or found)
             wait = bucket.wait_time(tokens, now)
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -575,7 +581,10 @@ class Channel:
                 return
             if status in self._throttle:
                 self.counters["throttled"] += 1
-                self.flow.on_throttled(now)
+                if self.config.tps > 0:
+                    self.flow.on_throttled(now)
+                else:
+                    self._self_paced_throttle(now)
                 self._retry(segment, delay=min(1.0, 1.0 / max(self.flow.rate, 1.0)))
                 return
             if self._retriable(status) and handle.attempts < self.config.max_retries:
@@ -645,6 +654,68 @@ class Channel:
                 return
         self.store.put(CorrelationRecord(self.name, norm, handle.ref, 0, 1, wall,
                                          wall + self.config.receipt_ttl))
+
+    # --- pacing without a TPS limit ------------------------------------------------------------
+
+    #: Seconds a self-paced channel's rate must stay at its ceiling, unthrottled, before it
+    #: goes back to sending as fast as its windows allow.
+    PACING_RELEASE = 10.0
+
+    @property
+    def pacing(self) -> str:
+        """``tps`` (a TPS limit), ``adaptive`` (none, but throttled lately: paced at the rate it
+        found) or ``off``."""
+        if self.config.tps > 0:
+            return "tps"
+        return "adaptive" if self._limited else "off"
+
+    def _answered(self) -> int:
+        """Segments answered other than with a throttle: near enough, those accepted."""
+        counters = self.counters
+        return counters["segments"] - self.in_flight - counters["throttled"]
+
+    def _self_paced_throttle(self, now: float) -> None:
+        """A throttled response on a channel without a TPS limit. The first one starts pacing
+        (otherwise each refused submit would be resent at once and refused again, as fast as
+        the windows allow): the token bucket paces the channel from then on. Each cut (at most
+        one a second) goes to half the rate, or to what the carrier took over the last second
+        if that is less, so the rate gets to what the carrier takes within a cut or two rather
+        than halving its way down; the ceiling becomes twice the new rate, so the additive
+        climb back (5 % of the ceiling a second) probes gently, and pacing ends only after the
+        rate has stayed at that ceiling, unthrottled, for PACING_RELEASE seconds (tick)."""
+        flow = self.flow
+        at, sent, answered = self._marks[0]
+        elapsed = now - at
+        started = not self._limited
+        if started:
+            sending = (self.counters["segments"] - sent) / elapsed if elapsed > 0 else 0.0
+            flow.reset(max(sending, 10.0), now)
+        if not flow.on_throttled(now):
+            return  # (within the cooldown of the last cut)
+        # (Over at least a quarter second: just after a tick, a low guess, which the climb
+        # back corrects.)
+        took = (self._answered() - answered) / max(elapsed, 0.25)
+        flow.rate = max(flow.floor, min(flow.rate, took))
+        flow.ceiling = max(2.0 * flow.rate, 10.0)
+        if started:
+            self.bucket.reset(flow.rate, self.config.burst or flow.rate, now)
+            self._limited = True
+            self._on_event(BindEvent("pacing", self.name,
+                                     f"throttled: paced at {flow.rate:.0f}/s"))
+
+    def tick(self, now: float) -> None:
+        """Housekeeping (twice a second): the AIMD recovery, the measured send rate, and the
+        end of self-pacing once the rate has been back at its ceiling long enough."""
+        flow = self.flow
+        flow.recover(now)
+        self._marks = (self._marks[1], (now, self.counters["segments"], self._answered()))
+        if (self._limited and self.config.tps <= 0 and flow.rate >= flow.ceiling
+                and now - flow.last_cut >= self.PACING_RELEASE):
+            self._limited = False
+            flow.reset(1e9, now)
+            self.bucket.reset(0.0, 1.0, now)
+            self._on_event(BindEvent("pacing", self.name, "unthrottled: pacing off"))
+            self._wake.set()
 
     def _retry(self, segment: _Segment, delay: float) -> None:
         kind = segment.handle.message.kind

@@ -64,7 +64,7 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     receivers: int = 0  # (SMPP only)
     transceivers: int = 1  # SMPP transceiver binds; for CMPP, connections (each sends and receives)
     window: int = 0  # requests in flight per bind; 0 = the protocol's default (SMPP 64, CMPP 16)
-    tps: float = 0.0  # segments per second; 0 = unlimited
+    tps: float = 0.0  # segments per second; 0 = none (paced only once throttled)
     burst: float = 0.0  # token bucket depth in segments; 0 = one second's worth
     response_timeout: float = 10.0
     enquire_link_interval: float = 30.0

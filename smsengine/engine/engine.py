@@ -421,7 +421,7 @@ class Engine:
                     owner.receipt_expired(record)
             for channel in self.channels.values():
                 channel.expire_early(now_loop)
-                channel.flow.recover(now_loop)
+                channel.tick(now_loop)
             self.store.flush()
 
     def stats(self) -> dict[str, Any]:

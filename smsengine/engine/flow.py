@@ -47,6 +47,14 @@ class TokenBucket:
         need = min(n, self.burst) - self.tokens
         return max(0.0, need / self.rate)
 
+    def reset(self, rate: float, burst: float, now: float) -> None:
+        """Start over at ``rate`` with a full bucket of ``burst`` (a channel that starts or
+        stops pacing itself)."""
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self.tokens = self.burst
+        self.last = now
+
     def set_rate(self, rate: float, now: float) -> None:
         """Change the rate. Tokens earned at the old rate are kept when it rises; when it falls
         (the carrier throttled us) the savings shrink in proportion, so a cut is not followed
@@ -80,6 +88,16 @@ class AimdRate:
         self.recovery = recovery
         self.cooldown = cooldown
         self.latency_limit = latency_limit
+        self.latency = 0.0
+        self.last_cut = -1e18
+        self.last_update = now
+        self.state = "open"
+
+    def reset(self, ceiling: float, now: float) -> None:
+        """Start over, at a new ceiling, with no cut and no latency history."""
+        self.ceiling = ceiling
+        self.floor = min(self.floor, ceiling)
+        self.rate = ceiling
         self.latency = 0.0
         self.last_cut = -1e18
         self.last_update = now

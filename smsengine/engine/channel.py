@@ -167,7 +167,7 @@ class Channel:
         self._idle = False
         # Paced by the token bucket and the AIMD rate: always with a TPS limit; without one,
         # from the first throttled response until the rate has been back at its ceiling for
-        # PACING_RELEASE seconds (see _start_pacing, tick).
+        # PACING_RELEASE seconds (see _self_paced_throttle, tick).
         self._limited = config.tps > 0
         # (loop time, segments sent, segments answered without a throttle) at the last two
         # ticks, the older first: rates since the older one cover the last half to whole second.

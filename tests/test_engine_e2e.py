@@ -154,6 +154,18 @@ async def test_tps_is_held_on_the_smsc_ledger() -> None:
     assert ideal * 0.95 <= duration <= ideal * 1.5, (duration, ideal)
 
 
+def first_and_last_second(samples: list[tuple[float, int]]) -> tuple[int, int]:
+    """Throttled responses in the first and in the last second of (time, throttled so far)
+    samples."""
+    start, end = samples[0][0], samples[-1][0]
+
+    def between(t0: float, t1: float) -> int:
+        inside = [t for when, t in samples if t0 <= when <= t1]
+        return inside[-1] - inside[0]
+
+    return between(start, start + 1), between(end - 1, end)
+
+
 async def test_throttle_adaptation_converges_and_recovers() -> None:
     carrier, ceiling, n = 40, 200, 160
     async with running({"accounts": [dict(SHOP, tps=carrier)]}, tps=ceiling) as (smsc, engine):
@@ -180,11 +192,7 @@ async def test_throttle_adaptation_converges_and_recovers() -> None:
         start, end = samples[0][0], samples[-1][0]
         assert end - start > 2, "the run must outlast the first cuts to show convergence"
 
-        def throttled_between(t0: float, t1: float) -> int:
-            inside = [t for when, t, _ in samples if t0 <= when <= t1]
-            return inside[-1] - inside[0]
-
-        first, last = throttled_between(start, start + 1), throttled_between(end - 1, end)
+        first, last = first_and_last_second([(when, t) for when, t, _ in samples])
         assert first >= 10 * max(last, 1), (first, last)
         # ...without collapsing: on average at least half of what the carrier accepts.
         times = sorted(e.time for e in smsc.ledger.entries())
@@ -228,13 +236,9 @@ async def test_a_channel_without_tps_paces_itself_once_throttled() -> None:
         [started] = events.binds("pacing")
         assert started.name == "a" and started.detail.startswith("throttled")
 
-        def throttled_between(t0: float, t1: float) -> int:
-            inside = [t for when, t in samples if t0 <= when <= t1]
-            return inside[-1] - inside[0]
-
         start, end = samples[0][0], samples[-1][0]
         assert end - start > 2
-        first, last = throttled_between(start, start + 1), throttled_between(end - 1, end)
+        first, last = first_and_last_second(samples)
         assert first >= 10 * max(last, 1), (first, last)
         # Each throttled submit costs a round trip at most at the paced rate: far fewer than
         # the messages times the seconds of the run it would take unpaced.

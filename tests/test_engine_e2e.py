@@ -154,13 +154,33 @@ async def test_tps_is_held_on_the_smsc_ledger() -> None:
     assert ideal * 0.95 <= duration <= ideal * 1.5, (duration, ideal)
 
 
-def first_and_last_second(samples: list[tuple[float, int]]) -> tuple[int, int]:
-    """Throttled responses in the first and in the last second of (time, throttled so far)
-    samples."""
+async def send_through_throttling(smsc: FakeSMSC, engine: Engine,
+                                  n: int) -> list[tuple[float, int, float]]:
+    """Send ``n`` messages through channel ``a``; every one must be delivered and reach the
+    SMSC exactly once (throttled submits are resent: none lost, none accepted twice). Returns
+    (time, throttled so far, rate) samples taken until the last one was final."""
+    ch = engine.channels["a"]
+    loop = asyncio.get_running_loop()
+    samples: list[tuple[float, int, float]] = []
+
+    def done() -> bool:
+        samples.append((loop.time(), ch.counters["throttled"], ch.flow.rate))
+        return all(h.final for h in handles)
+
+    handles = await engine.send_many(msg(i) for i in range(n))
+    await eventually(done, 20)
+    assert {h.state for h in handles} == {MessageState.DELIVERED}
+    assert Counter(e.destination_addr for e in smsc.ledger.entries()) == {
+        number(i): 1 for i in range(n)}
+    return samples
+
+
+def first_and_last_second(samples: list[tuple[float, int, float]]) -> tuple[int, int]:
+    """Throttled responses in the first and in the last second of the samples."""
     start, end = samples[0][0], samples[-1][0]
 
     def between(t0: float, t1: float) -> int:
-        inside = [t for when, t in samples if t0 <= when <= t1]
+        inside = [t for when, t, _ in samples if t0 <= when <= t1]
         return inside[-1] - inside[0]
 
     return between(start, start + 1), between(end - 1, end)
@@ -171,18 +191,7 @@ async def test_throttle_adaptation_converges_and_recovers() -> None:
     async with running({"accounts": [dict(SHOP, tps=carrier)]}, tps=ceiling) as (smsc, engine):
         ch = engine.channels["a"]
         loop = asyncio.get_running_loop()
-        samples: list[tuple[float, int, float]] = []  # (time, throttled so far, rate)
-
-        def done() -> bool:
-            samples.append((loop.time(), ch.counters["throttled"], ch.flow.rate))
-            return all(h.final for h in handles)
-
-        handles = await engine.send_many(msg(i) for i in range(n))
-        await eventually(done, 20)
-        assert {h.state for h in handles} == {MessageState.DELIVERED}
-        # Throttled submits were resent: none lost, none accepted twice.
-        assert Counter(e.destination_addr for e in smsc.ledger.entries()) == {
-            number(i): 1 for i in range(n)}
+        samples = await send_through_throttling(smsc, engine, n)
         assert ch.counters["throttled"] > 0
         assert smsc.stats["throttled"] == ch.counters["throttled"]
         assert min(rate for _, _, rate in samples) <= ceiling / 4, "cut on each throttled second"
@@ -192,7 +201,7 @@ async def test_throttle_adaptation_converges_and_recovers() -> None:
         start, end = samples[0][0], samples[-1][0]
         assert end - start > 2, "the run must outlast the first cuts to show convergence"
 
-        first, last = first_and_last_second([(when, t) for when, t, _ in samples])
+        first, last = first_and_last_second(samples)
         assert first >= 10 * max(last, 1), (first, last)
         # ...without collapsing: on average at least half of what the carrier accepts.
         times = sorted(e.time for e in smsc.ledger.entries())
@@ -220,17 +229,7 @@ async def test_a_channel_without_tps_paces_itself_once_throttled() -> None:
         assert ch.pacing == "off" and ch.snapshot()["rate"] is None
         events = Events(engine)
         loop = asyncio.get_running_loop()
-        samples: list[tuple[float, int]] = []  # (time, throttled so far)
-
-        def done() -> bool:
-            samples.append((loop.time(), ch.counters["throttled"]))
-            return all(h.final for h in handles)
-
-        handles = await engine.send_many(msg(i) for i in range(n))
-        await eventually(done, 20)
-        assert {h.state for h in handles} == {MessageState.DELIVERED}
-        assert Counter(e.destination_addr for e in smsc.ledger.entries()) == {
-            number(i): 1 for i in range(n)}
+        samples = await send_through_throttling(smsc, engine, n)
         assert ch.pacing == "adaptive" and ch.snapshot()["rate"] is not None
         assert smsc.stats["throttled"] == ch.counters["throttled"] > 0
         [started] = events.binds("pacing")

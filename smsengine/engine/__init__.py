@@ -1,6 +1,5 @@
 """The engine (layer 4): channels, flow control, routing and priorities, receipts, MO."""
 
-from .channel import MoMessage
 from .config import (
     ChannelConfig,
     EngineConfig,
@@ -12,6 +11,7 @@ from .config import (
     load_engine_config,
 )
 from .engine import Engine
+from .mo import MoMessage
 from .model import Message, MessageEvent, MessageHandle, MessageRefusedError, MessageState
 from .stores import (
     CorrelationRecord,

@@ -1,18 +1,20 @@
-"""A CMPP channel: a China Mobile SP account (CMPP 2.0 or 3.0) behind the same lanes, flow
-control, retries, receipt correlation, MO reassembly and opt-out as an SMPP channel.
+"""The CMPP adapter: a China Mobile SP account (CMPP 2.0 or 3.0) behind the same lanes, flow
+control, tracker, MO reassembly and opt-out as an SMPP account.
 
-What differs from SMPP is only here: the connections (CONNECT login, ACTIVE_TEST keepalive,
-window 16 by default), building CMPP_SUBMITs (Pk_total/Pk_number, TP_udhi with the text layer's
-UDH, Msg_Fmt 0/8/15, the fee and service fields of the account), SUBMIT_RESP Result 8 as
-throttling, and reading DELIVERs: status reports (Msg_Id and Stat, cmpp.md section 8) and MO
-messages. Msg_Ids are correlated in their canonical form, the decimal of the 64-bit value.
+What is CMPP here and nowhere else in the engine: the connections (CONNECT login, ACTIVE_TEST
+keepalive, window 16 by default), building CMPP_SUBMITs (Pk_total/Pk_number, TP_udhi with the
+text layer's UDH, Msg_Fmt 0/8/15, the fee and service fields of the account), what a
+SUBMIT_RESP Result means (8 is throttling), and reading DELIVERs: status reports (Msg_Id and
+Stat, cmpp.md section 8) and MO messages. Msg_Ids are correlated in their canonical form, the
+decimal of the 64-bit value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ..bind import BindMode, CmppBindKeeper
+from ..bind import BindEvent, BindMode, CmppBindKeeper
 from ..cmpp import (
     CmppError,
     CmppSessionConfig,
@@ -26,30 +28,45 @@ from ..cmpp import (
     report_id_and_stat,
 )
 from ..smpp import CommandStatus
-from ..smpp import MessageState as SmppState
-from ..text import encoding_for_msg_fmt
-from .channel import Channel, _absolute, _relative
-from .model import MessageHandle, MessageRefusedError
+from ..text import Encoding, ReferenceCounter, SplitMethod, encoding_for_msg_fmt
+from .adapter import UNREADABLE, MoPart, Receipt, absolute_time, relative_time, split_message
+from .config import ChannelConfig
+from .model import MessageHandle, MessageRefusedError, MessageState
+from .tracker import Verdict
 
-__all__ = ["CmppChannel"]
+__all__ = ["CmppAdapter"]
 
-# Report Stat (cmpp.md section 8) -> the SMPP message_state the shared correlation code speaks.
-# Anything else (the gateway's XX:nnnn error forms, vendor codes) is a failure to deliver.
-_STAT_STATE = {
-    "DELIVRD": SmppState.DELIVERED,
-    "EXPIRED": SmppState.EXPIRED,
-    "DELETED": SmppState.DELETED,
-    "UNDELIV": SmppState.UNDELIVERABLE,
-    "ACCEPTD": SmppState.ACCEPTED,  # intermediate: gateways should drop it; ignored if seen
-    "UNKNOWN": SmppState.UNKNOWN,
-    "REJECTD": SmppState.REJECTED,
+_METHOD = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16, "sar": SplitMethod.SAR,
+           "payload": SplitMethod.PAYLOAD}
+_THROTTLE = int(SubmitResult.FLOW_CONTROL)
+
+# Report Stat (cmpp.md section 8) -> our state. Anything else (the gateway's XX:nnnn error
+# forms, vendor codes) is a failure to deliver.
+_STAT_STATE: dict[str, MessageState | None] = {
+    "DELIVRD": MessageState.DELIVERED,
+    "EXPIRED": MessageState.EXPIRED,
+    "DELETED": MessageState.UNDELIVERABLE,
+    "UNDELIV": MessageState.UNDELIVERABLE,
+    "ACCEPTD": None,  # intermediate: gateways should drop it; ignored if seen
+    "UNKNOWN": MessageState.UNKNOWN,
+    "REJECTD": MessageState.REJECTED,
 }
 
 
-class CmppChannel(Channel):
-    _throttle = frozenset({int(SubmitResult.FLOW_CONTROL)})
+class CmppAdapter:
+    """See the module docstring."""
 
-    def _new_keeper(self, i: int, mode: BindMode) -> Any:
+    receipt_states: dict[int, MessageState | None] = {}  # (no fast receipt path in CMPP)
+
+    def __init__(self, config: ChannelConfig, refs: ReferenceCounter) -> None:
+        self.config = config
+        self._refs = refs
+        self._encodings = tuple(Encoding(e) for e in config.encoding_names)
+        self._method = _METHOD[config.split]
+
+    def new_keeper(self, index: int, mode: BindMode, *,
+                   on_event: Callable[[BindEvent], None], on_message: Callable[[Any], None],
+                   on_receipt: Callable[[str, int], None]) -> CmppBindKeeper:
         cfg = self.config
         session = CmppSessionConfig(
             cfg.system_id, cfg.password,
@@ -57,31 +74,23 @@ class CmppChannel(Channel):
             window=cfg.window_size, response_timeout=cfg.response_timeout,
             active_test_interval=cfg.enquire_link_interval,
         )
-        return CmppBindKeeper(cfg.host, cfg.port, session, name=f"{self.name}#{i}",
-                              on_event=self._bind_event, on_message=self._incoming)
-
-    def _retriable(self, status: int) -> bool:
-        return is_retriable_result(status)
-
-    def _error_for(self, status: int) -> CmppError:
-        return error_for_result(status)
+        return CmppBindKeeper(cfg.host, cfg.port, session, name=f"{cfg.name}#{index}",
+                              on_event=on_event, on_message=on_message)
 
     def build(self, handle: MessageHandle) -> list[Submit]:
         """Encode and split a message into CMPP_SUBMITs (raises MessageRefusedError)."""
         msg = handle.message
         cfg = self.config
-        destination = msg.destination
-        parts = self._split(msg)
+        parts = split_message(msg, self._encodings, self._method, self._refs)
         msg_fmt = parts.encoding.msg_fmt
         if msg_fmt is None:
-            # (octets given as ``data``) Msg_Fmt 4: binary
-            msg_fmt = 4
+            msg_fmt = 4  # (octets given as ``data``) Msg_Fmt 4: binary
         source = msg.source if msg.source is not None else cfg.default_source
         if len(source) > 21:
             raise MessageRefusedError(f"source {source!r} is longer than Src_Id's 21 octets",
                                       status=CommandStatus.ESME_RINVSRCADR)
-        validity = _relative(msg.validity) if msg.validity is not None else ""
-        schedule = _absolute(msg.schedule_at) if msg.schedule_at is not None else ""
+        validity = relative_time(msg.validity) if msg.validity is not None else ""
+        schedule = absolute_time(msg.schedule_at) if msg.schedule_at is not None else ""
         registered = 1 if msg.registered_delivery else 0
         total = len(parts.parts)
         msg_src = cfg.msg_src or cfg.system_id
@@ -91,26 +100,32 @@ class CmppChannel(Channel):
                 service_id=cfg.service_id, fee_user_type=cfg.fee_user_type,
                 tp_udhi=1 if part.udhi else 0, msg_fmt=msg_fmt, msg_src=msg_src,
                 fee_type=cfg.fee_type, fee_code=cfg.fee_code, valid_time=validity,
-                at_time=schedule, src_id=source, dest_terminal_ids=(destination,),
+                at_time=schedule, src_id=source, dest_terminal_ids=(msg.destination,),
                 msg_content=part.user_data,
             )
             for i, part in enumerate(parts.parts)
         ]
 
-    def _incoming(self, pdu: Any) -> None:
+    def classify(self, status: int) -> Verdict:
+        if status == 0:
+            return Verdict.ACCEPTED
+        if status == _THROTTLE:
+            return Verdict.THROTTLED
+        return Verdict.RETRIABLE if is_retriable_result(status) else Verdict.PERMANENT
+
+    def error_for(self, status: int) -> CmppError:
+        return error_for_result(status)
+
+    def read(self, pdu: Any) -> Receipt | MoPart | None:
         if not isinstance(pdu, Deliver):
-            return
+            return None
         if pdu.registered_delivery == 1:
             try:
                 msg_id, stat = report_id_and_stat(pdu.msg_content)
             except ReportDecodeError:
-                self.counters["receipts_unmatched"] += 1
-                return
-            state = _STAT_STATE.get(stat) or _STAT_STATE.get(stat.strip().upper(),
-                                                              SmppState.UNDELIVERABLE)
-            self._receipt_found(str(msg_id), int(state))
-            return
-        encoding = encoding_for_msg_fmt(pdu.msg_fmt)
-        self._mo_part(pdu.src_terminal_id, pdu.dest_id, pdu.msg_content, encoding,
-                      bool(pdu.tp_udhi & 1))
-
+                return UNREADABLE
+            state = (_STAT_STATE[stat] if stat in _STAT_STATE
+                     else _STAT_STATE.get(stat.strip().upper(), MessageState.UNDELIVERABLE))
+            return Receipt(str(msg_id), state)
+        return MoPart(pdu.src_terminal_id, pdu.dest_id, pdu.msg_content,
+                      encoding_for_msg_fmt(pdu.msg_fmt), bool(pdu.tp_udhi & 1))

@@ -22,11 +22,13 @@ from typing import Any
 
 from ..bind import BindEvent
 from ..cmpp import InvalidPduError as CmppInvalidPduError
-from ..smpp import CommandStatus, InvalidPduError, NotSentError, OutcomeUnknownError
+from ..smpp import CommandStatus, InvalidPduError
 from ..text import ReferenceCounter
-from .channel import Channel, MoMessage
+from .adapter import ProtocolAdapter
+from .channel import Channel
 from .config import EngineConfig, RouteConfig
 from .lanes import LaneFull
+from .mo import MoMessage, OptOutKeywords
 from .model import (
     Message,
     MessageEvent,
@@ -35,24 +37,18 @@ from .model import (
     MessageState,
     new_ref,
 )
+from .smpp_channel import SmppAdapter
 from .stores import (
     CorrelationStore,
     MemoryCorrelationStore,
     MemorySuppressionStore,
     SuppressionStore,
 )
+from .tracker import Change, Tracker
 
 __all__ = ["Engine"]
 
-_QUEUED = MessageState.QUEUED
-_FAILED = MessageState.FAILED
-_UNKNOWN = MessageState.UNKNOWN
-
 MoHandler = Callable[[MoMessage], Any]
-
-# References of finished messages remembered, so a caller retrying a send that already went
-# (a timeout on its side, a restart of its worker) gets the same handle, not a second message.
-_FINISHED_REFERENCES = 100_000
 
 
 class _Route:
@@ -98,14 +94,11 @@ class Engine:
         self._suppression_arg = suppression
         self.channels: dict[str, Channel] = {}
         self._routes: list[_Route] = []
-        self._tracked: dict[str, MessageHandle] = {}
         self._only: Channel | None = None
-        self._by_reference: dict[str, MessageHandle] = {}
-        self._finished_references: dict[str, MessageHandle] = {}  # oldest first, bounded
         self._events: asyncio.Queue[MessageEvent | MoMessage | BindEvent] | None = None
         self._mo_queue: asyncio.Queue[MoMessage] | None = None
         self._mo_handlers: list[MoHandler] = []
-        self._keywords = {k.strip().upper() for k in config.optout.keywords}
+        self._keywords = OptOutKeywords(config.optout.keywords)
         self._suppressed_kinds = frozenset(config.optout.suppressed_kinds)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
@@ -113,6 +106,12 @@ class Engine:
         self._listeners = 0  # running events() iterators
         self.store: CorrelationStore = store or MemoryCorrelationStore()
         self.suppression: SuppressionStore = suppression or MemorySuppressionStore()
+        self.tracker = self._new_tracker()
+
+    def _new_tracker(self) -> Tracker:
+        receipts = self.config.receipts
+        return Tracker(self.store, early_ttl=receipts.early_receipt_ttl,
+                       max_early=receipts.max_early_receipts)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -135,24 +134,25 @@ class Engine:
                 self.suppression = SqliteSuppressionStore(cfg.store)
         self._events = asyncio.Queue(cfg.event_queue)
         self._mo_queue = asyncio.Queue(cfg.event_queue)
+        # A fresh tracker per run, over the store this run uses: a restarted engine tracks
+        # nothing of the last run (its receipts still come, by ref, from the store).
+        self.tracker = tracker = self._new_tracker()
+        if self._listeners:
+            tracker.observe(self._observe)
         refs = ReferenceCounter()
         for ch_cfg in cfg.channels:
-            kind: type[Channel] = Channel
+            adapter: ProtocolAdapter
             if ch_cfg.protocol == "cmpp":
-                from .cmpp_channel import CmppChannel
+                from .cmpp_channel import CmppAdapter
 
-                kind = CmppChannel
-            channel = kind(
-                ch_cfg, store=self.store, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
-                lane_min_share=cfg.lane_min_share, refs=refs, notify=self._notify,
-                on_mo=self._mo, on_event=self._bind_event,
-                early_ttl=cfg.receipts.early_receipt_ttl,
-                max_early=cfg.receipts.max_early_receipts,
+                adapter = CmppAdapter(ch_cfg, refs)
+            else:
+                adapter = SmppAdapter(ch_cfg, refs)
+            self.channels[ch_cfg.name] = Channel(
+                ch_cfg, adapter, tracker, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
+                lane_min_share=cfg.lane_min_share, on_mo=self._mo, on_event=self._bind_event,
+                suppressed=self._is_suppressed, suppressed_kinds=self._suppressed_kinds,
             )
-            channel.attach(self._tracked, self._finished_from_store)
-            channel._suppressed = self._is_suppressed
-            channel._suppressed_kinds = self._suppressed_kinds
-            self.channels[ch_cfg.name] = channel
         self._routes = [_Route(r, self.channels) for r in cfg.routes]
         if not self._routes:
             self._routes = [_Route(RouteConfig(channels=[c.name for c in cfg.channels]),
@@ -176,40 +176,11 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._settle_unfinished()
+        self.tracker.settle(time.time())
         self.store.flush()
         self.store.close()
         self.suppression.close()
         self._started = False
-
-    def _settle_unfinished(self) -> None:
-        """Nothing more happens to a message in this engine once it stopped: whatever was not
-        final ends now, saying how far it got, so no ``wait()`` is left hanging and a restarted
-        engine starts with nothing tracked. Nothing of it with the carrier (each open segment
-        still queued: never written, or refused and waiting for its retry): FAILED with a
-        NotSentError, safe to send again. Some of it accepted or its outcome unknown: UNKNOWN
-        with an OutcomeUnknownError, not to be sent again blindly; a persistent store keeps its
-        correlation records, so after a restart its receipts still come, as events by ref.
-
-        Their segments let go of the handle and the channel: handles and segments are outside
-        the cyclic collector (see MessageHandle), and channel -> queue -> handle -> segment ->
-        channel would be a cycle it could not free."""
-        if not self._tracked:
-            return
-        now = time.time()
-        # One error each for all: a campaign stopped half-way can leave a million behind.
-        not_sent = NotSentError("the engine stopped before the message was sent")
-        unknown = OutcomeUnknownError("the engine stopped before the message's outcome was known")
-        for handle in list(self._tracked.values()):
-            for segment in handle.segments:
-                segment.handle = segment.channel = None  # type: ignore[attr-defined]
-            if handle.done_at is not None:
-                continue
-            if any(s.state is not _QUEUED and s.state is not _FAILED for s in handle.segments):
-                handle._finish(_UNKNOWN, unknown if handle.error is None else None, at=now)
-            else:  # (a segment refused already: that error says why it failed)
-                handle._finish(_FAILED, not_sent if handle.error is None else None, at=now)
-            self._notify(handle)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until every channel has at least one bound sender (TimeoutError otherwise)."""
@@ -232,18 +203,18 @@ class Engine:
         if not self._started:
             raise MessageRefusedError("the engine is not started",
                                       status=CommandStatus.ESME_RSYSERR, retriable=True)
+        tracker = self.tracker
         if message.reference is not None:
-            known = (self._by_reference.get(message.reference)
-                     or self._finished_references.get(message.reference))
+            known = tracker.known(message.reference)
             if known is not None:
                 return known  # idempotent: the same reference is the same message
         if message.kind in self._suppressed_kinds and message.destination in self.suppression:
             raise MessageRefusedError(
                 f"{message.destination} opted out of {message.kind} messages",
                 status=CommandStatus.ESME_RX_R_APPN)
-        if len(self._tracked) >= self.config.max_tracked:
+        if len(tracker.tracked) >= self.config.max_tracked:
             raise MessageRefusedError(
-                f"{len(self._tracked)} messages in flight (max_tracked)",
+                f"{len(tracker.tracked)} messages in flight (max_tracked)",
                 status=CommandStatus.ESME_RMSGQFUL, retriable=True)
         channel = self._only
         if channel is None or channel.alarm:
@@ -263,9 +234,7 @@ class Engine:
         except LaneFull as exc:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
                                       retriable=True) from None
-        self._tracked[handle.ref] = handle
-        if message.reference is not None:
-            self._by_reference[message.reference] = handle
+        tracker.admit(handle)
         return handle
 
     async def send(self, message: Message | None = None, /, **fields: Any) -> MessageHandle:
@@ -280,9 +249,7 @@ class Engine:
             try:
                 out.append(self.submit(message))
             except MessageRefusedError as exc:
-                handle = MessageHandle(new_ref(), message)
-                handle._finish(MessageState.FAILED, exc)
-                out.append(handle)
+                out.append(self.tracker.refused(message, exc, time.time()))
             if i % 1000 == 999:
                 await asyncio.sleep(0)  # let the dispatchers start while we queue
         return out
@@ -301,20 +268,16 @@ class Engine:
 
     # --- results --------------------------------------------------------------------------------
 
-    def _notify(self, handle: MessageHandle) -> None:
-        if handle.done_at is not None:  # final (MessageHandle._finish sets it)
-            self._tracked.pop(handle.ref, None)
-            reference = handle.message.reference
-            if reference is not None and self._by_reference.pop(reference, None) is not None:
-                finished = self._finished_references
-                finished[reference] = handle
-                if len(finished) > _FINISHED_REFERENCES:
-                    del finished[next(iter(finished))]
-        if self._listeners:
-            self._publish(MessageEvent(handle.ref, handle.state, handle))
-
-    def _finished_from_store(self, ref: str, state: MessageState) -> None:
-        self._publish(MessageEvent(ref, state, None, "finished after a restart"))
+    def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,
+                 change: Change) -> None:
+        """The tracker's observer while someone iterates :meth:`events`: every move of a
+        message (not of its parts) as a MessageEvent."""
+        if change.part is not None:
+            return
+        if change.handle is None:
+            self._publish(MessageEvent(ref, new, None, "finished after a restart"))
+        else:
+            self._publish(MessageEvent(ref, new, change.handle))
 
     def _publish(self, event: MessageEvent | MoMessage | BindEvent) -> None:
         queue = self._events
@@ -333,19 +296,15 @@ class Engine:
         (events with no iterator running are not kept)."""
         assert self._events is not None, "start the engine first"
         self._listeners += 1
-        self._watch()
+        if self._listeners == 1:
+            self.tracker.observe(self._observe)
         try:
             while True:
                 yield await self._events.get()
         finally:
             self._listeners -= 1
-            self._watch()
-
-    def _watch(self) -> None:
-        """Tell the channels whether anyone listens for events that finish nothing (a
-        message SUBMITTED while its receipt is awaited): they skip those calls when not."""
-        for channel in self.channels.values():
-            channel.watched = self._listeners > 0
+            if not self._listeners and self._observe in self.tracker.observers:
+                self.tracker.unobserve(self._observe)
 
     # --- MO and opt-out ------------------------------------------------------------------------
 
@@ -359,7 +318,7 @@ class Engine:
             yield await self._mo_queue.get()
 
     def _mo(self, mo: MoMessage) -> None:
-        if mo.text.strip().upper() in self._keywords:
+        if mo.text in self._keywords:
             self.suppression.add(mo.source, f"replied {mo.text.strip()!r}", time.time())
         for handler in self._mo_handlers:
             result = handler(mo)
@@ -413,20 +372,15 @@ class Engine:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.5)
-            now_wall, now_loop = time.time(), loop.time()
-            # One store serves every channel: each expired record goes to its own channel.
-            for record in self.store.expire(now_wall):
-                owner = self.channels.get(record.channel)
-                if owner is not None:
-                    owner.receipt_expired(record)
+            self.tracker.expire(time.time())
+            now_loop = loop.time()
             for channel in self.channels.values():
-                channel.expire_early(now_loop)
                 channel.tick(now_loop)
             self.store.flush()
 
     def stats(self) -> dict[str, Any]:
         return {
-            "tracked": len(self._tracked),
+            "tracked": len(self.tracker.tracked),
             "suppressed": len(self.suppression),
             "events_dropped": self.events_dropped,
             "channels": {n: c.snapshot() for n, c in self.channels.items()},

@@ -1,7 +1,10 @@
 """Messages as the engine sees them: what the user asks to send, and what became of it.
 
 Lifecycle: QUEUED → SUBMITTED → DELIVERED | UNDELIVERABLE | EXPIRED | REJECTED | FAILED |
-UNKNOWN. FAILED means the carrier (or the engine) refused it: ``error`` says why, with the
+UNKNOWN (a part also passes through SENDING: handed to a bind, not yet answered). The moves and
+who may make them are in :mod:`.tracker`, the only code that changes a state.
+
+FAILED means the carrier (or the engine) refused it: ``error`` says why, with the
 protocol status and whether retrying can help. UNKNOWN means nobody can tell: no receipt within
 the TTL, or the submit's outcome was unknown (written, never answered) and resending was not
 allowed.
@@ -43,6 +46,9 @@ class MessageState(enum.Enum):
     REJECTED = "rejected"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    # Parts only: handed to a bind, not yet answered. Last, so that the stored codes of the
+    # states before it (STATE_CODES, kept in SQLite) did not change when it was added.
+    SENDING = "sending"
 
     __hash__ = object.__hash__
 
@@ -122,7 +128,7 @@ class SegmentInfo(msgspec.Struct, gc=False, eq=False):
     # segment, millions during a campaign, and a tracked object per segment is one more for
     # every collection to walk. Nothing it holds can lead back to it: the engine's subclass
     # refers to its message, which refers to it, and drops that reference once the message is
-    # final (see Channel._release).
+    # final (see engine.tracker).
 
     index: int
     message_id: str = ""  # the SMSC's, from submit_sm_resp
@@ -149,8 +155,8 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
     # Not tracked by the cyclic garbage collector (gc=False), like SegmentInfo: a campaign keeps
     # hundreds of thousands of these alive, and every full collection would walk them all. So
     # nothing a handle holds may lead back to it: its segments drop their reference to it when
-    # the message is final (Channel._release) or the engine stops (Engine.stop), and a stored
-    # error carries no traceback (see _untraced), whose frames could hold the handle.
+    # the message is final or the engine stops (both in engine.tracker, the only place), and a
+    # stored error carries no traceback (see _untraced), whose frames could hold the handle.
 
     ref: str
     message: Message
@@ -163,8 +169,9 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
     submitted_at: float | None = None
     done_at: float | None = None
     _done: asyncio.Future[MessageState] | None = None
-    # Channel bookkeeping: the next segment to hand to a bind, segments not yet answered
-    # with success, segments not yet final. Counters instead of scanning ``segments``.
+    # The next segment to hand to a bind (the dispatcher's cursor); segments not yet answered
+    # with success and segments not yet final (the tracker's roll-up counters, instead of
+    # scanning ``segments``).
     _next: int = 0
     _unsubmitted: int = 0
     _open: int = 0
@@ -176,7 +183,7 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
     @property
     def final(self) -> bool:
         """Nothing more will happen to it: a final state, or SUBMITTED for a message that
-        asked for no receipt (finished by ``_finish`` too)."""
+        asked for no receipt (the tracker finishes those too)."""
         return self.state in FINAL_STATES or self.done_at is not None
 
     @property
@@ -201,15 +208,11 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
             self._done = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._done), timeout)
 
-    def _finish(self, state: MessageState, error: SmppError | CmppError | None = None,
-                at: float | None = None) -> None:
-        self.state = state
-        if error is not None:
-            self.error = _untraced(error)
-        self.done_at = time.time() if at is None else at
+    def _resolve(self) -> None:
+        """Wake the waiters of a message the tracker just finished."""
         done = self._done
         if done is not None and not done.done():
-            done.set_result(state)
+            done.set_result(self.state)
 
 
 _E = TypeVar("_E", bound=BaseException)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from smsengine.engine import Message, MessageHandle, MessageRefusedError, MessageState
+from smsengine.engine import Message, MessageRefusedError, MessageState
+from smsengine.engine.stores import MemoryCorrelationStore
+from smsengine.engine.tracker import Tracker
 from smsengine.smpp import CommandStatus
 
 
@@ -60,8 +62,9 @@ def test_a_stored_error_lets_go_of_its_traceback_without_changing_what_it_came_f
     except MessageRefusedError as exc:
         error = exc
     assert error.__traceback__ is not None and error.__cause__ is inner
-    handle = MessageHandle("ref-1", Message(destination="8613800000000", text="x"))
-    handle._finish(MessageState.FAILED, error)
+    tracker = Tracker(MemoryCorrelationStore())
+    handle = tracker.refused(Message(destination="8613800000000", text="x"), error, 1.0)
+    assert handle.state is MessageState.FAILED and handle.done_at == 1.0
     assert handle.error is error
     assert (error.__traceback__, error.__cause__, error.__context__) == (None, None, None)
     assert inner.__traceback__ is not None

@@ -1,0 +1,104 @@
+"""What a channel needs from a protocol: the small interface an SMPP or CMPP account plugs into.
+
+A :class:`Channel` (dispatcher: lanes, tokens, binds) never sees a protocol. It asks its
+:class:`ProtocolAdapter` to open connections, to build a message's PDUs, to classify a
+response's status, and to read an inbound PDU as a :class:`Receipt`, an :class:`MoPart` or
+nothing. A new protocol is a new adapter (``smpp_channel.py``, ``cmpp_channel.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
+
+from ..bind import BindEvent, BindMode
+from ..smpp import CommandStatus
+from ..text import Encoding, ReferenceCounter, Split, SplitMethod, TextError, split
+from .model import Message, MessageHandle, MessageRefusedError, MessageState
+from .tracker import Verdict
+
+__all__ = ["UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time", "relative_time",
+           "split_message"]
+
+
+class Receipt(NamedTuple):
+    """A delivery receipt read from an inbound PDU."""
+
+    smsc_id: str  # the carrier's id of the part, as the receipt writes it
+    state: MessageState | None  # None: intermediate (ENROUTE, ACCEPTED), the final one follows
+
+
+#: A receipt whose id cannot be read: counted unmatched.
+UNREADABLE = Receipt("", MessageState.UNKNOWN)
+
+
+class MoPart(NamedTuple):
+    """A mobile-originated message, or one part of a long one, read from an inbound PDU."""
+
+    source: str
+    destination: str
+    payload: bytes
+    encoding: Encoding
+    udhi: bool  # the payload starts with a user data header
+    sar: tuple[int, int, int] | None = None  # (ref, total, seqnum) from SMPP's sar_* TLVs
+
+
+class ProtocolAdapter(Protocol):
+    """One carrier account's protocol, for its channel."""
+
+    @property
+    def receipt_states(self) -> Mapping[int, MessageState | None]:
+        """The protocol's receipt status codes the bind's fast receipt path reports (SMPP
+        message_state) -> our state (None: intermediate). Empty for a protocol without one."""
+
+    def new_keeper(self, index: int, mode: BindMode, *,
+                   on_event: Callable[[BindEvent], None], on_message: Callable[[Any], None],
+                   on_receipt: Callable[[str, int], None]) -> Any:
+        """A keeper (``BindKeeper`` or ``CmppBindKeeper``) for connection ``index``."""
+
+    def build(self, handle: MessageHandle) -> list[Any]:
+        """The message's requests, one per part (raises MessageRefusedError, or the codec's
+        InvalidPduError naming a field the protocol cannot carry)."""
+
+    def classify(self, status: int) -> Verdict:
+        """What a submit response's status means for the part."""
+
+    def error_for(self, status: int) -> BaseException:
+        """The error a part refused with ``status`` carries (with ``status``, ``retriable``)."""
+
+    def read(self, pdu: Any) -> Receipt | MoPart | None:
+        """An inbound request (already answered by the bind): a receipt, an MO part, or
+        nothing the engine needs."""
+
+
+def split_message(message: Message, encodings: tuple[Encoding, ...], method: SplitMethod,
+                  refs: ReferenceCounter) -> Split:
+    """The message encoded and cut into parts by a channel's rules (raises
+    MessageRefusedError when it cannot be: too long, not encodable)."""
+    destination = message.destination
+    bits = 16 if method is SplitMethod.UDH16 else 8
+    try:
+        return split(
+            message.text if message.text is not None else message.data,  # type: ignore[arg-type]
+            allowed=encodings, method=method,
+            # Only a message of several parts takes a reference from the counter.
+            ref=lambda: refs.next(destination, bits=bits),
+        )
+    except TextError as exc:
+        raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
+
+
+def relative_time(seconds: float) -> str:
+    """SMPP relative time (section 7.1.1.2), which CMPP's Valid_Time also takes:
+    YYMMDDhhmmss000R."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"0000{days:02d}{hours:02d}{minutes:02d}{secs:02d}000R"
+
+
+def absolute_time(epoch: float) -> str:
+    """SMPP absolute time in UTC (section 7.1.1.1): YYMMDDhhmmss000+."""
+    return time.strftime("%y%m%d%H%M%S", time.gmtime(epoch)) + "000+"

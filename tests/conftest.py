@@ -1,4 +1,5 @@
-"""Fixtures shared across the suite: a running fake SMSC and a running fake CMPP ISMG.
+"""Fixtures shared across the suite: a running fake SMSC and a running fake CMPP ISMG; and
+strict state moves in the engine (SMSENGINE_STRICT).
 
 Each is the default configuration on a free port on 127.0.0.1, started before the test and
 stopped after it the way ``running()`` and ``ismg_running()`` in ``tests/_support`` stop them
@@ -7,6 +8,12 @@ another configuration uses those context managers directly.
 """
 
 from __future__ import annotations
+
+import os
+
+# An illegal state move in the engine's tracker raises (it is counted and logged otherwise).
+# Set before smsengine is imported, and inherited by the processes tests start.
+os.environ["SMSENGINE_STRICT"] = "1"
 
 from collections.abc import AsyncIterator
 

@@ -61,6 +61,9 @@ class Channel:
         self.config = config
         self.name = config.name
         self.adapter = adapter
+        #: The message's requests, one per part (ProtocolAdapter.build, bound here rather than
+        #: wrapped: one call less per message).
+        self.build: Callable[[MessageHandle], list[Any]] = adapter.build
         self.lanes: Lanes[Any] = Lanes(lanes, capacity=lane_capacity, min_share=lane_min_share)
         self._on_mo = on_mo
         self._on_event = on_event
@@ -158,10 +161,6 @@ class Channel:
         }
 
     # --- queueing -------------------------------------------------------------------------------
-
-    def build(self, handle: MessageHandle) -> list[Any]:
-        """The message's requests, one per part (see ProtocolAdapter.build)."""
-        return self.adapter.build(handle)
 
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
         """Queue a message built by :meth:`build` (raises LaneFull, leaving the handle as it

@@ -234,7 +234,6 @@ class Engine:
         except LaneFull as exc:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
                                       retriable=True) from None
-        tracker.admit(handle)
         return handle
 
     async def send(self, message: Message | None = None, /, **fields: Any) -> MessageHandle:

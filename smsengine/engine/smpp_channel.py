@@ -130,8 +130,9 @@ class SmppAdapter:
             # The usual message: one part in the default encodings, no TLVs.
             one = single_part(text, self._encodings)
             if one is not None:
-                return [self._template(source).simple(msg.destination, one[1], registered,
-                                                      one[0])]
+                # (The cache hit inline, without _template's call: once per message.)
+                template = self._templates.get(source) or self._template(source)
+                return [template.simple(msg.destination, one[1], registered, one[0])]
         destination = msg.destination
         parts = split_message(msg, self._encodings, method, self._refs)
         template = self._template(source)

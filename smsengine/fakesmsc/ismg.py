@@ -3,8 +3,10 @@ injection, receipt queues and faults, speaking CMPP (``/work/shared/specs/cmpp.m
 
 :class:`FakeISMG` is a :class:`~smsengine.fakesmsc.server.FakeSMSC` whose connections are
 :class:`_CmppConn`: the job queues, the TPS buckets, the fault switches and the control methods
-are the SMPP server's; what differs is the wire (the sans-I/O :mod:`smsengine.cmpp` codec), login
-(section 5), Msg_Id (section 6), status reports (section 8) and keep-alive (section 11.3).
+are the ones in :mod:`._common` that the SMPP server uses too; what differs is the wire (the
+sans-I/O :mod:`smsengine.cmpp` codec), login (section 5), Msg_Id (section 6), status reports
+(section 8) and keep-alive (section 11.3). A connection uses the ISMG only through
+:class:`IsmgHub`.
 
 - CONNECT (4.1, 4.2): Source_Addr names the account, AuthenticatorSource is checked against its
   secret (Status 2 unknown Source_Addr, 3 wrong secret; open mode accepts anyone). A client
@@ -37,7 +39,7 @@ import asyncio
 import random
 import struct
 import time
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from ..cmpp import (
     DEFAULT_MAX_TOTAL_LENGTH,
@@ -68,20 +70,21 @@ from ..cmpp import (
     make_msg_id,
     with_sequence_id,
 )
-from ..smpp import MessageState
-from .config import Account, Config, ConfigError, cmpp_result_code
-from .server import (
-    _ENROUTE,
-    _STATE_OF_STAT,
-    BindInfo,
+from ._common import (
+    ENROUTE,
+    STATE_OF_STAT,
     BindState,
-    FakeSMSC,
+    Conn,
+    Dates,
+    Hub,
+    Job,
     MoResult,
-    _Conn,
-    _Dates,
-    _draw,
-    _Job,
+    Refusal,
+    Switches,
+    draw,
 )
+from .config import Config, ConfigError, cmpp_result_code
+from .server import FakeSMSC
 
 __all__ = ["FakeISMG"]
 
@@ -102,15 +105,22 @@ _OTHER_ERROR: Final = 5  # CONNECT_RESP Status 5 and above: "other errors" (sect
 _MAX_CONTENT: Final = 140  # Msg_Content cap for every Msg_Fmt (section 7.2)
 _PART_CONTENT: Final = 134  # 140 minus the 6-octet UDH
 _MO_CODECS: Final = {0: "ascii", 8: "utf-16-be", 15: "gb18030"}
-_STAT_STATE: Final = {stat: int(state) for stat, state in _STATE_OF_STAT.items()}
-_STAT_OCTETS: Final = {stat: stat.encode() for stat in _STATE_OF_STAT}
+_STAT_STATE: Final = {stat: int(state) for stat, state in STATE_OF_STAT.items()}
+_STAT_OCTETS: Final = {stat: stat.encode() for stat in STATE_OF_STAT}
+# CONNECT_RESP Status for a refused login (section 4.2).
+_REFUSED: Final = {
+    Refusal.BUSY: _OTHER_ERROR,
+    Refusal.UNKNOWN: ConnectStatus.ILLEGAL_SOURCE_ADDR,
+    Refusal.SECRET: ConnectStatus.AUTHENTICATION_FAILED,
+    Refusal.FULL: _OTHER_ERROR,
+}
 
 
 def _version_name(version: int) -> str:
     return f"CMPP {version >> 4}.{version & 0xF}"
 
 
-class _ReportJob(_Job):
+class _ReportJob(Job):
     """A status report owed: the numeric Msg_Id and the SUBMIT's Service_Id ride along
     (``source`` holds the handset, ``dest`` the SP's Src_Id). The DELIVER's own Msg_Id and
     SMSC_sequence are fixed when it is first sent, so a resend is the same report."""
@@ -119,7 +129,7 @@ class _ReportJob(_Job):
 
     def __init__(self, account: str, msg_id: int, mid: str, stat: str, submitted: float,
                  delay: float, handset: bytes, src_id: bytes, service_id: bytes) -> None:
-        # _Job's slots, set here rather than through _Job.__init__: one per report, hot.
+        # Job's slots, set here rather than through Job.__init__: one per report, hot.
         self.account = account
         self.message_id = mid
         self.stat = stat
@@ -138,16 +148,35 @@ class _ReportJob(_Job):
         self.smsc_sequence = 0
 
 
-class _CmppConn(_Conn):
+class IsmgHub(Hub, Protocol):
+    """What a CMPP connection asks of :class:`FakeISMG` beyond the :class:`Hub`."""
+
+    @property
+    def version(self) -> int: ...
+
+    def next_msg_id(self, n: int = 1) -> int:
+        """The first of ``n`` consecutive Msg_Ids."""
+        ...
+
+    def report_for(self, account: str, msg_id: int, mid: str, pdu: Submit, dest: str,
+                   now: float) -> None:
+        """Schedule the status report of an accepted message to ``dest``."""
+        ...
+
+
+class _CmppConn(Conn):
     """One SP connection."""
 
-    def __init__(self, smsc: FakeSMSC) -> None:
-        super().__init__(smsc)
-        self.ismg = cast(FakeISMG, smsc)
-        limit = min(smsc.config.max_pdu_length, DEFAULT_MAX_TOTAL_LENGTH)
-        self.cmpp = Framer(self.ismg.version, max_total_length=max(limit, 12))
-        self.version = self.ismg.version
+    framing_error = FramingError
+    hub: IsmgHub
+
+    def __init__(self, hub: IsmgHub, switches: Switches) -> None:
+        super().__init__(hub, switches)
+        limit = min(hub.config.max_pdu_length, DEFAULT_MAX_TOTAL_LENGTH)
+        self.version = hub.version
+        self.framer = self.cmpp = Framer(self.version, max_total_length=max(limit, 12))
         self.v3 = self.version >= 0x30
+        self.throttle_status = _FLOW_CONTROL
         self.tests_unanswered = 0  # ACTIVE_TESTs we sent since the client last said anything
         self.last_test = 0.0
 
@@ -161,27 +190,9 @@ class _CmppConn(_Conn):
 
     # --- input ------------------------------------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
-        ismg = self.ismg
-        try:
-            events = self.cmpp.feed(data)
-        except FramingError:
-            ismg.stats["framing_errors"] += 1
-            self.close()
-            return
-        now = ismg._loop.time()
-        ismg._wall = time.time()
-        self.last_heard = now
+    def received(self, events: list[Pdu | InvalidPdu], now: float, fast: bool) -> bool:
         self.tests_unanswered = 0
-        ismg.stats["pdus_in"] += len(events)
-        self.pdus_in += len(events)
-        fast = not ismg._faulty
-        drop = False
-        if not fast and ismg._drop_after_pdus:
-            keep = ismg._drop_after_pdus - (self.pdus_in - len(events))
-            if keep <= len(events):
-                drop = True
-                events = events[:max(keep, 0)]
+        hub = self.hub
         submit = self._submit_cmpp if self.can_submit else None
         jobs = self.jobs
         answered = 0  # reports answered in this batch (counted once, below)
@@ -197,33 +208,27 @@ class _CmppConn(_Conn):
                         if job.on_resp is None:
                             answered += 1
                         else:
-                            ismg._answered(job, event.result)  # type: ignore[union-attr]
+                            hub.answered(job, event.result)  # type: ignore[union-attr]
                     continue
             if answered:
-                ismg.stats["receipts_answered"] += answered
+                self.stats["receipts_answered"] += answered
                 answered = 0
             self._dispatch(event, now)
             if self.transport is None or self.transport.is_closing():
-                return
+                return False
         if answered:
-            ismg.stats["receipts_answered"] += answered
-        if ismg._has_due(now):
-            ismg._pump()
-        self.flush()
-        if drop:
-            ismg.stats["faults_dropped"] += 1
-            self.close()
+            self.stats["receipts_answered"] += answered
+        return True
 
     def _dispatch(self, event: Pdu | InvalidPdu, now: float) -> None:
-        ismg = self.ismg
         if isinstance(event, InvalidPdu):
-            ismg.stats["invalid_pdus"] += 1
+            self.stats["invalid_pdus"] += 1
             if event.response is not None:
                 self.out.append(encode(event.response, self.version))
             if self.account is None:
                 self.close()
             return
-        if ismg._stall_answer:
+        if self.switches.stall_answer:
             return  # a stalled ISMG reads and forgets
         kind = type(event)
         if kind is Connect:
@@ -241,15 +246,14 @@ class _CmppConn(_Conn):
         elif kind is DeliverResp:
             job = self.jobs.pop(seq, None)
             if job is not None:
-                ismg._answered(job, event.result)  # type: ignore[attr-defined]
+                self.hub.answered(job, event.result)  # type: ignore[attr-defined]
         elif kind is ActiveTest:
             self.out.append(with_sequence_id(_ACTIVE_TEST_RESP, seq))
         elif kind is ActiveTestResp:
             pass  # data_received already counted it as a sign of life
         elif kind is Terminate:
             self.out.append(_HDR.pack(12, CommandId.CMPP_TERMINATE_RESP, seq))
-            self.state = BindState.UNBINDING
-            self.can_submit = False
+            self.unbinding()
             self.close()
         elif kind is TerminateResp:
             self.close()
@@ -279,61 +283,39 @@ class _CmppConn(_Conn):
     # --- login (sections 4.1, 4.2, 5) -------------------------------------------------------
 
     def _connect(self, pdu: Connect, now: float) -> None:
-        ismg = self.ismg
+        hub = self.hub
         seq = pdu.sequence_id
         if self.account is not None:
             self.out.append(encode(ConnectResp(sequence_id=seq, status=_OTHER_ERROR,
                                                version=self.version), self.version))
             return
         asked = pdu.version
-        if asked > ismg.version:
-            self._refuse(seq, ConnectStatus.VERSION_TOO_HIGH, ismg.version)
+        if asked > hub.version:
+            self._refuse(seq, ConnectStatus.VERSION_TOO_HIGH, hub.version)
             return
         if asked < Version.V20:
             # CMPP 1.x has other layouts; answered in 2.0's, as "other error".
             self._refuse(seq, _OTHER_ERROR, Version.V20)
             return
-        status = 0
-        source_addr = pdu.source_addr
-        account = ismg._accounts.get(source_addr)
-        if now < ismg._refuse_binds_until:
-            status = _OTHER_ERROR
-        elif account is None:
-            if ismg.config.open_mode:
-                account = Account(system_id=source_addr or "open", password="")
-            else:
-                status = ConnectStatus.ILLEGAL_SOURCE_ADDR
-        elif not _authentic(pdu, account.password):
-            status = ConnectStatus.AUTHENTICATION_FAILED
-        if not status:
-            assert account is not None
-            if len(ismg._binds_of.get(account.system_id, ())) >= account.max_binds:
-                status = _OTHER_ERROR
-        if status:
-            self._refuse(seq, status, asked)
+        account = hub.login(pdu.source_addr, now, lambda a: _authentic(pdu, a.password))
+        if isinstance(account, Refusal):
+            self._refuse(seq, _REFUSED[account], asked)
             return
-        assert account is not None
         self._speak(asked)
         self.account = account
         self.system_id = account.system_id
         self.state = BindState.BOUND_TRX
+        self.mode = _version_name(asked)
         self.can_submit = True
-        self.admit_free = (not account.window and account.system_id not in ismg._buckets
-                           and not ismg._error_table)
-        self.bind_id = next(ismg._bind_ids)
-        ismg._register(self)
+        hub.bound(self)
         auth = authenticator_ismg(0, pdu.authenticator_source, account.password,
                                   4 if self.v3 else 1)
         self.out.append(encode(ConnectResp(sequence_id=seq, status=0, authenticator_ismg=auth,
                                            version=asked), asked))
-        waiting = ismg._waiting.pop(account.system_id, None)
-        if waiting:
-            ismg._ready.extend(waiting)
-        ismg._loop.call_soon(ismg._pump)
 
     def _refuse(self, seq: int, status: int, version: int) -> None:
         """A failed login: CONNECT_RESP (AuthenticatorISMG all NUL, section 4.2), then close."""
-        self.ismg.stats["binds_refused"] += 1
+        self.stats["binds_refused"] += 1
         self.out.append(encode(ConnectResp(sequence_id=seq, status=status, version=version),
                                version))
         self.close()
@@ -345,74 +327,49 @@ class _CmppConn(_Conn):
             return _SUBMIT_RESP30.pack(24, _SUBMIT_RESP_ID, seq, msg_id, result)
         return _SUBMIT_RESP20.pack(21, _SUBMIT_RESP_ID, seq, msg_id, result)
 
-    def _admit_n(self, now: float, n: int) -> int:
-        """0 to accept a SUBMIT to ``n`` numbers now, else the Result to refuse it with."""
-        ismg = self.ismg
-        account = self.account
-        assert account is not None
-        if account.window and self.unanswered >= account.window:
-            ismg.stats["throttled"] += 1
-            return _FLOW_CONTROL
-        bucket = ismg._buckets.get(account.system_id)
-        if bucket is not None and not bucket.take_many(now, n):
-            ismg.stats["throttled"] += 1
-            return _FLOW_CONTROL
-        if ismg._error_table:
-            draw = ismg._rng.random()
-            for result, upto in ismg._error_table:
-                if draw < upto:
-                    ismg.stats["errors_injected"] += 1
-                    return result
-        return 0
-
     def _submit_cmpp(self, pdu: Submit, now: float) -> None:
-        ismg = self.ismg
+        hub = self.hub
         dests = pdu.dest_terminal_ids
         n = len(dests)
         if not self.admit_free:
-            result = self._admit_n(now, n)
+            result = hub.admit(self, now, n)
             if result:
-                self._respond(self._submit_resp(pdu.sequence_id, 0, result))
+                self.respond(self._submit_resp(pdu.sequence_id, 0, result))
                 return
-        mid = ismg._next_msg_id(n)
-        ledger = ismg.ledger
-        wall = ismg._wall
+        mid = hub.next_msg_id(n)
+        ledger = self.ledger
+        wall = self.wall
         if self.v3:
             resp = _SUBMIT_RESP30.pack(24, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0)
         else:
             resp = _SUBMIT_RESP20.pack(21, _SUBMIT_RESP_ID, pdu.sequence_id, mid, 0)
-        if ismg._latency_zero:
+        if self.latency_zero:
             self.out.append(resp)
         else:
-            self._respond(resp)
+            self.respond(resp)
         if n == 1:
             text_id = str(mid)
             ledger.append_cmpp(wall, self.system_id, self.bind_id, text_id, dests[0], pdu)
             if pdu.registered_delivery == 1:
-                ismg._report_for(self.system_id, mid, text_id, pdu, dests[0], now)
+                hub.report_for(self.system_id, mid, text_id, pdu, dests[0], now)
             return
         for i, dest in enumerate(dests):
             ledger.append_cmpp(wall, self.system_id, self.bind_id, str(mid + i), dest, pdu)
         if pdu.registered_delivery == 1:
             for i, dest in enumerate(dests):
-                ismg._report_for(self.system_id, mid + i, str(mid + i), pdu, dest, now)
+                hub.report_for(self.system_id, mid + i, str(mid + i), pdu, dest, now)
 
     def _query_cmpp(self, pdu: Query) -> None:
-        total = self.ismg.ledger.appended & 0xFFFFFFFF
+        total = self.ledger.appended & 0xFFFFFFFF
         self.out.append(encode(QueryResp(
             sequence_id=pdu.sequence_id, time=pdu.time, query_type=pdu.query_type,
             query_code=pdu.query_code, mt_tlmsg=total, mt_tlusr=total, mt_scs=total,
         ), self.version))
 
     def _cancel_cmpp(self, pdu: Cancel) -> None:
-        ismg = self.ismg
-        mid = str(pdu.msg_id)
-        pending = ismg._states.get(mid, (0, 0.0))[0] == _ENROUTE
-        if pending:
-            ismg._states[mid] = (int(MessageState.DELETED), ismg._wall)
-            ismg._cancelled.add(mid)
+        cancelled = self.hub.cancel(str(pdu.msg_id))
         self.out.append(encode(CancelResp(sequence_id=pdu.sequence_id,
-                                          success_id=0 if pending else 1), self.version))
+                                          success_id=0 if cancelled else 1), self.version))
 
 
 def _authentic(pdu: Connect, secret: str) -> bool:
@@ -445,7 +402,7 @@ class FakeISMG(FakeSMSC):
         self._gateway = cmpp.gateway_code
         self._short_reports = cmpp.short_reports
         self._mo_service_id = cmpp.service_id
-        self._report_dates = _Dates(10)  # YYMMDDHHMM (section 8)
+        self._report_dates = Dates(10)  # YYMMDDHHMM (section 8)
         self._report_date_octets: dict[int, bytes] = {}
         self._octets: dict[str, bytes] = {}  # Src_Id / Service_Id -> their octets
         self._mid_clock = -1  # the second the Msg_Id time fields hold
@@ -463,17 +420,9 @@ class FakeISMG(FakeSMSC):
         if self.config.cmpp.active_test_interval:
             self._spawn(self._keepalive())
 
-    @property
-    def binds(self) -> list[BindInfo]:
-        return sorted(
-            (BindInfo(c.bind_id, c.system_id, _version_name(cast(_CmppConn, c).version), c.peer)
-             for c in self._conns if c.state is BindState.BOUND_TRX),
-            key=lambda b: b.bind_id,
-        )
-
     # --- Msg_Id (section 6) -------------------------------------------------------------------
 
-    def _next_msg_id(self, n: int = 1) -> int:
+    def next_msg_id(self, n: int = 1) -> int:
         """The first of ``n`` consecutive Msg_Ids."""
         sec = int(self._wall)
         if sec > self._mid_clock:
@@ -494,6 +443,9 @@ class FakeISMG(FakeSMSC):
         self._mid_seq = (seq + n) & 0xFFFF
         return self._mid_prefix | seq
 
+    # The name tests/fakesmsc/test_ismg.py calls it by.
+    _next_msg_id = next_msg_id
+
     def _new_id_second(self, sec: int) -> None:
         self._mid_clock = sec
         self._mid_used = 0
@@ -501,15 +453,15 @@ class FakeISMG(FakeSMSC):
 
     # --- status reports (section 8) ------------------------------------------------------------
 
-    def _report_for(self, account: str, msg_id: int, mid: str, pdu: Submit, dest: str,
-                    now: float) -> None:
+    def report_for(self, account: str, msg_id: int, mid: str, pdu: Submit, dest: str,
+                   now: float) -> None:
         weights = self._stat_weights
         stat = self._draw_stat() if len(weights) > 1 else self._stat_names[0]
         states = self._states
-        states[mid] = (_ENROUTE, 0.0)
+        states[mid] = (ENROUTE, 0.0)
         if len(states) > self.ledger.limit:
             del states[next(iter(states))]
-        delay = 0.0 if self._receipt_delay_zero else _draw(self._receipt_delay, self._rng)
+        delay = 0.0 if self._receipt_delay_zero else draw(self._receipt_delay, self._rng)
         # Src_Id and Service_Id are the same few strings message after message.
         octets = self._octets
         src_id = octets.get(pdu.src_id)
@@ -540,49 +492,39 @@ class FakeISMG(FakeSMSC):
             raw = cache[key] = self._report_dates(when).encode()
         return raw
 
-    def _send(self, conn: _Conn, job: _Job, now: float) -> None:
+    def _deliver_octets(self, conn: Conn, job: Job, seq: int) -> bytes:
+        """The DELIVER of an MO part, or of a status report in the layout of the connection
+        that carries it."""
         c: _CmppConn = conn  # type: ignore[assignment]  # (a cast() call costs, per report)
-        seq = c.seq = c.seq + 1 if c.seq < 0x7FFFFFFF else 1
-        self._pending -= 1
-        job.attempts += 1
-        if job.attempts > 1:
-            self.stats["receipts_retried"] += 1
-        c.jobs[seq] = job
-        job.sent_at = now
         if job.mo is not None:
-            c.out.append(with_sequence_id(job.mo["v30" if c.v3 else "v20"], seq))
-            self.stats["mo_sent"] += 1
-            return
-        c.out.append(self._report_octets(c, job, seq))  # type: ignore[arg-type]
-        self.stats["receipts_sent"] += 1
-
-    def _report_octets(self, conn: _CmppConn, job: _ReportJob, seq: int) -> bytes:
-        mid = job.message_id
-        stat = "DELETED" if mid in self._cancelled else job.stat
-        submitted = job.submitted
-        done = submitted + job.delay
+            return with_sequence_id(job.mo["v30" if c.v3 else "v20"], seq)
+        report: _ReportJob = job  # type: ignore[assignment]
+        mid = report.message_id
+        stat = "DELETED" if mid in self._cancelled else report.stat
+        submitted = report.submitted
+        done = submitted + report.delay
         self._states[mid] = (_STAT_STATE[stat], done)
         cache = self._report_date_octets
         submit_time = cache.get(int(submitted)) or self._date_octets(submitted)
         done_time = submit_time if int(done) == int(submitted) else (
             cache.get(int(done)) or self._date_octets(done))
-        handset = job.source[2]
-        deliver_id = job.deliver_id
+        handset = report.source[2]
+        deliver_id = report.deliver_id
         if deliver_id < 0:
-            deliver_id = job.deliver_id = self._next_msg_id(1)
+            deliver_id = report.deliver_id = self.next_msg_id(1)
             self._smsc_sequence = (self._smsc_sequence + 1) & 0xFFFFFFFF
-            job.smsc_sequence = self._smsc_sequence
-        if conn.v3:
+            report.smsc_sequence = self._smsc_sequence
+        if c.v3:
             if self._short_reports:
                 st, total, length = _REPORT30_SHORT, 169, 60
             else:
                 st, total, length = _REPORT30, 180, 71
-            return st.pack(total, _DELIVER_ID, seq, deliver_id, job.dest[2], job.service_id,
-                           0, 0, 0, handset, 0, 1, length, job.msg_id, _STAT_OCTETS[stat],
-                           submit_time, done_time, handset, job.smsc_sequence)
-        return _REPORT20.pack(145, _DELIVER_ID, seq, deliver_id, job.dest[2], job.service_id,
-                              0, 0, 0, handset, 1, 60, job.msg_id, _STAT_OCTETS[stat],
-                              submit_time, done_time, handset, job.smsc_sequence)
+            return st.pack(total, _DELIVER_ID, seq, deliver_id, report.dest[2], report.service_id,
+                           0, 0, 0, handset, 0, 1, length, report.msg_id, _STAT_OCTETS[stat],
+                           submit_time, done_time, handset, report.smsc_sequence)
+        return _REPORT20.pack(145, _DELIVER_ID, seq, deliver_id, report.dest[2], report.service_id,
+                              0, 0, 0, handset, 1, 60, report.msg_id, _STAT_OCTETS[stat],
+                              submit_time, done_time, handset, report.smsc_sequence)
 
     # --- keep-alive (section 11.3) -------------------------------------------------------------
 
@@ -642,12 +584,10 @@ class FakeISMG(FakeSMSC):
         if len(source_addr) > 21:
             raise ValueError("source_addr: at most 21 characters (2.0 Src_terminal_Id)")
         parts = _mo_parts(text, data, data_coding)
-        target = account or next((a for a, b in self._receivers.items() if b), None)
-        if target is None or not self._receivers.get(target):
-            raise RuntimeError(f"no CMPP client logged in for {target or 'any account'}")
+        target = self._mo_target(account, "no CMPP client logged in")
         wires: list[dict[str, Any]] = []
         for udhi, fmt, payload in parts:
-            pdu = Deliver(msg_id=self._next_msg_id(1), dest_id=destination_addr,
+            pdu = Deliver(msg_id=self.next_msg_id(1), dest_id=destination_addr,
                           service_id=self._mo_service_id if service_id is None else service_id,
                           tp_udhi=udhi, msg_fmt=fmt, src_terminal_id=source_addr,
                           registered_delivery=0, msg_content=payload, link_id=link_id)
@@ -688,3 +628,8 @@ def _mo_parts(text: str | None, data: bytes | None,
     ref = random.randrange(256)
     return [(1, msg_fmt, bytes((5, 0, 3, ref, len(chunks), n)) + chunk)
             for n, chunk in enumerate(chunks, 1)]
+
+
+if TYPE_CHECKING:
+    def _is_its_connections_hub(ismg: FakeISMG) -> IsmgHub:
+        return ismg  # mypy checks that FakeISMG offers what _CmppConn asks of it

@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from . import __version__
 from .smpp import (
@@ -89,11 +89,13 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         print(f"error: not hex: {exc}", file=sys.stderr)
         return 2
     framer = Framer()
+    broken: FramingError | None = None
     try:
         events = framer.feed(data)
     except FramingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        # What came whole before the bad length is printed, then the error (feed() yields
+        # no ReceiptTlvs: that is feed_receipts).
+        events, broken = cast(list[Pdu | InvalidPdu], exc.events), exc
     status = 0
     for event in events:
         if isinstance(event, InvalidPdu):
@@ -103,6 +105,9 @@ def _cmd_decode(args: argparse.Namespace) -> int:
                               "field": event.error.field, "reply": reply}))
         else:
             print(json.dumps(pdu_to_json(event), ensure_ascii=False))
+    if broken is not None:
+        print(f"error: {broken}", file=sys.stderr)
+        return 1
     if framer.buffered:
         print(f"error: {framer.buffered} trailing octets do not make a whole PDU", file=sys.stderr)
         status = 1

@@ -421,6 +421,11 @@ class SmppBind(asyncio.Protocol):
             elif type(event) is ConnectionDead:
                 self.close_reason = event.reason
                 if self._transport is not None:
+                    # Answers the session queued before it gave up (acks of the deliver_sm that
+                    # came whole ahead of garbage) are handed to the socket first: the kernel
+                    # still sends them after the abort. Not a graceful close(): a dead peer (or
+                    # a TLS shutdown it never answers) would hold the connection open.
+                    self._flush()
                     self._transport.abort()
             elif type(event) is ProtocolError:
                 self._emit("protocol_error", event.detail)

@@ -10,7 +10,8 @@ callers branch on the class, ``status`` or ``retriable``, never on message text.
   DELIVER_RESP Result 1 and so on), when there is one.
 - :class:`ReportDecodeError` — a status report's Msg_Content is too short to hold even
   Msg_Id and Stat.
-- :class:`FramingError` — *remote, fatal*: Total_Length out of bounds; close the connection.
+- :class:`FramingError` — *remote, fatal*: Total_Length out of bounds; it carries the PDUs
+  decoded before the bad length, which the caller handles before it closes the connection.
 - :class:`CmppResultError` and its registry — a peer answered a SUBMIT (or DELIVER, CANCEL)
   with a non-zero Result; :func:`error_for_result` picks the class callers treat differently.
   :class:`CmppConnectError` and :func:`error_for_connect_status` do the same for CONNECT_RESP.
@@ -35,7 +36,8 @@ from smsengine.smpp.errors import (
 from .constants import ConnectStatus, SubmitResult
 
 if TYPE_CHECKING:
-    from .pdu import Response
+    from .framer import InvalidPdu
+    from .pdu import Pdu, Response
 
 __all__ = [
     "NO_STATUS",
@@ -137,10 +139,17 @@ class ReportDecodeError(CmppError, ValueError):
 
 
 class FramingError(CmppError):
-    """The stream cannot be split into PDUs any more (Total_Length out of bounds): close."""
+    """The stream cannot be split into PDUs any more (Total_Length out of bounds): close.
 
-    def __init__(self, message: str, *, status: int = SubmitResult.MESSAGE_LENGTH_ERROR) -> None:
+    ``events`` are what the same ``feed`` decoded before the bad Total_Length, in order (PDUs
+    and :class:`~smsengine.cmpp.framer.InvalidPdu` events): a receiver answers or settles each
+    of them before it closes, or an accepted SUBMIT would end unknown and a DELIVER go unacked.
+    """
+
+    def __init__(self, message: str, *, status: int = SubmitResult.MESSAGE_LENGTH_ERROR,
+                 events: list[Pdu | InvalidPdu] | None = None) -> None:
         super().__init__(message, status=status)
+        self.events: list[Pdu | InvalidPdu] = events if events is not None else []
 
 
 # --- outcomes of a request that got no response ------------------------------------------------

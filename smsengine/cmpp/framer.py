@@ -6,7 +6,9 @@ decoded PDUs and :class:`InvalidPdu` events. A PDU whose Command_Id this codec d
 event, so the stream never desynchronises; a malformed body becomes an event carrying the
 Command_Id, Sequence_Id and the response to send (SUBMIT_RESP / DELIVER_RESP Result 1 …).
 Only a Total_Length below 12 or above ``max_total_length`` raises
-:class:`~smsengine.cmpp.errors.FramingError`: the caller closes the connection.
+:class:`~smsengine.cmpp.errors.FramingError`, carrying in ``events`` whatever that ``feed``
+decoded before the bad length: the caller answers or settles those, then closes the connection.
+Nothing is decoded after a framing error.
 
 ``version`` chooses the 2.0 or 3.0 body layouts and may be changed between feeds (e.g. once
 CONNECT_RESP has told which version the gateway speaks).
@@ -17,7 +19,7 @@ Memory is bounded: the buffer never holds more than one incomplete PDU (at most
 
 from __future__ import annotations
 
-from typing import Final, cast
+from typing import Final, NoReturn, cast
 
 import msgspec
 
@@ -96,7 +98,7 @@ class Framer:
         while end - pos >= 12:
             length, command_id, seq = _unpack_header(src, pos)
             if length < 12 or length > limit:
-                self._fail(length)
+                self._fail(length, out)
             stop = pos + length
             if stop > end:
                 break
@@ -110,22 +112,22 @@ class Framer:
             # A bad Total_Length is known from four octets on; don't wait for more.
             length = int.from_bytes(src[pos : pos + 4], "big")
             if length < 12 or length > limit:
-                self._fail(length)
+                self._fail(length, out)
         if src is buf:
             del buf[:pos]
         elif pos < end:
             buf += src[pos:]
         return out
 
-    def _fail(self, length: int) -> None:
+    def _fail(self, length: int, decoded: list[Pdu | InvalidPdu]) -> NoReturn:
+        """Break the stream for good; ``decoded`` (this feed's events so far) go with the
+        error, so that no PDU that came whole before the bad length is lost."""
         self._buf.clear()
         problem = (
             "below the minimum of 12"
             if length < 12
             else f"above the maximum of {self.max_total_length}"
         )
-        self._broken = FramingError(
-            f"Total_Length {length} is {problem}; the stream cannot be framed",
-            status=SubmitResult.MESSAGE_LENGTH_ERROR,
-        )
-        raise self._broken
+        message = f"Total_Length {length} is {problem}; the stream cannot be framed"
+        self._broken = FramingError(message, status=SubmitResult.MESSAGE_LENGTH_ERROR)
+        raise FramingError(message, status=SubmitResult.MESSAGE_LENGTH_ERROR, events=decoded)

@@ -393,10 +393,14 @@ class CmppSession:
 
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
+        dead = None
         try:
             pdus = self._framer.feed(data)
         except FramingError as exc:
-            return [ConnectionDead(str(exc))]
+            # The stream is broken, but the PDUs that came whole before the bad length are
+            # answered and settled first (an accepted SUBMIT must not end unknown, a DELIVER
+            # must be acked); the ConnectionDead after them closes the connection.
+            pdus, dead = exc.events, ConnectionDead(str(exc))
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending
@@ -418,6 +422,8 @@ class CmppSession:
                 self._invalid(pdu, events)
             else:
                 self._incoming(pdu, events)
+        if dead is not None:
+            events.append(dead)
         return events
 
     def _unmatched(self, pdu: Any, events: list[SessionEvent]) -> None:

@@ -7,7 +7,8 @@ callers branch on ``status`` / ``retriable`` / the class, never on message text.
 - :class:`PduDecodeError` — *remote*: a peer's PDU could not be decoded; it carries the response
   the receiver should send (the PDU's ``*_resp`` or ``generic_nack``).
 - :class:`FramingError` — *remote, fatal*: the byte stream cannot be framed any more
-  (command_length out of bounds); the caller must close the connection.
+  (command_length out of bounds); it carries the PDUs decoded before the bad length, which the
+  caller handles before it closes the connection.
 - :class:`CommandStatusError` and its registry — a peer answered a request with a non-zero
   command_status; :func:`error_for_status` picks the class callers treat differently.
 """
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, ClassVar
 from .constants import CommandStatus
 
 if TYPE_CHECKING:
-    from .pdu import Response
+    from .framer import InvalidPdu
+    from .pdu import Pdu, ReceiptTlvs, Response
 
 __all__ = [
     "AlreadyBoundError",
@@ -97,10 +99,18 @@ class PduDecodeError(SmppError):
 
 
 class FramingError(SmppError):
-    """The stream cannot be split into PDUs any more; close the connection."""
+    """The stream cannot be split into PDUs any more; close the connection.
 
-    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RINVCMDLEN) -> None:
+    ``events`` are what the same ``feed`` decoded before the bad command_length, in order (the
+    PDUs and :class:`~smsengine.smpp.framer.InvalidPdu` events it would have returned): a
+    receiver answers or settles each of them before it closes, or an accepted submit_sm would
+    end unknown and a deliver_sm go unacked.
+    """
+
+    def __init__(self, message: str, *, status: int = CommandStatus.ESME_RINVCMDLEN,
+                 events: list[Pdu | InvalidPdu | ReceiptTlvs] | None = None) -> None:
         super().__init__(message, status=status)
+        self.events: list[Pdu | InvalidPdu | ReceiptTlvs] = events if events is not None else []
 
 
 # --- outcomes of a request that got no response ------------------------------------------------

@@ -4,7 +4,9 @@ Feed it whatever the transport read — one byte or many PDUs at a time — and 
 decoded PDUs and :class:`InvalidPdu` events for PDUs that were framed correctly but could not be
 decoded (each carrying the response to send: the PDU's ``*_resp`` or ``generic_nack``). A
 command_length below 16 or above the configured maximum means the stream can no longer be framed:
-:class:`~smsengine.smpp.errors.FramingError` is raised and the caller closes the connection.
+:class:`~smsengine.smpp.errors.FramingError` is raised, carrying in ``events`` whatever that
+``feed`` decoded before the bad length (the caller answers or settles those, then closes the
+connection). Nothing is decoded after a framing error.
 
 Memory is bounded: the buffer never holds more than one incomplete PDU (at most
 ``max_command_length`` octets) plus what the last ``feed`` brought.
@@ -13,7 +15,7 @@ Memory is bounded: the buffer never holds more than one incomplete PDU (at most
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -123,7 +125,7 @@ class Framer:
             stop = pos + length
             if length < 16 or length > limit or stop > end:
                 if length < 16 or length > limit:
-                    self._fail(length)
+                    self._fail(length, out)
                 break
             # (src is bytes once a PDU is whole)
             body: bytes = src[pos + 16 : stop]  # type: ignore[assignment]
@@ -141,20 +143,20 @@ class Framer:
             # A bad command_length is known from four octets on; don't wait for more.
             length = int.from_bytes(src[pos : pos + 4], "big")
             if length < 16 or length > limit:
-                self._fail(length)
+                self._fail(length, out)
         if buffered:
             del buf[:pos]
         elif pos < end:
             buf += src[pos:]
         return out
 
-    def _fail(self, length: int) -> None:
+    def _fail(self, length: int, decoded: list[Any]) -> NoReturn:
+        """Break the stream for good; ``decoded`` (this feed's events so far) go with the
+        error, so that no PDU that came whole before the bad length is lost."""
         self._buf.clear()
         problem = "below the minimum of 16" if length < 16 else (
             f"above the maximum of {self.max_command_length}"
         )
-        self._broken = FramingError(
-            f"command_length {length} is {problem}; the stream cannot be framed",
-            status=CommandStatus.ESME_RINVCMDLEN,
-        )
-        raise self._broken
+        message = f"command_length {length} is {problem}; the stream cannot be framed"
+        self._broken = FramingError(message, status=CommandStatus.ESME_RINVCMDLEN)
+        raise FramingError(message, status=CommandStatus.ESME_RINVCMDLEN, events=decoded)

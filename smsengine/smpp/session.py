@@ -324,7 +324,9 @@ class Unbound(SessionEvent):
 class ConnectionDead(SessionEvent):
     """The connection must be closed: the peer stopped answering enquire_link (or a bind), our
     output stayed blocked for a whole response_timeout, or the byte stream cannot be framed
-    any more."""
+    any more. In that last case it follows the events of the PDUs that came whole before the
+    bad length, and their answers (deliver_sm_resp …) are queued: write
+    :meth:`Session.data_to_send` before closing."""
 
     __slots__ = ("reason",)
 
@@ -527,10 +529,14 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
+        dead = None
         try:
             pdus = self._feed(data)
         except FramingError as exc:
-            return [ConnectionDead(str(exc))]
+            # The stream is broken, but the PDUs that came whole before the bad length are
+            # answered and settled first (an accepted submit_sm must not end unknown, a
+            # deliver_sm must be acked); the ConnectionDead after them closes the connection.
+            pdus, dead = exc.events, ConnectionDead(str(exc))
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending
@@ -581,6 +587,8 @@ class Session:
                 events.append(ProtocolError(str(pdu.error), pdu))
             else:
                 self._incoming(pdu, events)  # type: ignore[arg-type]
+        if dead is not None:
+            events.append(dead)
         return events
 
     def _internal_response(self, entry: _Pending, pdu: Response,

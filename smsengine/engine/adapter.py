@@ -15,11 +15,12 @@ from typing import Any, NamedTuple, Protocol
 from ..bind import BindEvent, BindMode
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, Split, SplitMethod, TextError, split
+from .config import ChannelConfig
 from .model import Message, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
-__all__ = ["UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time", "relative_time",
-           "split_message"]
+__all__ = ["UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time", "destination_for",
+           "relative_time", "split_message"]
 
 
 class Receipt(NamedTuple):
@@ -70,6 +71,18 @@ class ProtocolAdapter(Protocol):
     def read(self, pdu: Any) -> Receipt | MoPart | None:
         """An inbound request (already answered by the bind): a receipt, an MO part, or
         nothing the engine needs."""
+
+
+def destination_for(destination: str, config: ChannelConfig) -> str:
+    """A destination written ``+CC…`` as the channel sends it (its ``plus`` setting): the
+    digits (``strip``), as written (``keep``), or without the country code (``national``,
+    for a number of that country; another country's keeps its digits)."""
+    if not destination.startswith("+") or config.plus == "keep":
+        return destination
+    digits = destination[1:]
+    if config.plus == "national" and digits.startswith(config.country_code):
+        return digits[len(config.country_code):]
+    return digits
 
 
 def split_message(message: Message, encodings: tuple[Encoding, ...], method: SplitMethod,

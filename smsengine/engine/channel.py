@@ -65,6 +65,7 @@ class Channel:
         #: wrapped: one call less per message).
         self.build: Callable[[MessageHandle], list[Any]] = adapter.build
         self.lanes: Lanes[Any] = Lanes(lanes, capacity=lane_capacity, min_share=lane_min_share)
+        self.max_parts = config.max_parts
         self._on_mo = on_mo
         self._on_event = on_event
         # Opt-outs are checked again when a message leaves its lane (one queued before its
@@ -163,8 +164,12 @@ class Channel:
     # --- queueing -------------------------------------------------------------------------------
 
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
-        """Queue a message built by :meth:`build` (raises LaneFull, leaving the handle as it
-        was)."""
+        """Queue a message built by :meth:`build` (raises LaneFull, or MessageRefusedError
+        for more parts than the channel's max_parts, leaving the handle as it was)."""
+        if len(pdus) > self.max_parts:
+            raise MessageRefusedError(
+                f"the text takes {len(pdus)} parts on channel {self.name!r}, which sends at "
+                f"most {self.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
         parts = (
             (_Segment(0, "", _QUEUED, None, None, handle, self, pdus[0]),) if len(pdus) == 1
             else tuple([_Segment(i, "", _QUEUED, None, None, handle, self, pdu)
@@ -188,15 +193,25 @@ class Channel:
         stay where they are: their other segments went here."""
         return self.lanes.extract(lambda item: type(item) is MessageHandle and item._next == 0)
 
-    def _refused_now(self, handle: MessageHandle) -> bool:
-        """A message queued before its number opted out must still not go: checked again
-        here, before its first segment leaves."""
+    def _skip(self, item: Any, now: float) -> bool:
+        """Whether an item taken from the lanes is not to be sent after all: its message is
+        final already (it expired or was refused while it waited), its validity has lapsed
+        (it ends EXPIRED now), or its number opted out while it was queued (one queued before
+        the opt-out must still not go; checked before its first part leaves)."""
+        handle = item if type(item) is MessageHandle else item.handle
+        if handle is None or handle.done_at is not None:
+            return True
+        expires = handle.expires_at
+        if expires is not None and expires <= now:
+            self._track.lapse(handle, now)
+            return True
         suppressed = self._suppressed
-        if suppressed is None or handle.state is not _QUEUED or not suppressed(handle.message):
+        if (suppressed is None or handle._next or handle.message.kind not in self._suppressed_kinds
+                or not suppressed(handle.message)):
             return False
         self._track.refuse(handle, MessageRefusedError(
             f"{handle.message.destination} opted out of {handle.message.kind} messages "
-            "while it was queued", status=CommandStatus.ESME_RX_R_APPN), time.time())
+            "while it was queued", status=CommandStatus.ESME_RX_R_APPN), now)
         return True
 
     # --- dispatch -------------------------------------------------------------------------------
@@ -249,14 +264,10 @@ class Channel:
                 continue
             item = lanes.peek()
             assert item is not None
-            if type(item) is MessageHandle:
-                if (item._next == 0 and item.message.kind in self._suppressed_kinds
-                        and self._refused_now(item)):
-                    lanes.pop()
-                    continue
-                tokens = len(item.segments) - item._next
-            else:
-                tokens = 1
+            if self._skip(item, time.time()):
+                lanes.pop()
+                continue
+            tokens = len(item.segments) - item._next if type(item) is MessageHandle else 1
             if self.flow.rate != bucket.rate:
                 bucket.set_rate(self.flow.rate, now)  # (never above the ceiling: tps or found)
             wait = bucket.wait_time(tokens, now)
@@ -288,12 +299,14 @@ class Channel:
         one-part messages go to the bind as one batch."""
         items = self.lanes.pop_many(bind.session.window_free)
         refuse = self._suppressed_kinds
+        wall = time.time()
         requests: list[Any] = []
         batch: list[_Segment] = []
         sent = 0
         for i, item in enumerate(items):
             if type(item) is MessageHandle and item._next == 0:
-                if item.message.kind in refuse and self._refused_now(item):
+                if ((item.done_at is not None or item.expires_at is not None
+                        or item.message.kind in refuse) and self._skip(item, wall)):
                     continue
                 segments = item.segments
                 if len(segments) == 1:  # the usual message
@@ -311,6 +324,8 @@ class Channel:
                     break
                 requests.clear()
                 batch.clear()
+            if self._skip(item, wall):
+                continue
             if type(item) is MessageHandle:
                 sent += self._send(item, bind, now)
                 if item._next < len(item.segments):

@@ -29,7 +29,15 @@ from ..cmpp import (
 )
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, SplitMethod, encoding_for_msg_fmt
-from .adapter import UNREADABLE, MoPart, Receipt, absolute_time, relative_time, split_message
+from .adapter import (
+    UNREADABLE,
+    MoPart,
+    Receipt,
+    absolute_time,
+    destination_for,
+    relative_time,
+    split_message,
+)
 from .config import ChannelConfig
 from .model import MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
@@ -94,13 +102,14 @@ class CmppAdapter:
         registered = 1 if msg.registered_delivery else 0
         total = len(parts.parts)
         msg_src = cfg.msg_src or cfg.system_id
+        destination = destination_for(msg.destination, cfg)
         return [
             Submit(
                 pk_total=total, pk_number=i + 1, registered_delivery=registered,
                 service_id=cfg.service_id, fee_user_type=cfg.fee_user_type,
                 tp_udhi=1 if part.udhi else 0, msg_fmt=msg_fmt, msg_src=msg_src,
                 fee_type=cfg.fee_type, fee_code=cfg.fee_code, valid_time=validity,
-                at_time=schedule, src_id=source, dest_terminal_ids=(msg.destination,),
+                at_time=schedule, src_id=source, dest_terminal_ids=(destination,),
                 msg_content=part.user_data,
             )
             for i, part in enumerate(parts.parts)

@@ -84,6 +84,11 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retry_delay: float = 1.0
     resend_unknown: bool = False  # resend when a submit's outcome is unknown (may duplicate)
     latency_limit: float = 2.0  # response latency (s) above which flow control backs off
+    max_parts: int = 10  # a longer message is refused, naming its count
+    # A destination written +CC…: "strip" sends the digits (international, dest_ton 1),
+    # "keep" sends it as written, "national" strips +country_code (set dest_ton to match).
+    plus: Literal["strip", "keep", "national"] = "strip"
+    country_code: str = ""  # digits, for plus = "national"
     # CMPP only (SMPP ignores them). system_id is the SP_Id (Source_Addr), password the shared
     # secret, default_source the Src_Id (service code + extension).
     cmpp_version: Literal["2.0", "3.0"] = "3.0"
@@ -137,6 +142,9 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     store: str = ""  # path of a SQLite file for correlation and opt-outs; "" = in memory
     max_tracked: int = 2_000_000  # handles kept for messages not yet final
     event_queue: int = 100_000
+    # Seconds a message of a lane may wait before it is sent, when it gives no validity of its
+    # own; past that it ends EXPIRED, never sent. A code that arrives late is worth nothing.
+    validity: dict[str, float] = msgspec.field(default_factory=lambda: {"otp": 300.0})
 
     def __post_init__(self) -> None:
         _check(self)
@@ -170,6 +178,12 @@ def _check(cfg: EngineConfig) -> None:
             value = getattr(ch, field)
             if not math.isfinite(value) or value <= 0:
                 raise EngineConfigError(f"{where}.{field}", f"must be > 0, got {value}")
+        if ch.max_parts < 1:
+            raise EngineConfigError(f"{where}.max_parts", f"must be >= 1, got {ch.max_parts}")
+        if ch.plus == "national" and not (ch.country_code.isdigit()
+                                          and ch.country_code.isascii()):
+            raise EngineConfigError(f"{where}.country_code",
+                                    "plus = \"national\" needs the country code's digits")
         if ch.protocol == "cmpp":
             _check_cmpp(ch, where)
         else:
@@ -198,12 +212,30 @@ def _check(cfg: EngineConfig) -> None:
             except re.error as exc:
                 raise EngineConfigError(f"{where}.pattern",
                                         f"not a regular expression: {exc}") from None
-    if not cfg.lanes or len(set(cfg.lanes)) != len(cfg.lanes):
-        raise EngineConfigError("lanes", "give distinct lane names, highest priority first")
+    if (not cfg.lanes or len({lane.casefold() for lane in cfg.lanes}) != len(cfg.lanes)
+            or not all(lane and lane == lane.strip() for lane in cfg.lanes)):
+        raise EngineConfigError("lanes", "give distinct lane names (case does not count), "
+                                         "highest priority first")
+    # The lanes are the kinds a message may have: what names a kind names a lane.
+    for where, kinds in ((f"routes[{i}].kinds", r.kinds) for i, r in enumerate(cfg.routes)):
+        _check_kinds(cfg, where, kinds)
+    _check_kinds(cfg, "optout.suppressed_kinds", cfg.optout.suppressed_kinds)
+    _check_kinds(cfg, "validity", list(cfg.validity))
+    for lane, seconds in cfg.validity.items():
+        if not math.isfinite(seconds) or not 0 < seconds <= 7 * 86400:
+            raise EngineConfigError(f"validity.{lane}", f"must be in (0, 7 days], got {seconds}")
     if not 0 <= cfg.lane_min_share <= 0.5:
         raise EngineConfigError("lane_min_share", "must be between 0 and 0.5")
     if cfg.lane_capacity < 1 or cfg.max_tracked < 1 or cfg.event_queue < 1:
         raise EngineConfigError("lane_capacity", "capacities must be >= 1")
+
+
+def _check_kinds(cfg: EngineConfig, where: str, kinds: list[str]) -> None:
+    lanes = {lane.casefold() for lane in cfg.lanes}
+    for kind in kinds:
+        if kind.strip().casefold() not in lanes:
+            raise EngineConfigError(where, f"{kind!r} is not a lane; the lanes (the kinds) "
+                                           f"are {', '.join(cfg.lanes)}")
 
 
 def _check_cmpp(ch: ChannelConfig, where: str) -> None:

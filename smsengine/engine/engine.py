@@ -20,6 +20,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from ..bind import BindEvent
 from ..cmpp import InvalidPduError as CmppInvalidPduError
 from ..smpp import CommandStatus, InvalidPduError
@@ -51,21 +53,34 @@ __all__ = ["Engine"]
 MoHandler = Callable[[MoMessage], Any]
 
 
+def _check_destination(destination: str) -> None:
+    """Refuse a destination that is not a phone number: ASCII digits, with one optional
+    leading ``+`` (each channel writes a ``+`` as its ``plus`` setting says)."""
+    digits = destination[1:] if destination.startswith("+") else destination
+    if not (digits.isdigit() and digits.isascii()):
+        raise MessageRefusedError(
+            f"destination {destination!r} is not a phone number: digits, with an optional "
+            "leading +", status=CommandStatus.ESME_RINVDSTADR)
+
+
 class _Route:
-    def __init__(self, config: RouteConfig, channels: dict[str, Channel]) -> None:
+    def __init__(self, config: RouteConfig, channels: dict[str, Channel],
+                 lanes: dict[str, str]) -> None:
         self.config = config
         self.channels = [channels[n] for n in config.channels]
         self.prefixes = tuple(config.prefixes)
         self.pattern = re.compile(config.pattern) if config.pattern else None
-        self.kinds = frozenset(config.kinds)
+        # (lanes: a kind case folded -> its lane, as messages' kinds are named by then)
+        self.kinds = frozenset(lanes[kind.strip().casefold()] for kind in config.kinds)
         self.weights = list(config.weights) if config.weights else [1.0] * len(self.channels)
 
     def matches(self, message: Message) -> bool:
         if self.kinds and message.kind not in self.kinds:
             return False
-        if self.prefixes and not message.destination.startswith(self.prefixes):
+        destination = message.destination.lstrip("+")  # (prefixes and patterns are digits)
+        if self.prefixes and not destination.startswith(self.prefixes):
             return False
-        return not (self.pattern and not self.pattern.search(message.destination))
+        return not (self.pattern and not self.pattern.search(destination))
 
     def choose(self, exclude: Channel | None = None) -> Channel | None:
         if len(self.channels) == 1:  # the common case, without building lists
@@ -99,7 +114,13 @@ class Engine:
         self._mo_queue: asyncio.Queue[MoMessage] | None = None
         self._mo_handlers: list[MoHandler] = []
         self._keywords = OptOutKeywords(config.optout.keywords)
-        self._suppressed_kinds = frozenset(config.optout.suppressed_kinds)
+        # The lanes are the kinds: a kind as given -> its lane, case folded and trimmed.
+        self._lanes = {lane: lane for lane in config.lanes}
+        self._folded = {lane.casefold(): lane for lane in config.lanes}
+        self._suppressed_kinds = frozenset(self._folded[k.strip().casefold()]
+                                           for k in config.optout.suppressed_kinds)
+        self._validity = {self._folded[k.strip().casefold()]: v
+                          for k, v in config.validity.items()}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self.events_dropped = 0
@@ -153,10 +174,10 @@ class Engine:
                 lane_min_share=cfg.lane_min_share, on_mo=self._mo, on_event=self._bind_event,
                 suppressed=self._is_suppressed, suppressed_kinds=self._suppressed_kinds,
             )
-        self._routes = [_Route(r, self.channels) for r in cfg.routes]
+        self._routes = [_Route(r, self.channels, self._folded) for r in cfg.routes]
         if not self._routes:
             self._routes = [_Route(RouteConfig(channels=[c.name for c in cfg.channels]),
-                                   self.channels)]
+                                   self.channels, self._folded)]
         first = self._routes[0]
         # One route for every message to one channel (the usual small setup): no matching.
         self._only = (
@@ -208,6 +229,14 @@ class Engine:
             known = tracker.known(message.reference)
             if known is not None:
                 return known  # idempotent: the same reference is the same message
+        if message.kind not in self._lanes:
+            message = self._with_lane(message)
+        destination = message.destination
+        if not (destination.isdigit() and destination.isascii()):
+            _check_destination(destination)
+        if message.text == "" or message.data == b"":
+            raise MessageRefusedError("the message is empty: give text or data",
+                                      status=CommandStatus.ESME_RINVMSGLEN)
         if message.kind in self._suppressed_kinds and message.destination in self.suppression:
             raise MessageRefusedError(
                 f"{message.destination} opted out of {message.kind} messages",
@@ -220,6 +249,12 @@ class Engine:
         if channel is None or channel.alarm:
             channel = self._route(message)
         handle = MessageHandle(new_ref(), message)
+        validity = message.validity
+        if validity is None:
+            validity = self._validity.get(message.kind)
+        if validity is not None:
+            start = message.schedule_at
+            handle.expires_at = (handle.queued_at if start is None else start) + validity
         try:
             pdus = channel.build(handle)
         except (InvalidPduError, CmppInvalidPduError) as exc:
@@ -235,6 +270,17 @@ class Engine:
             raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
                                       retriable=True) from None
         return handle
+
+    def _with_lane(self, message: Message) -> Message:
+        """``message`` with its kind named as its lane is (``OTP`` is ``otp``); an unknown kind
+        is refused, never sent in some default lane (where it would also escape the opt-out
+        policy of the kind it meant)."""
+        lane = self._folded.get(message.kind.strip().casefold())
+        if lane is None:
+            raise MessageRefusedError(
+                f"unknown kind {message.kind!r}: the kinds are {', '.join(self._lanes)}",
+                status=CommandStatus.ESME_RSUBMITFAIL)
+        return msgspec.structs.replace(message, kind=lane)
 
     async def send(self, message: Message | None = None, /, **fields: Any) -> MessageHandle:
         """Queue one message: ``send(Message(...))`` or ``send(destination=…, text=…)``."""

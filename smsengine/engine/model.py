@@ -30,6 +30,7 @@ __all__ = [
     "FINAL_STATES",
     "Message",
     "MessageEvent",
+    "MessageExpiredError",
     "MessageHandle",
     "MessageRefusedError",
     "MessageState",
@@ -94,6 +95,12 @@ class MessageRefusedError(SmppError):
                  retriable: bool = False) -> None:
         super().__init__(message, status=status)
         self.retriable = retriable
+
+
+class MessageExpiredError(MessageRefusedError):
+    """The message's validity lapsed before it could leave (the link was down, the channel
+    throttled, the queue long): it ended EXPIRED and was never sent. Not retriable: a code that
+    is late is worth nothing."""
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -166,6 +173,9 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
     error: SmppError | CmppError | None = None
     attempts: int = 0
     queued_at: float = msgspec.field(default_factory=time.time)
+    # When it must have left by (wall clock): its validity, or its lane's default, counted
+    # from its schedule_at or from when it was queued. None: no limit.
+    expires_at: float | None = None
     submitted_at: float | None = None
     done_at: float | None = None
     _done: asyncio.Future[MessageState] | None = None

@@ -36,7 +36,15 @@ from ..text import (
     encoding_for_data_coding,
     single_part,
 )
-from .adapter import UNREADABLE, MoPart, Receipt, absolute_time, relative_time, split_message
+from .adapter import (
+    UNREADABLE,
+    MoPart,
+    Receipt,
+    absolute_time,
+    destination_for,
+    relative_time,
+    split_message,
+)
 from .config import ChannelConfig
 from .model import FROM_SMPP, MessageHandle, MessageState
 from .tracker import Verdict
@@ -125,6 +133,9 @@ class SmppAdapter:
         registered = 1 if msg.registered_delivery else 0
         text = msg.text
         method = self._method
+        destination = msg.destination
+        if destination[0] == "+":
+            destination = destination_for(destination, self.config)
         if (text is not None and msg.validity is None and msg.schedule_at is None
                 and method is not SplitMethod.PAYLOAD):
             # The usual message: one part in the default encodings, no TLVs.
@@ -132,8 +143,7 @@ class SmppAdapter:
             if one is not None:
                 # (The cache hit inline, without _template's call: once per message.)
                 template = self._templates.get(source) or self._template(source)
-                return [template.simple(msg.destination, one[1], registered, one[0])]
-        destination = msg.destination
+                return [template.simple(destination, one[1], registered, one[0])]
         parts = split_message(msg, self._encodings, method, self._refs)
         template = self._template(source)
         validity = relative_time(msg.validity) if msg.validity is not None else ""

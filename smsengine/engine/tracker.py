@@ -47,6 +47,7 @@ the engine stops. Nowhere else does.
 from __future__ import annotations
 
 import enum
+import heapq
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -54,13 +55,14 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ..smpp import NotSentError, OutcomeUnknownError
+from ..smpp import CommandStatus, NotSentError, OutcomeUnknownError
 from .ids import IdStyle, normaliser, receipt_id_candidates
 from .model import (
     RANK,
     STATE_BY_CODE,
     STATE_CODES,
     Message,
+    MessageExpiredError,
     MessageHandle,
     MessageState,
     SegmentInfo,
@@ -101,19 +103,20 @@ _FINAL = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _FAILED, _U
 
 #: A part's legal moves: old state -> the states it may go to.
 PART_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
-    # handed to a bind; refused locally before it left (opted out while queued)
-    _QUEUED: frozenset({_SENDING, _FAILED}),
+    # handed to a bind; refused locally before it left (opted out while queued); its
+    # validity lapsed before it left
+    _QUEUED: frozenset({_SENDING, _FAILED, _EXPIRED}),
     # accepted; sent again (throttled, retriable, not sent); refused; never answered
     _SENDING: frozenset({_SUBMITTED, _QUEUED, _FAILED, _UNKNOWN}),
     # its receipt (UNKNOWN also when none came within the TTL)
     _SUBMITTED: _RECEIPT_STATES,
 }
 
-#: A message's legal moves. It is SUBMITTED once no part is left unanswered; it ends in the
-#: worst state of its parts. From QUEUED it can end only in a state a part reaches without
-#: being accepted (a part refused or unanswered decides the roll-up before any receipt could).
+#: A message's legal moves. It is SUBMITTED once no part is left unanswered and at least one
+#: was accepted; it ends in the worst state of its parts. So from QUEUED it ends only in a
+#: state a part reaches without being accepted: refused, unanswered, expired while queued.
 MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
-    _QUEUED: frozenset({_SUBMITTED, _FAILED, _UNKNOWN}),
+    _QUEUED: frozenset({_SUBMITTED, _FAILED, _UNKNOWN, _EXPIRED}),
     _SUBMITTED: _RECEIPT_STATES | {_FAILED},
 }
 
@@ -192,6 +195,11 @@ class Tracker:
         # send that already went gets the same handle, not a second message.
         self._finished_references: dict[str, MessageHandle] = {}
         self._remembered = remembered_references
+        # (expires_at, seq, handle) of messages with a validity, soonest first; entries of
+        # messages finished since are skipped when due, and compacted away past twice the
+        # number tracked (see _deadline).
+        self._deadlines: list[tuple[float, int, MessageHandle]] = []
+        self._deadline_seq = 0
 
     def channel(self, name: str, *, error_for: Callable[[int], BaseException],
                 counters: dict[str, int] | None = None, id_style: IdStyle = "auto",
@@ -239,6 +247,13 @@ class Tracker:
         """Housekeeping: parts whose receipt did not come within their TTL end UNKNOWN, and
         early receipts that never found their response are dropped (counted unmatched)."""
         channels = self.channels
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            handle = heapq.heappop(deadlines)[2]
+            if handle.done_at is None and handle.expires_at is not None:
+                track = channels.get(handle.channel)
+                if track is not None:
+                    track.lapse(handle, now)
         for record in self.store.expire(now):
             track = channels.get(record.channel)
             if track is not None:
@@ -275,6 +290,14 @@ class Tracker:
                 self._finish(handle, _FAILED, now, not_sent if handle.error is None else None)
 
     # --- moves ----------------------------------------------------------------------------------
+
+    def _deadline(self, handle: MessageHandle, expires_at: float) -> None:
+        deadlines = self._deadlines
+        self._deadline_seq += 1
+        heapq.heappush(deadlines, (expires_at, self._deadline_seq, handle))
+        if len(deadlines) > 2 * len(self.tracked) + 1024:
+            self._deadlines = [entry for entry in deadlines if entry[2].done_at is None]
+            heapq.heapify(self._deadlines)
 
     def _illegal(self, what: str, ref: str, old: MessageState, new: MessageState) -> None:
         self.illegal += 1
@@ -378,6 +401,8 @@ class ChannelTracker:
         reference = handle.message.reference
         if reference is not None:
             self.tracker._by_reference[reference] = handle
+        if handle.expires_at is not None:
+            self.tracker._deadline(handle, handle.expires_at)
 
     def on_submitted(self, parts: Sequence[Part], count: int, now: float, at: float) -> None:
         """The first ``count`` of ``parts`` were handed to a bind (``now`` in loop time, for
@@ -492,6 +517,19 @@ class ChannelTracker:
             tracker._part(handle, part, _FAILED, now)
         handle._open = handle._unsubmitted = 0
         tracker._finish(handle, _FAILED, now, error)
+
+    def lapse(self, handle: MessageHandle, now: float) -> None:
+        """The message's validity lapsed before all of it left: every part still queued ends
+        EXPIRED, never sent (parts with the carrier go on: their answers and receipts say
+        how they end)."""
+        validity = handle.message.validity
+        what = (f"its validity ({validity:g} s)" if validity is not None
+                else f"the {handle.message.kind} lane's default validity")
+        error = MessageExpiredError(f"{what} lapsed before it was sent",
+                                    status=CommandStatus.ESME_RSUBMITFAIL)
+        for part in handle.segments:
+            if part.state is _QUEUED and handle.done_at is None:
+                self._part_final(handle, part, _EXPIRED, now, error)
 
     # --- up: receipts -------------------------------------------------------------------------
 
@@ -612,6 +650,12 @@ class ChannelTracker:
         if tracker.observers:
             tracker._emit(handle.ref, before, state, now,
                           Change(handle, part.index, part.message_id, error))
+        if (before is not _SUBMITTED and not handle._unsubmitted and handle.state is _QUEUED
+                and any(p.submitted_at is not None for p in handle.segments)):
+            # The last part left unanswered closed without being accepted, but others were:
+            # the message is with the carrier, SUBMITTED (as on_accepted would have made it).
+            handle.submitted_at = now
+            tracker._message(handle, _SUBMITTED, now)
         if not handle._open and handle.done_at is None:
             self._roll_up(handle, now)
 

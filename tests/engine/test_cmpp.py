@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from smsengine.bind import BindEvent
 from smsengine.cmpp import Submit, SubmitResult, unpack_msg_id
 from smsengine.engine import (
@@ -238,10 +240,14 @@ async def test_a_number_the_protocol_cannot_carry_is_refused_naming_the_field() 
         bad = Message(destination="1380013８000", text="Code 1")  # a fullwidth digit  # noqa: RUF001
         try:
             engine.submit(bad)
-        except MessageRefusedError as exc:
-            assert "dest_terminal_ids" in str(exc) and not exc.retriable
+        except MessageRefusedError as exc:  # (refused by the engine, before CMPP sees it)
+            assert "destination" in str(exc) and not exc.retriable
         else:
             raise AssertionError("a non-ASCII number was accepted")
+        # A field only the protocol checks: a sender that Src_Id cannot carry.
+        with pytest.raises(MessageRefusedError, match="src_id") as refused:
+            engine.submit(Message(destination=number(2), text="Code 3", source="1069０"))  # noqa: RUF001
+        assert not refused.value.retriable
         handles = await engine.send_many([bad, Message(destination=number(1), text="Code 2")])
         assert handles[0].state is MessageState.FAILED
         assert await handles[1].wait(10) is MessageState.DELIVERED  # the campaign went on

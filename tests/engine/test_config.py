@@ -116,6 +116,7 @@ def test_load_engine_config_from_toml(tmp_path: Path) -> None:
 
         [optout]
         keywords = ["QUIT"]
+        suppressed_kinds = ["bulk"]  # (a kind is a lane: the default, marketing, is not one)
     """)
     cfg = load_engine_config(path)
     assert [c.name for c in cfg.channels] == ["cmcc", "backup"]
@@ -123,6 +124,7 @@ def test_load_engine_config_from_toml(tmp_path: Path) -> None:
     assert cfg.routes[0].channels == ["cmcc", "backup"]
     assert cfg.optout.keywords == ["QUIT"]
     assert cfg.lanes == ["otp", "bulk"]
+    assert cfg.optout.suppressed_kinds == ["bulk"]
     assert cfg.store == "engine.db"
 
 

@@ -472,7 +472,8 @@ async def test_opt_out_suppresses_marketing(keyword: str) -> None:
 async def test_opt_out_keywords_and_kinds_are_configurable() -> None:
     async with FakeSMSC(smsc_config()) as smsc:
         cfg = engine_config(smsc.port, optout={"keywords": ["QUIT"],
-                                               "suppressed_kinds": ["marketing", "survey"]})
+                                               "suppressed_kinds": ["marketing", "survey"]},
+                            lanes=["otp", "notification", "marketing", "survey"])
         async with Engine(cfg) as engine:
             await engine.wait_ready(5)
             mos = engine.mo()
@@ -514,9 +515,13 @@ async def test_reference_makes_send_idempotent() -> None:
 async def test_a_number_smpp_cannot_carry_is_refused_naming_the_field() -> None:
     async with running() as (smsc, engine):
         bad = Message(destination="86138\u0660\u0661", text="Code 1")  # Arabic-Indic digits
-        with pytest.raises(MessageRefusedError, match="destination_addr") as info:
-            engine.submit(bad)
+        with pytest.raises(MessageRefusedError, match="destination") as info:
+            engine.submit(bad)  # (refused by the engine, before SMPP sees it)
         assert info.value.status == CommandStatus.ESME_RINVDSTADR
+        # A field only the protocol checks: a sender source_addr cannot carry.
+        with pytest.raises(MessageRefusedError, match="source_addr") as info:
+            engine.submit(Message(destination=number(3), text="Code 3", source="SHOP\u0660"))
+        assert not info.value.retriable
         [refused, fine] = await engine.send_many([bad, msg(2)])
         assert refused.state is MessageState.FAILED
         assert await fine.wait(5) is MessageState.DELIVERED
@@ -524,7 +529,8 @@ async def test_a_number_smpp_cannot_carry_is_refused_naming_the_field() -> None:
 
 
 async def test_message_too_long_is_refused_before_anything_is_sent() -> None:
-    async with running() as (smsc, engine):
+    # max_parts up to the text layer's own limit (255 parts), which is what is tested here.
+    async with running(max_parts=255) as (smsc, engine):
         too_long = "x" * (153 * 255 + 1)  # 256 parts of GSM 7-bit
         with pytest.raises(MessageRefusedError, match="256 parts") as info:
             await engine.send(destination=number(1), text=too_long)

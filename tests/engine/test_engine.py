@@ -12,11 +12,13 @@ def channel(**fields: object) -> dict[str, object]:
 async def test_reroute_keeps_what_the_other_channel_cannot_take_in_order() -> None:
     # a (SMPP) and b (CMPP) on dead ports: nothing binds, so everything stays queued on a.
     config = engine_config_from_dict({
-        "channels": [channel(name="a", port=9), channel(name="b", port=9, protocol="cmpp",
-                                                         system_id="900001")],
+        "channels": [channel(name="a", port=9, max_parts=255),
+                     channel(name="b", port=9, protocol="cmpp", system_id="900001")],
         "routes": [{"channels": ["a", "b"]}],
     })
-    too_wide_for_ucs2 = "a" * 38000 + "€"  # 249 GSM 7-bit parts on a; 568 UCS2 parts on b
+    # 249 GSM 7-bit parts on a (max_parts 255); 568 UCS2 parts on b, past the text layer's 255
+    # and b's max_parts (10).
+    too_wide_for_ucs2 = "a" * 38000 + "€"
     async with Engine(config) as engine:
         handles = [engine.submit(Message(destination=f"8613800000{i}",
                                          text=too_wide_for_ucs2 if i in (1, 3) else f"Code {i}"))

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsengine.engine import tracker as tracker_module
-from smsengine.engine.model import Message, MessageHandle, MessageState
+from smsengine.engine.model import Message, MessageExpiredError, MessageHandle, MessageState
 from smsengine.engine.stores import CorrelationRecord, MemoryCorrelationStore
 from smsengine.engine.tracker import (
     MESSAGE_TRANSITIONS,
@@ -182,12 +182,33 @@ def receipt_ttl_expired(w: World) -> None:
     assert h.state is S.UNKNOWN
 
 
+def expired_while_queued(w: World) -> None:
+    # Part 0 left and was accepted; part 1 waited past the validity: it ends EXPIRED unsent,
+    # the message is SUBMITTED (what is left is with the carrier) and ends in its worst part.
+    h = w.message(parts=2)
+    w.channel.on_submitted([part(h, 0)], 1, 1.0, 1.0)
+    w.channel.on_accepted(part(h, 0), "e0", 2.0)
+    w.channel.lapse(h, 3.0)
+    assert part(h, 1).state is S.EXPIRED and h.state is S.SUBMITTED
+    assert isinstance(h.error, MessageExpiredError) and "lapsed" in str(h.error)
+    w.channel.on_receipt("e0", S.DELIVERED, 4.0)
+    assert h.state is S.EXPIRED
+    # Nothing of it left: QUEUED -> EXPIRED.
+    h = w.message()
+    h.expires_at = 5.0
+    w.tracker._deadline(h, 5.0)
+    w.tracker.expire(4.9)
+    assert h.state is S.QUEUED
+    w.tracker.expire(5.0)
+    assert h.state is S.EXPIRED and part(h).state is S.EXPIRED and not h.error.retriable
+
+
 SCENARIOS: list[Callable[[World], None]] = [
     *(accepted_then_receipt(s) for s in
       (S.DELIVERED, S.UNDELIVERABLE, S.EXPIRED, S.REJECTED, S.UNKNOWN)),
     no_receipt_asked, refused_permanently, throttled_then_accepted, retried_until_exhausted,
     not_sent_then_unknown, opted_out_while_queued, failed_part_after_another_submitted,
-    receipt_ttl_expired,
+    receipt_ttl_expired, expired_while_queued,
 ]
 
 

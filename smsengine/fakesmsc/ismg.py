@@ -443,9 +443,6 @@ class FakeISMG(FakeSMSC):
         self._mid_seq = (seq + n) & 0xFFFF
         return self._mid_prefix | seq
 
-    # The name tests/fakesmsc/test_ismg.py calls it by.
-    _next_msg_id = next_msg_id
-
     def _new_id_second(self, sec: int) -> None:
         self._mid_clock = sec
         self._mid_used = 0

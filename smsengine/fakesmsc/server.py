@@ -113,9 +113,6 @@ _RECEIPT_BODY: Final = b"\0%c%c%b\0%c%c%b\0\x04\0\0\0\0\0\0\0\0%c%b%b"
 # receipted_message_id (length, id, NUL) and message_state (one octet).
 _RECEIPT_TLVS: Final = b"\x00\x1e\x00%c%b\x00\x04\x27\x00\x01%c"
 
-# The name tests/fakesmsc/test_ismg_reports.py imports the job class by.
-_Job = Job
-
 
 class SmppHub(Hub, Protocol):
     """What an SMPP connection asks of :class:`FakeSMSC` beyond the :class:`Hub`."""

@@ -152,7 +152,7 @@ async def test_msg_ids_are_unique_beyond_65536_a_second() -> None:
     ismg._wall = 1_700_000_000.5
     ids: list[int] = []
     for n in (1, 7, 99) * 1000 + (1,) * 70_000:
-        first = ismg._next_msg_id(n)
+        first = ismg.next_msg_id(n)
         assert (first & 0xFFFF) + n <= 0x10000  # Msg_Id+i never carries into the gateway code
         ids.extend(range(first, first + n))
     assert len(set(ids)) == len(ids)

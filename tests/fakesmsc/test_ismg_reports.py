@@ -175,13 +175,13 @@ async def test_mo_without_a_login_raises(ismg: FakeISMG) -> None:
 
 
 def test_report_job_sets_every_job_slot() -> None:
-    """_ReportJob fills _Job's slots itself (it skips _Job.__init__ on the hot path): a slot
-    added to _Job must be set there too."""
+    """_ReportJob fills Job's slots itself (it skips Job.__init__ on the hot path): a slot
+    added to Job must be set there too."""
+    from smsengine.fakesmsc._common import Job
     from smsengine.fakesmsc.ismg import _ReportJob
-    from smsengine.fakesmsc.server import _Job
 
     job = _ReportJob("sp", 7, "7", "DELIVRD", 1.5, 0.0, b"13800138000", b"10690001", b"MALL")
-    reference = _Job("sp", "7", "DELIVRD", 1.5, 0.0, (0, 0, b"13800138000"),
-                     (0, 0, b"10690001"), b"")
-    for slot in _Job.__slots__:
+    reference = Job("sp", "7", "DELIVRD", 1.5, 0.0, (0, 0, b"13800138000"),
+                    (0, 0, b"10690001"), b"")
+    for slot in Job.__slots__:
         assert getattr(job, slot) == getattr(reference, slot), slot

@@ -1,6 +1,8 @@
 """Engine configuration: channels (carrier accounts), routes, lanes, receipts, opt-out, store.
 
-TOML, validated by msgspec; a bad field is reported with its path. Example::
+TOML, validated by msgspec; a bad field is reported with its path (an over-long one against its
+own name). Every channel states its ``password`` (the CMPP shared secret), ``password = ""`` for
+an account without one; no repr or str of a config shows it. Example::
 
     [[channels]]
     name = "cmcc"
@@ -22,10 +24,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
 
 import msgspec
+
+from ..smpp import BindTransceiver, InvalidPduError
 
 __all__ = [
     "ChannelConfig",
@@ -57,7 +62,9 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str
     port: int
     system_id: str
-    password: str = ""
+    # Required: an account without one is written password = "" (else a forgotten password
+    # loads and then fails like a wrong one). Never shown by repr / str (see _shown).
+    password: str
     system_type: str = ""
     protocol: Literal["smpp", "cmpp"] = "smpp"
     transmitters: int = 0  # (SMPP only)
@@ -107,6 +114,38 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if self.encodings:
             return list(self.encodings)
         return ["ascii", "ucs2"] if self.protocol == "cmpp" else ["gsm7", "ucs2"]
+
+    # msgspec's own repr (and its __rich_repr__, which rich uses) would print the password;
+    # str() falls back to __repr__, and EngineConfig's repr uses this one for its channels.
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in _shown(self))
+        return f"{type(self).__name__}({fields})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return list(_shown(self))
+
+
+class _Redacted:
+    """Stands in for a secret in a repr: prints as <redacted>, never as a string that could be
+    mistaken for the value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+_REDACTED: Final = _Redacted()
+#: Fields that hold a secret: the SMPP password, the CMPP shared secret.
+_SECRET_FIELDS: Final = frozenset({"password"})
+
+
+def _shown(config: msgspec.Struct) -> Iterator[tuple[str, Any]]:
+    """A config's fields as a repr shows them: a secret that is set as <redacted>. An empty
+    one stays '': that there is none is what someone debugging a refused bind needs to see."""
+    for name in config.__struct_fields__:
+        value = getattr(config, name)
+        yield name, _REDACTED if name in _SECRET_FIELDS and value else value
 
 
 class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -187,9 +226,7 @@ def _check(cfg: EngineConfig) -> None:
         if ch.protocol == "cmpp":
             _check_cmpp(ch, where)
         else:
-            if len(ch.system_id) > 15 or len(ch.password) > 8:
-                raise EngineConfigError(f"{where}.system_id",
-                                        "system_id at most 15 and password at most 8 characters")
+            _check_smpp_bind(ch, where)
             if "gb18030" in ch.encodings:
                 raise EngineConfigError(f"{where}.encodings",
                                         "gb18030 is a CMPP encoding (Msg_Fmt 15); SMPP has none")
@@ -238,6 +275,18 @@ def _check_kinds(cfg: EngineConfig, where: str, kinds: list[str]) -> None:
                                            f"are {', '.join(cfg.lanes)}")
 
 
+def _check_smpp_bind(ch: ChannelConfig, where: str) -> None:
+    """The bind's C-octet strings (SMPP 3.4 section 4.1), checked by building the bind PDU, so
+    the limits are the codec's and the error names the field that does not fit. Its message
+    states the limit, never the value (a password must not end up in a log)."""
+    try:
+        BindTransceiver(system_id=ch.system_id, password=ch.password,
+                        system_type=ch.system_type)
+    except InvalidPduError as exc:
+        raise EngineConfigError(f"{where}.{exc.field}",
+                                f"does not fit an SMPP bind: {exc}") from None
+
+
 def _check_cmpp(ch: ChannelConfig, where: str) -> None:
     """CMPP field sizes (spec sections 4.1 and 4.6): what would not fit is refused here, not at
     the first SUBMIT."""
@@ -266,6 +315,7 @@ def _check_cmpp(ch: ChannelConfig, where: str) -> None:
 
 def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:
     """Validate a config given as plain data (the TOML structure)."""
+    _require_passwords(data)
     try:
         return msgspec.convert(data, EngineConfig)
     except msgspec.ValidationError as exc:
@@ -273,12 +323,32 @@ def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:
 
 
 def load_engine_config(path: str | Path) -> EngineConfig:
+    where = str(path)
     try:
-        return msgspec.toml.decode(Path(path).read_bytes(), type=EngineConfig)
-    except msgspec.ValidationError as exc:
-        raise _named(exc, str(path)) from None
+        data = msgspec.toml.decode(Path(path).read_bytes())
     except msgspec.DecodeError as exc:
-        raise EngineConfigError(str(path), f"not valid TOML: {exc}") from None
+        raise EngineConfigError(where, f"not valid TOML: {exc}") from None
+    _require_passwords(data, where)
+    try:
+        return msgspec.convert(data, EngineConfig)
+    except msgspec.ValidationError as exc:
+        raise _named(exc, where) from None
+
+
+def _require_passwords(data: object, where: str = "") -> None:
+    """A channel that does not set its password is refused here, naming the field (msgspec
+    would name only the channel): a forgotten password must not load and then fail at the bind
+    like a wrong one. Anything else wrong in the data is left to the conversion to report."""
+    channels = data.get("channels") if isinstance(data, dict) else None
+    if not isinstance(channels, list):
+        return
+    for i, ch in enumerate(channels):
+        if isinstance(ch, dict) and "password" not in ch:
+            prefix = f"{where}: " if where else ""
+            raise EngineConfigError(
+                f"channels[{i}].password",
+                prefix + "missing: write the account's password (for CMPP the shared secret), "
+                'or password = "" if it has none')
 
 
 def _named(exc: msgspec.ValidationError, where: str = "") -> EngineConfigError:

@@ -32,13 +32,53 @@ from .server import FakeSMSC
 
 __all__ = ["add_parser", "run"]
 
+# What ``--help`` says of the admin API; tests/fakesmsc/test_main_help.py checks that every
+# route _start_admin serves, and every fault kind, is in it.
+ADMIN_API_HELP = """\
+admin API (HTTP on --admin-port; JSON bodies and answers):
+  GET  /stats   counters (connections, binds, pdus_in, pdus_out, throttled,
+                receipts_sent, mo_sent, faults_dropped, restarts, ...), and
+                ledger (its size) and ledger_dropped
+  GET  /binds   the live binds: [{"bind_id", "account", "mode", "peer"}, ...]
+  GET  /ledger  every message accepted, one JSON object a line (x-ndjson):
+                time, account, message_id, source_addr, destination_addr,
+                data_coding, segment (ref, total, seqnum), payload_digest, ...
+  POST /mo      send an MO message to a bound receiver or transceiver (long
+                text goes in parts): {"source_addr", "destination_addr",
+                "text" or "hex", "data_coding"? (CMPP: Msg_Fmt), "account"?}
+                -> {"parts", "statuses" (each part's response), "ok"}
+  POST /fault   inject a fault: {"kind": KIND, ...} -> {"kind", "result"}
+      drop             close connections abruptly, no unbind ("account"?)
+      stall            stop answering ("mode": "answer", the default) or
+                       stop reading ("mode": "read")
+      resume           end a stall
+      garbage          write bytes that are not SMPP/CMPP ("hex"?: deadbeef)
+      unbind           unbind every client (CMPP: TERMINATE)
+      refuse_binds     refuse binds for "seconds" (ESME_RBINDFAIL; CMPP
+                       CONNECT_RESP Status 5)
+      restart          lose every bind and stop listening for "down_for"?
+                       seconds; the ledger and pending receipts survive
+      drop_after_pdus  close each connection after "count" PDUs (0: off)
+  A bad body is answered 400 with {"error"}.
+
+examples:
+  smsengine fakesmsc --admin-port 8080 &
+  curl -s localhost:8080/stats
+  curl -s localhost:8080/mo -d '{"source_addr": "8613800138000",
+      "destination_addr": "106900012345", "text": "TD"}'
+  curl -s localhost:8080/fault -d '{"kind": "stall", "mode": "read"}'
+"""
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "fakesmsc",
         help="run the bundled fake SMSC (an SMPP server or CMPP ISMG for tests and load runs)",
-        description="Run the fake SMSC in the foreground until SIGINT/SIGTERM; on shutdown it "
+        description="Run the fake SMSC in the foreground until SIGINT/SIGTERM; on shutdown it\n"
         "unbinds its clients. With no --config it accepts any credentials (open mode).",
+        epilog=ADMIN_API_HELP,
+        # (keeps the epilog's table, and so the description's lines, as written)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=None,

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _ceiling
+from ._args import split_host_port
 from .engine import (
     Engine,
     EngineConfig,
@@ -639,12 +640,14 @@ def _options(args: argparse.Namespace) -> BenchOptions:
 
 
 def _target(text: str | None) -> tuple[str, int] | None:
+    """--target as (host, port); the parser has checked it (smsengine._args.host_port), a
+    caller building its own Namespace gets the same ValueError here."""
     if text is None:
         return None
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"--target must be HOST:PORT, got {text!r}")
-    return host, int(port)
+    try:
+        return split_host_port(text)
+    except ValueError as exc:
+        raise ValueError(f"--target: {exc}") from None
 
 
 def _finish(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

@@ -640,8 +640,8 @@ def _options(args: argparse.Namespace) -> BenchOptions:
 
 
 def _target(text: str | None) -> tuple[str, int] | None:
-    """--target as (host, port); the parser has checked it (smsengine._args.host_port), a
-    caller building its own Namespace gets the same ValueError here."""
+    """--target as (host, port), the port 1..65535; a ValueError naming --target otherwise
+    (run reports it, exit status 2, before anything starts)."""
     if text is None:
         return None
     try:

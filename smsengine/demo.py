@@ -5,7 +5,9 @@ It starts a fake SMSC in-process (receipts after a short random delay, 95% DELIV
 the traffic a shop sends: verification codes, Chinese order notices long enough to need several
 UCS2 parts, and a two-wave marketing campaign (an announcement, then a reminder) during which
 one recipient replies "退订". It shows live progress and ends with a summary: final states,
-receipts matched, opt-outs honoured, OTP submit latency, throughput and the channel's flow state.
+receipts matched, opt-outs honoured, OTP submit latency, throughput and the channel's flow state
+(its flow control, engine.flow: open, throttled, slow or recovering). It ends by pointing to
+examples/, where the same calls are small programs to adapt.
 
 This is layer 5 (it sits on the engine and the fake SMSC). Output goes through ``rich``; without a
 terminal (CI, pipes) the live bars are replaced by a plain progress line every second.
@@ -40,6 +42,9 @@ from .engine import (
     MoMessage,
     engine_config_from_dict,
 )
+
+# (from its module: the package exports it only from the status work on)
+from .engine.model import MessageExpiredError
 from .fakesmsc import FakeSMSC, config_from_dict
 from .text import count
 
@@ -57,11 +62,24 @@ ROWS: list[tuple[MessageState | str, str]] = [
     (MessageState.UNDELIVERABLE, "undeliverable"),
     (MessageState.EXPIRED, "expired"),
     (MessageState.REJECTED, "rejected"),
-    ("refused", "refused: opted out"),
+    ("refused", "refused locally: opted out"),
     (MessageState.FAILED, "failed"),
     (MessageState.UNKNOWN, "unknown"),
     ("pending", "not final"),
 ]
+
+# What the channel's flow state (engine.flow.AimdRate.state, "flow" in Engine.stats()) means.
+FLOW_STATES = {
+    "open": "full rate",
+    "throttled": "the carrier said slow down: rate halved",
+    "slow": "the carrier answered late: rate halved",
+    "recovering": "climbing back to full rate",
+}
+FLOW_LEGEND = "flow = the channel's flow control: " + ", ".join(
+    f"{state} ({meaning})" for state, meaning in FLOW_STATES.items())
+EXAMPLES = ("next: examples/ in the repository has these calls as small programs to adapt "
+            "(e.g. .venv/bin/python examples/send_otp.py) and engine.toml, an annotated "
+            "engine configuration")
 
 _CARRIERS = ("顺丰速运", "中通快递", "京东物流", "圆通速递")
 _SALES = ("双十一大促", "周年庆", "618年中大促", "会员日")
@@ -83,7 +101,10 @@ class DemoReport:
     smsc: dict[str, int] = field(default_factory=dict)
 
     def outcome(self, handle: MessageHandle) -> MessageState | str:
-        if isinstance(handle.error, MessageRefusedError):
+        """How the message ended; "refused" when the engine refused it itself, before any
+        carrier saw it (not a message that expired in the queue: that one is EXPIRED)."""
+        error = handle.error
+        if isinstance(error, MessageRefusedError) and not isinstance(error, MessageExpiredError):
             return "refused"
         return handle.state if handle.final else "pending"
 
@@ -255,7 +276,8 @@ async def run_demo(messages: int = 2000, tps: float = 400.0, seed: int = 1,
         async with Engine(engine_config(smsc.port, tps)) as engine:
             await engine.wait_ready()
             console.print(f"engine: channel {CHANNEL!r}, 2 transceiver binds, {tps:g} segments/s, "
-                          "lanes otp > notification > marketing\n", soft_wrap=True)
+                          "lanes otp > notification > marketing", soft_wrap=True)
+            console.print(f"{FLOW_LEGEND}\n", soft_wrap=True)
             return await _traffic(engine, smsc, console, tps, otps, notices, announce, remind)
     finally:
         await smsc.stop()
@@ -314,10 +336,14 @@ async def _traffic(engine: Engine, smsc: FakeSMSC, console: Console, tps: float,
         wave = await engine.send_many(remind)
         handles["marketing"].extend(wave)
         refused = [h for h in wave if isinstance(h.error, MessageRefusedError)]
-        display.say(f"  campaign: {len(wave):,} reminders queued; {len(refused)} refused "
-                    "before reaching the carrier:")
+        display.say(f"  campaign: {len(wave):,} reminders queued, {len(refused)} of them "
+                    "refused:")
         for h in refused:
-            display.say(f"    {h.message.destination}: {h.error} ({h.status_name})")
+            # The engine's own refusal: no carrier saw it, so no SMPP status is shown.
+            why = (f"opted out of {h.message.kind}"
+                   if h.message.destination in engine.suppression else str(h.error))
+            display.say(f"    {h.message.destination} refused locally ({why}), never sent to "
+                        "the carrier")
 
     def refresh(force: bool = False) -> None:
         done = {k: sum(h.final for h in hs) for k, hs in handles.items()}
@@ -428,13 +454,15 @@ def print_summary(report: DemoReport, console: Console) -> None:
                        else ""))
     figures.add_row("throughput", f"{msgs / elapsed:,.0f} msgs/s, {segs / elapsed:,.0f} parts/s "
                     f"({msgs:,} messages in {report.elapsed:.1f} s)")
-    figures.add_row("channel", f"{CHANNEL}: flow {ch['flow']}{rate}, "
-                    f"{ch['throttled']} throttled")
+    flow = ch["flow"]
+    figures.add_row("channel", f"{CHANNEL}: flow {flow} ({FLOW_STATES.get(flow, '?')}){rate}, "
+                    f"{ch['throttled']} throttled responses")
     console.print(figures)
     if report.all_final:
         console.print("every message reached a final state.")
     else:
         console.print("[red]some messages did not reach a final state in time[/]")
+    console.print(EXAMPLES, soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,10 +69,10 @@ def test_demo_sends_the_mix_and_summarises_it(capsys: pytest.CaptureFixture[str]
     assert opted_out is not None
     number = opted_out.group(1)
     assert f"1 marketing refused ({number} replied 退订)" in out
-    assert f"{number}: {number} opted out of marketing messages (ESME_RX_R_APPN)" in out
+    assert f"{number} refused locally (opted out of marketing)" in out  # (test_demo_output)
     messages = _row(out, "messages")
     assert messages[2] == 300 and messages[3] == sum(messages[:3])
-    assert _row(out, "refused: opted out") == [0, 0, 1, 1]
+    assert _row(out, "refused locally: opted out") == [0, 0, 1, 1]
     # Receipts are 95% DELIVRD: every OTP ends delivered, undeliverable or expired, most
     # delivered; none is refused, failed or unknown.
     otp = messages[0]

@@ -1,4 +1,5 @@
-"""The engine (layer 4): channels, flow control, routing and priorities, receipts, MO."""
+"""The engine (layer 4): channels, flow control, routing and priorities, the message tracker,
+receipts, statuses, MO."""
 
 from .config import (
     ChannelConfig,
@@ -7,12 +8,21 @@ from .config import (
     OptOutConfig,
     ReceiptConfig,
     RouteConfig,
+    StatusConfig,
     engine_config_from_dict,
     load_engine_config,
 )
 from .engine import Engine
 from .mo import MoMessage
-from .model import Message, MessageEvent, MessageHandle, MessageRefusedError, MessageState
+from .model import (
+    Message,
+    MessageEvent,
+    MessageExpiredError,
+    MessageHandle,
+    MessageRefusedError,
+    MessageState,
+)
+from .status import ErrorInfo, MessageStatus, PartStatus
 from .stores import (
     CorrelationRecord,
     CorrelationStore,
@@ -28,17 +38,22 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "EngineConfigError",
+    "ErrorInfo",
     "MemoryCorrelationStore",
     "MemorySuppressionStore",
     "Message",
     "MessageEvent",
+    "MessageExpiredError",
     "MessageHandle",
     "MessageRefusedError",
     "MessageState",
+    "MessageStatus",
     "MoMessage",
     "OptOutConfig",
+    "PartStatus",
     "ReceiptConfig",
     "RouteConfig",
+    "StatusConfig",
     "SuppressionStore",
     "engine_config_from_dict",
     "load_engine_config",

@@ -170,6 +170,14 @@ class OptOutConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     suppressed_kinds: list[str] = msgspec.field(default_factory=lambda: ["marketing"])
 
 
+class StatusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How long what became of a message can be asked (Engine.status)."""
+
+    retention: float = 7 * 86400.0  # seconds a final status is kept in the SQLite store
+    max_rows: int = 10_000_000  # and at most this many (the oldest go first)
+    recent: int = 10_000  # finished messages kept in memory (all there is without a store)
+
+
 class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     channels: list[ChannelConfig]
     routes: list[RouteConfig] = msgspec.field(default_factory=list)
@@ -184,6 +192,7 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Seconds a message of a lane may wait before it is sent, when it gives no validity of its
     # own; past that it ends EXPIRED, never sent. A code that arrives late is worth nothing.
     validity: dict[str, float] = msgspec.field(default_factory=lambda: {"otp": 300.0})
+    status: StatusConfig = StatusConfig()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -263,6 +272,10 @@ def _check(cfg: EngineConfig) -> None:
             raise EngineConfigError(f"validity.{lane}", f"must be in (0, 7 days], got {seconds}")
     if not 0 <= cfg.lane_min_share <= 0.5:
         raise EngineConfigError("lane_min_share", "must be between 0 and 0.5")
+    if not (math.isfinite(cfg.status.retention) and cfg.status.retention > 0):
+        raise EngineConfigError("status.retention", "must be > 0 seconds")
+    if cfg.status.max_rows < 1 or cfg.status.recent < 0:
+        raise EngineConfigError("status.max_rows", "max_rows must be >= 1 and recent >= 0")
     if cfg.lane_capacity < 1 or cfg.max_tracked < 1 or cfg.event_queue < 1:
         raise EngineConfigError("lane_capacity", "capacities must be >= 1")
 

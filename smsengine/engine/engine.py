@@ -40,6 +40,7 @@ from .model import (
     new_ref,
 )
 from .smpp_channel import SmppAdapter
+from .status import MessageStatus, StatusStore, status_of
 from .stores import (
     CorrelationStore,
     MemoryCorrelationStore,
@@ -110,8 +111,10 @@ class Engine:
         self.channels: dict[str, Channel] = {}
         self._routes: list[_Route] = []
         self._only: Channel | None = None
-        self._events: asyncio.Queue[MessageEvent | MoMessage | BindEvent] | None = None
-        self._mo_queue: asyncio.Queue[MoMessage] | None = None
+        # Made here, not at start, so events() and mo() may be entered before start().
+        self._events: asyncio.Queue[MessageEvent | MoMessage | BindEvent] = asyncio.Queue(
+            config.event_queue)
+        self._mo_queue: asyncio.Queue[MoMessage] = asyncio.Queue(config.event_queue)
         self._mo_handlers: list[MoHandler] = []
         self._keywords = OptOutKeywords(config.optout.keywords)
         # The lanes are the kinds: a kind as given -> its lane, case folded and trimmed.
@@ -127,12 +130,16 @@ class Engine:
         self._listeners = 0  # running events() iterators
         self.store: CorrelationStore = store or MemoryCorrelationStore()
         self.suppression: SuppressionStore = suppression or MemorySuppressionStore()
+        #: Statuses that outlive the process (with the SQLite store), else None.
+        self.statuses: StatusStore | None = None
         self.tracker = self._new_tracker()
+        self._pruned = 0.0
 
     def _new_tracker(self) -> Tracker:
         receipts = self.config.receipts
         return Tracker(self.store, early_ttl=receipts.early_receipt_ttl,
-                       max_early=receipts.max_early_receipts)
+                       max_early=receipts.max_early_receipts,
+                       recent=self.config.status.recent)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -148,18 +155,17 @@ class Engine:
             return
         cfg = self.config
         if cfg.store and self._store_arg is None:
-            from .sqlite import SqliteCorrelationStore, SqliteSuppressionStore
+            from .sqlite import SqliteCorrelationStore, SqliteStatusStore, SqliteSuppressionStore
 
             self.store = SqliteCorrelationStore(cfg.store)
             if self._suppression_arg is None:
                 self.suppression = SqliteSuppressionStore(cfg.store)
-        self._events = asyncio.Queue(cfg.event_queue)
-        self._mo_queue = asyncio.Queue(cfg.event_queue)
+            self.statuses = SqliteStatusStore(cfg.store, retention=cfg.status.retention,
+                                              max_rows=cfg.status.max_rows)
         # A fresh tracker per run, over the store this run uses: a restarted engine tracks
         # nothing of the last run (its receipts still come, by ref, from the store).
         self.tracker = tracker = self._new_tracker()
-        if self._listeners:
-            tracker.observe(self._observe)
+        self._sync_observer()
         refs = ReferenceCounter()
         for ch_cfg in cfg.channels:
             adapter: ProtocolAdapter
@@ -199,6 +205,8 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.tracker.settle(time.time())
         self.store.flush()
+        if self.statuses is not None:
+            self.statuses.close()
         self.store.close()
         self.suppression.close()
         self._started = False
@@ -313,20 +321,48 @@ class Engine:
 
     # --- results --------------------------------------------------------------------------------
 
+    def _sync_observer(self) -> None:
+        """The engine observes the tracker while it has a status store to write or someone
+        iterates :meth:`events`, and not otherwise: with no observer a move costs one check."""
+        wanted = self.statuses is not None or self._listeners > 0
+        observing = self._observe in self.tracker.observers
+        if wanted and not observing:
+            self.tracker.observe(self._observe)
+        elif observing and not wanted:
+            self.tracker.unobserve(self._observe)
+
     def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,
                  change: Change) -> None:
-        """The tracker's observer while someone iterates :meth:`events`: every move of a
-        message (not of its parts) as a MessageEvent."""
+        """The tracker's observer: a message's moves into the status store (from SUBMITTED
+        on, and its parts' moves for a message of an earlier run) and, as MessageEvents, to
+        events(). A message finished after a restart is told even with nobody iterating yet:
+        those events wait in the (bounded) queue for the first iterator."""
+        statuses = self.statuses
+        handle = change.handle
         if change.part is not None:
+            if handle is None and statuses is not None:
+                statuses.update_part(ref, change.part, new, change.smsc_id, at)
             return
-        if change.handle is None:
-            self._publish(MessageEvent(ref, new, None, "finished after a restart"))
-        else:
-            self._publish(MessageEvent(ref, new, change.handle))
+        if handle is None:  # (after a restart: only the store knew it)
+            reference = None
+            if statuses is not None:
+                if change.final:
+                    statuses.finish(ref, new, at)
+                known = statuses.get(ref)
+                reference = known.reference if known is not None else None
+            if change.final:
+                self._publish(MessageEvent(ref, new, None, "finished after a restart",
+                                           reference=reference), keep=True)
+            return
+        if statuses is not None and new is not MessageState.QUEUED:
+            statuses.record(status_of(handle))
+        if self._listeners:
+            self._publish(MessageEvent(ref, new, handle, reference=handle.message.reference))
 
-    def _publish(self, event: MessageEvent | MoMessage | BindEvent) -> None:
+    def _publish(self, event: MessageEvent | MoMessage | BindEvent, *,
+                 keep: bool = False) -> None:
         queue = self._events
-        if queue is None or not self._listeners:
+        if not self._listeners and not keep:
             return  # nobody iterates events(): skip the queue work on the hot path
         try:
             queue.put_nowait(event)
@@ -337,19 +373,18 @@ class Engine:
             self.events_dropped += 1
 
     async def events(self) -> AsyncIterator[MessageEvent | MoMessage | BindEvent]:
-        """State changes, MO messages and bind events from the moment iteration starts
-        (events with no iterator running are not kept)."""
-        assert self._events is not None, "start the engine first"
+        """State changes, MO messages and bind events from the moment iteration starts (events
+        with no iterator running are not kept, except messages of an earlier run finished by
+        receipts after a restart: those wait for the first iterator). May be entered before
+        :meth:`start`."""
         self._listeners += 1
-        if self._listeners == 1:
-            self.tracker.observe(self._observe)
+        self._sync_observer()
         try:
             while True:
                 yield await self._events.get()
         finally:
             self._listeners -= 1
-            if not self._listeners and self._observe in self.tracker.observers:
-                self.tracker.unobserve(self._observe)
+            self._sync_observer()
 
     # --- MO and opt-out ------------------------------------------------------------------------
 
@@ -358,7 +393,6 @@ class Engine:
         self._mo_handlers.append(handler)
 
     async def mo(self) -> AsyncIterator[MoMessage]:
-        assert self._mo_queue is not None, "start the engine first"
         while True:
             yield await self._mo_queue.get()
 
@@ -370,10 +404,9 @@ class Engine:
             if asyncio.iscoroutine(result):
                 self._spawn(result)
         queue = self._mo_queue
-        if queue is not None:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(mo)
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(mo)
         self._publish(mo)
 
     def _is_suppressed(self, message: Message) -> bool:
@@ -421,7 +454,33 @@ class Engine:
             now_loop = loop.time()
             for channel in self.channels.values():
                 channel.tick(now_loop)
+            statuses = self.statuses
+            if statuses is not None:
+                now = time.time()
+                if now - self._pruned >= 60.0:
+                    self._pruned = now
+                    statuses.prune(now)
+                statuses.flush()
             self.store.flush()
+
+    # --- status ------------------------------------------------------------------------------
+
+    def status(self, ref: str) -> MessageStatus | None:
+        """What became of the message ``ref`` (its handle's ``ref``): live, recently finished,
+        or from the status store (SQLite: kept for the configured retention, across
+        restarts). None if the engine knows nothing of it."""
+        tracker = self.tracker
+        handle = tracker.tracked.get(ref) or tracker.recent.get(ref)
+        if handle is not None:
+            return status_of(handle)
+        return self.statuses.get(ref) if self.statuses is not None else None
+
+    def status_by_reference(self, reference: str) -> MessageStatus | None:
+        """The latest message sent with the caller's ``reference`` (Message.reference)."""
+        handle = self.tracker.known(reference)
+        if handle is not None:
+            return status_of(handle)
+        return self.statuses.by_reference(reference) if self.statuses is not None else None
 
     def stats(self) -> dict[str, Any]:
         return {

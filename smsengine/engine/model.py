@@ -248,3 +248,4 @@ class MessageEvent:
     state: MessageState
     handle: MessageHandle | None = None
     detail: str = ""
+    reference: str | None = None  # the caller's (Message.reference), also after a restart

@@ -1,4 +1,5 @@
-"""SQLite stores: receipt correlation and opt-outs that survive a restart (stdlib ``sqlite3``).
+"""SQLite stores: receipt correlation, message statuses and opt-outs that survive a restart
+(stdlib ``sqlite3``).
 
 Same semantics as the memory stores in :mod:`.stores`, except that the correlation store has no
 size cap: a disk store is bounded by expiry instead.
@@ -12,11 +13,12 @@ process (one engine); other processes may read it (WAL lets them, seeing the las
 second engine opening the file while the first holds its batch transaction (nearly always) is
 refused at open with :class:`StoreError`.
 
-Durability of :class:`SqliteCorrelationStore`: writes go into an open transaction that commits
-every ``commit_interval`` writes and on :meth:`~SqliteCorrelationStore.flush` and
-:meth:`~SqliteCorrelationStore.close` (the engine flushes on every housekeeping tick). A crash of
-the process loses the writes since the last commit: at most ``commit_interval - 1`` writes, or a
-tick's worth if that is fewer. A lost put means a receipt that finds no record (counted
+Durability of :class:`SqliteCorrelationStore` and :class:`SqliteStatusStore`: writes go into an
+open transaction that commits every ``commit_interval`` writes (counted from puts and status
+writes, never right after a pop: a receipt's pop and the status it leads to commit together) and
+on ``flush`` and ``close`` (the engine flushes on every housekeeping tick). A crash of the
+process loses the writes since the last commit: a few thousand writes at most, or a tick's worth
+if that is fewer. A lost put means a receipt that finds no record (counted
 unmatched); a lost pop or expiry brings the record back after the restart, so its message may be
 reported a second time (as UNKNOWN when the record expires again). With WAL and
 ``synchronous=NORMAL`` a commit survives a process crash; an OS crash or power cut may also lose
@@ -35,16 +37,22 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from .model import MessageState
+from .status import MessageStatus, PartStatus
 from .stores import CorrelationRecord
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from .status import StatusStore
     from .stores import CorrelationStore, SuppressionStore
 
-__all__ = ["SqliteCorrelationStore", "SqliteSuppressionStore", "StoreError"]
+__all__ = ["SqliteCorrelationStore", "SqliteStatusStore", "SqliteSuppressionStore", "StoreError"]
 
-_SCHEMA_VERSION = 1
+# 2: message_status (version 1 files gain it when opened).
+_SCHEMA_VERSION = 2
 _BUSY_TIMEOUT = 1.0  # seconds; a lock held longer means another process writes this file
 
 _SCHEMA = """
@@ -67,6 +75,17 @@ CREATE TABLE IF NOT EXISTS segment_state (
     state       INTEGER NOT NULL,
     PRIMARY KEY (message_ref, segment)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS message_status (
+    ref          TEXT PRIMARY KEY,
+    reference    TEXT,
+    state        TEXT NOT NULL,
+    done_at      REAL,          -- NULL while not final
+    status       BLOB NOT NULL  -- the MessageStatus, as msgspec JSON
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS message_status_reference ON message_status (reference)
+    WHERE reference IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_status_done_at ON message_status (done_at)
+    WHERE done_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS suppression (
     number TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -92,6 +111,16 @@ _SET_SEGMENT = ("INSERT INTO segment_state VALUES (?, ?, ?, ?) ON CONFLICT DO UP
                 "SET segments = excluded.segments, state = excluded.state")
 _SEGMENTS = "SELECT segment, state FROM segment_state WHERE message_ref = ?"
 _FORGET = "DELETE FROM segment_state WHERE message_ref = ?"
+_STATUS_PUT = "INSERT OR REPLACE INTO message_status VALUES (?, ?, ?, ?, ?)"
+_STATUS_GET = "SELECT status FROM message_status WHERE ref = ?"
+# The latest under a reference: done_at NULL (still going) sorts last ascending, so first here.
+_STATUS_BY_REFERENCE = ("SELECT status FROM message_status WHERE reference = ? "
+                        "ORDER BY done_at IS NULL DESC, done_at DESC LIMIT 1")
+_STATUS_PRUNE = ("DELETE FROM message_status WHERE ref IN (SELECT ref FROM message_status "
+                 "WHERE done_at IS NOT NULL AND done_at < ? ORDER BY done_at LIMIT ?)")
+_STATUS_COUNT = "SELECT count(*) FROM message_status"
+_STATUS_OLDEST = ("DELETE FROM message_status WHERE ref IN (SELECT ref FROM message_status "
+                  "WHERE done_at IS NOT NULL ORDER BY done_at LIMIT ?)")
 _SUPPRESS = "INSERT OR REPLACE INTO suppression VALUES (?, ?, ?)"
 _UNSUPPRESS = "DELETE FROM suppression WHERE number = ?"
 
@@ -227,9 +256,13 @@ class SqliteCorrelationStore:
             raise StoreError(self.path, "is closed")
         return db
 
-    def _wrote(self, db: _Database, n: int = 1) -> None:
+    def _wrote(self, db: _Database, n: int = 1, *, commit: bool = False) -> None:
+        """Count writes; commit every ``commit_interval`` of them, but only from a write that
+        may end a transaction (a put). A pop, an expiry or a segment's state is always followed,
+        in the same call, by what it means (the message's status written, its receipt's
+        roll-up): a commit between the two could keep the one without the other."""
         db.pending += n
-        if db.pending >= self.commit_interval:
+        if commit and db.pending >= self.commit_interval:
             db.commit()
 
     def put(self, record: CorrelationRecord) -> None:
@@ -241,7 +274,7 @@ class SqliteCorrelationStore:
             db.records += 1
         else:
             conn.execute(_REPLACE, row)
-        self._wrote(db)
+        self._wrote(db, commit=True)
 
     def pop(self, channel: str, message_id: str) -> CorrelationRecord | None:
         db = self._open()
@@ -298,6 +331,97 @@ class SqliteCorrelationStore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class SqliteStatusStore:
+    """:class:`~.status.StatusStore` in a SQLite file (table ``message_status``): each
+    message's :class:`~.status.MessageStatus` as JSON, keyed by ref, indexed by the caller's
+    reference and by when it became final.
+
+    Final statuses are kept ``retention`` seconds, and at most ``max_rows`` of them (the
+    oldest go first); :meth:`prune` does both, in batches, from the engine's housekeeping.
+    Writes join the file's open transaction (shared with the correlation store, so a receipt's
+    correlation row and the status it leads to commit together) and commit every
+    ``commit_interval`` writes and on :meth:`flush`."""
+
+    def __init__(self, path: str | Path, *, retention: float = 7 * 86400.0,
+                 max_rows: int = 10_000_000, commit_interval: int = 1000) -> None:
+        if retention <= 0 or max_rows < 1 or commit_interval < 1:
+            raise ValueError("retention > 0, max_rows >= 1 and commit_interval >= 1")
+        self.retention = retention
+        self.max_rows = max_rows
+        self.commit_interval = commit_interval
+        self._db: _Database | None = _acquire(path)
+        self.path = self._db.path
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(MessageStatus).decode
+
+    def _open(self) -> _Database:
+        db = self._db
+        if db is None:
+            raise StoreError(self.path, "is closed")
+        return db
+
+    def _write(self, status: MessageStatus) -> None:
+        db = self._open()
+        db.begin().execute(_STATUS_PUT, (status.ref, status.reference, status.state.value,
+                                         status.done_at if status.final else None,
+                                         self._encode(status)))
+        db.pending += 1
+        if db.pending >= self.commit_interval:
+            db.commit()
+
+    def record(self, status: MessageStatus) -> None:
+        self._write(status)
+
+    def update_part(self, ref: str, index: int, state: MessageState, smsc_id: str,
+                    at: float) -> None:
+        status = self.get(ref)
+        if status is None:
+            status = MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False)
+        parts = {p.index: p for p in status.parts}
+        old = parts.get(index)
+        parts[index] = PartStatus(index=index, smsc_id=smsc_id or (old.smsc_id if old else ""),
+                                  state=state, submitted_at=old.submitted_at if old else None,
+                                  done_at=at)
+        self._write(msgspec.structs.replace(
+            status, parts=tuple(parts[i] for i in sorted(parts))))
+
+    def finish(self, ref: str, state: MessageState, at: float) -> None:
+        status = self.get(ref) or MessageStatus(ref=ref, state=state, final=True)
+        self._write(msgspec.structs.replace(status, state=state, final=True, done_at=at))
+
+    def get(self, ref: str) -> MessageStatus | None:
+        row = self._open().conn.execute(_STATUS_GET, (ref,)).fetchone()
+        return None if row is None else self._decode(row[0])
+
+    def by_reference(self, reference: str) -> MessageStatus | None:
+        row = self._open().conn.execute(_STATUS_BY_REFERENCE, (reference,)).fetchone()
+        return None if row is None else self._decode(row[0])
+
+    def prune(self, now: float, batch: int = 10_000) -> int:
+        db = self._open()
+        conn = db.begin()
+        gone = conn.execute(_STATUS_PRUNE, (now - self.retention, batch)).rowcount
+        over = conn.execute(_STATUS_COUNT).fetchone()[0] - self.max_rows
+        if over > 0:
+            gone += conn.execute(_STATUS_OLDEST, (min(over, batch),)).rowcount
+        db.commit()
+        return int(gone)
+
+    def __len__(self) -> int:
+        return int(self._open().conn.execute(_STATUS_COUNT).fetchone()[0])
+
+    def flush(self) -> None:
+        self._open().commit()
+
+    def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.commit()
+            finally:
+                _release(db)
 
 
 class SqliteSuppressionStore:
@@ -357,7 +481,8 @@ class SqliteSuppressionStore:
         self.close()
 
 
-if TYPE_CHECKING:  # mypy checks that both classes satisfy the protocols
-    def _conforms(c: SqliteCorrelationStore,
-                  s: SqliteSuppressionStore) -> tuple[CorrelationStore, SuppressionStore]:
-        return c, s
+if TYPE_CHECKING:  # mypy checks that the classes satisfy the protocols
+    def _conforms(c: SqliteCorrelationStore, s: SqliteSuppressionStore,
+                  m: SqliteStatusStore) -> tuple[CorrelationStore, SuppressionStore,
+                                                 StatusStore]:
+        return c, s, m

@@ -235,11 +235,15 @@ def test_sqlite_writes_commit_every_interval_and_on_flush(tmp_path: Path) -> Non
         store.put(rec(str(i)))
     assert _rows(path, "correlation") == 0  # a crash now would lose these four
     assert store.pop("ch1", "3") is not None  # the same connection sees its own batch
-    assert _rows(path, "correlation") == 3  # the pop was the fifth write: all committed
-    store.put(rec("4"))
-    assert _rows(path, "correlation") == 3
-    store.flush()
+    # The pop was the fifth write, but a pop never commits by itself: what it means (the
+    # message's status) is written next and must commit with it.
+    assert _rows(path, "correlation") == 0
+    store.put(rec("4"))  # the sixth: all committed
     assert _rows(path, "correlation") == 4  # 0, 1, 2 and 4
+    store.put(rec("x"))
+    assert store.pop("ch1", "x") is not None
+    store.flush()
+    assert _rows(path, "correlation") == 4
     store.put(rec("5"))
     store.close()
     assert _rows(path, "correlation") == 5
@@ -250,7 +254,7 @@ def test_sqlite_file_is_wal(tmp_path: Path) -> None:
     SqliteCorrelationStore(path).close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # (+ message_status)
     conn.close()
 
 

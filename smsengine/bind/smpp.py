@@ -421,11 +421,12 @@ class SmppBind(asyncio.Protocol):
             elif type(event) is ConnectionDead:
                 self.close_reason = event.reason
                 if self._transport is not None:
-                    # Answers the session queued before it gave up (acks of the deliver_sm that
-                    # came whole ahead of garbage) are handed to the socket first: the kernel
-                    # still sends them after the abort. Not a graceful close(): a dead peer (or
-                    # a TLS shutdown it never answers) would hold the connection open.
-                    self._flush()
+                    if event.write_first:
+                        # Answers to the PDUs that came whole ahead of garbage (deliver_sm
+                        # acks) go to the socket first: the kernel still sends them after the
+                        # abort. Not a graceful close(): a peer that sends garbage may never
+                        # read (or answer a TLS shutdown), and would hold the connection open.
+                        self._flush()
                     self._transport.abort()
             elif type(event) is ProtocolError:
                 self._emit("protocol_error", event.detail)

@@ -400,7 +400,7 @@ class CmppSession:
             # The stream is broken, but the PDUs that came whole before the bad length are
             # answered and settled first (an accepted SUBMIT must not end unknown, a DELIVER
             # must be acked); the ConnectionDead after them closes the connection.
-            pdus, dead = exc.events, ConnectionDead(str(exc))
+            pdus, dead = exc.events, ConnectionDead(str(exc), write_first=True)
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending

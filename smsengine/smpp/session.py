@@ -324,14 +324,19 @@ class Unbound(SessionEvent):
 class ConnectionDead(SessionEvent):
     """The connection must be closed: the peer stopped answering enquire_link (or a bind), our
     output stayed blocked for a whole response_timeout, or the byte stream cannot be framed
-    any more. In that last case it follows the events of the PDUs that came whole before the
-    bad length, and their answers (deliver_sm_resp …) are queued: write
-    :meth:`Session.data_to_send` before closing."""
+    any more.
 
-    __slots__ = ("reason",)
+    ``write_first``: the stream broke after PDUs that came whole before the bad length; their
+    events come first and their answers (deliver_sm_resp …) are queued, so write
+    :meth:`Session.data_to_send` before closing. Otherwise close without writing: a request
+    queued but not yet written then ends NotSentError (safe to retry), not outcome-unknown.
+    """
 
-    def __init__(self, reason: str) -> None:
+    __slots__ = ("reason", "write_first")
+
+    def __init__(self, reason: str, *, write_first: bool = False) -> None:
         self.reason = reason
+        self.write_first = write_first
 
 
 class ProtocolError(SessionEvent):
@@ -536,7 +541,7 @@ class Session:
             # The stream is broken, but the PDUs that came whole before the bad length are
             # answered and settled first (an accepted submit_sm must not end unknown, a
             # deliver_sm must be acked); the ConnectionDead after them closes the connection.
-            pdus, dead = exc.events, ConnectionDead(str(exc))
+            pdus, dead = exc.events, ConnectionDead(str(exc), write_first=True)
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending

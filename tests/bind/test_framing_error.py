@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from smsengine.smpp import (
     DeliverSm,
     DeliverSmResp,
     Framer,
+    NotSentError,
     SubmitSm,
 )
 
@@ -124,3 +126,57 @@ async def test_cmpp_bind_settles_and_acks_what_came_before_garbage() -> None:
     assert messages == [deliver]
     assert DeliverResp(sequence_id=41, msg_id=99, result=0) in received
     assert "Total_Length" in bind.close_reason
+
+
+class Wire:
+    """A transport that keeps what is written, for driving a bind without a socket."""
+
+    def __init__(self, bind: SmppBind) -> None:
+        self.bind = bind
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closing, "written after close"
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def abort(self) -> None:
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().call_soon(self.bind.connection_lost, None)
+
+    close = abort
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def test_a_dead_peer_does_not_get_the_requests_queued_in_the_same_tick() -> None:
+    """Only a framing error writes what is queued before the abort (its answers). When the
+    peer stopped answering enquire_link, a request queued in the tick the timer fires stays
+    unwritten and ends NotSentError (safe to retry), not outcome-unknown. (The session reads
+    the loop's clock, so the test waits the few milliseconds the deadlines need.)"""
+    config = SessionConfig("shop", "secret", response_timeout=0.02, enquire_link_interval=0.01)
+    bind = SmppBind(config)
+    wire = Wire(bind)
+    bind.connection_made(wire)  # type: ignore[arg-type]
+    bind.data_received(BindTransceiverResp(sequence_number=1, system_id="smsc").encode())
+    assert bind.is_bound
+    time.sleep(0.015)
+    bind._on_timer()  # the keepalive is due: enquire_link written
+    assert len(wire.written) == 2
+    time.sleep(0.025)
+    future = bind.send_nowait(SubmitSm(destination_addr="8613800138000"))  # queued, not written
+    bind._on_timer()  # no enquire_link_resp: the peer is dead
+    assert wire.closing and len(wire.written) == 2
+    await asyncio.sleep(0)  # connection_lost
+    assert isinstance(future.exception(), NotSentError)

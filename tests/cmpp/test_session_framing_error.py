@@ -103,6 +103,7 @@ def test_everything_before_garbage_is_handled_in_order() -> None:
                                 ActiveTestResp(sequence_id=51)]
     dead = events[-1]
     assert isinstance(dead, ConnectionDead) and "Total_Length" in dead.reason
+    assert dead.write_first  # the adapter writes those answers before it closes
 
 
 def test_bytes_after_the_failure_only_repeat_that_the_connection_is_dead() -> None:

@@ -110,6 +110,7 @@ def test_everything_before_garbage_is_handled_in_order() -> None:
                                 EnquireLinkResp(sequence_number=51)]
     dead = events[-1]
     assert isinstance(dead, ConnectionDead) and "command_length" in dead.reason
+    assert dead.write_first  # the adapter writes those answers before it closes
 
 
 def test_bytes_after_the_failure_only_repeat_that_the_connection_is_dead() -> None:
@@ -119,3 +120,12 @@ def test_bytes_after_the_failure_only_repeat_that_the_connection_is_dead() -> No
     events = session.receive_data(deliver.encode(), 2.0)
     assert [type(e) for e in events] == [ConnectionDead]
     assert session.data_to_send() == b""
+
+
+def test_a_dead_peer_is_closed_without_writing_what_is_queued() -> None:
+    """Only a framing error asks for the queued output to be written first."""
+    session = bound(response_timeout=5.0, enquire_link_interval=10.0)
+    assert session.handle_timer(10.0) == []  # enquire_link queued
+    session.data_to_send()
+    [dead] = session.handle_timer(15.0)
+    assert isinstance(dead, ConnectionDead) and not dead.write_first

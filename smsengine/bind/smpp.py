@@ -37,6 +37,7 @@ from ..smpp import (
     AuthenticationError,
     CommandStatus,
     CommandStatusError,
+    MessageState,
     NotSentError,
     Request,
     Response,
@@ -61,6 +62,7 @@ __all__ = ["Backoff", "BindEvent", "BindKeeper", "SmppBind"]
 
 _Future = asyncio.Future
 _THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL})
+_DELIVERED = int(MessageState.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,10 @@ class BindEvent:
 EventHandler = Callable[[BindEvent], None]
 ResultCallback = Callable[[Response | None, SmppError | None], None]
 MessageHandler = Callable[[Request], None]
-#: ``on_receipt(receipted_message_id, message_state)``: a plain delivery receipt, already acked
-#: (with ``SessionConfig.receipt_tlvs``; see :class:`~smsengine.smpp.session.ReceiptReceived`).
+#: ``on_receipt(receipted_message_id, message_state)``: a plain delivery receipt saying
+#: DELIVERED, already acked (with ``SessionConfig.receipt_tlvs``; see
+#: :class:`~smsengine.smpp.session.ReceiptReceived`). One saying anything else comes whole to
+#: ``on_message`` (or ``messages()``), so that its error code can be read.
 ReceiptHandler = Callable[[str, int], None]
 
 
@@ -379,9 +383,13 @@ class SmppBind(asyncio.Protocol):
                                event.response.command_status)
             elif type(event) is ReceiptReceived:
                 receipt = event.receipt
-                if self._on_receipt is not None:
+                if self._on_receipt is not None and receipt.message_state == _DELIVERED:
                     self._on_receipt(receipt.message_id, receipt.message_state)
-                else:  # (receipt_tlvs without on_receipt: the whole deliver_sm, as usual)
+                elif self._on_message is not None:
+                    # A receipt saying anything but DELIVERED comes whole, so that its error
+                    # (the text's err:) can be read; so does every one without on_receipt.
+                    self._on_message(receipt.pdu())
+                else:
                     self._incoming(receipt.pdu())
             elif type(event) is IncomingRequest:
                 on_message = self._on_message

@@ -16,7 +16,7 @@ from ..bind import BindEvent, BindMode
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, Split, SplitMethod, TextError, split
 from .config import ChannelConfig
-from .model import Message, MessageHandle, MessageRefusedError, MessageState
+from .model import DeliveryFailure, Message, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
 __all__ = ["UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time", "destination_for",
@@ -28,6 +28,7 @@ class Receipt(NamedTuple):
 
     smsc_id: str  # the carrier's id of the part, as the receipt writes it
     state: MessageState | None  # None: intermediate (ENROUTE, ACCEPTED), the final one follows
+    reason: DeliveryFailure | None = None  # what a receipt not saying DELIVERED carried
 
 
 #: A receipt whose id cannot be read: counted unmatched.

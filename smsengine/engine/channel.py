@@ -451,7 +451,7 @@ class Channel:
             if not read.smsc_id:
                 self.counters["receipts_unmatched"] += 1  # (unreadable)
                 return
-            self._track.on_receipt(read.smsc_id, read.state, time.time())
+            self._track.on_receipt(read.smsc_id, read.state, time.time(), read.reason)
             return
         self.counters["mo"] += 1
         for mo in self._mo.add(cast(MoPart, read), self._loop.time()):

@@ -39,7 +39,7 @@ from .adapter import (
     split_message,
 )
 from .config import ChannelConfig
-from .model import MessageHandle, MessageRefusedError, MessageState
+from .model import DeliveryFailure, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
 __all__ = ["CmppAdapter"]
@@ -135,6 +135,9 @@ class CmppAdapter:
                 return UNREADABLE
             state = (_STAT_STATE[stat] if stat in _STAT_STATE
                      else _STAT_STATE.get(stat.strip().upper(), MessageState.UNDELIVERABLE))
-            return Receipt(str(msg_id), state)
+            if state is None or state is MessageState.DELIVERED:
+                return Receipt(str(msg_id), state)
+            # The Stat is the reason: DELIVRD's others, or the gateway's own codes (MA:0001, …).
+            return Receipt(str(msg_id), state, DeliveryFailure(stat=stat.strip()))
         return MoPart(pdu.src_terminal_id, pdu.dest_id, pdu.msg_content,
                       encoding_for_msg_fmt(pdu.msg_fmt), bool(pdu.tp_udhi & 1))

@@ -28,6 +28,7 @@ from ..smpp import MessageState as SmppState
 
 __all__ = [
     "FINAL_STATES",
+    "DeliveryFailure",
     "Message",
     "MessageEvent",
     "MessageExpiredError",
@@ -128,6 +129,19 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             raise ValueError("validity must be in (0, 7 days]")
 
 
+class DeliveryFailure(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """Why the carrier says a message was not delivered, from its receipt: UNDELIVERABLE,
+    EXPIRED, REJECTED or UNKNOWN with what the receipt carried. The codes are the carrier's
+    and the network's, given as they came (their meanings vary by carrier)."""
+
+    stat: str  # the receipt's stat (SMPP Appendix B: UNDELIV, EXPIRED, REJECTD, …; CMPP Stat)
+    err: str = ""  # the receipt text's err: field (SMPP), a carrier-specific code
+    # network_error_code (SMPP 5.3.2.31): (network type, error code); the type says whose
+    # code it is: 1 ANSI-136, 2 IS-95, 3 GSM, 4 ANSI-41, 5 reserved…
+    network_type: int | None = None
+    network_code: int | None = None
+
+
 class SegmentInfo(msgspec.Struct, gc=False, eq=False):
     """One part of a message on the wire."""
 
@@ -171,6 +185,8 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
     state: MessageState = MessageState.QUEUED
     segments: tuple[SegmentInfo, ...] = ()
     error: SmppError | CmppError | None = None
+    # What the receipt of the first part not delivered said (UNDELIVERABLE, EXPIRED, …).
+    reason: DeliveryFailure | None = None
     attempts: int = 0
     queued_at: float = msgspec.field(default_factory=time.time)
     # When it must have left by (wall clock): its validity, or its lane's default, counted

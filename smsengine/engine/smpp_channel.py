@@ -46,7 +46,7 @@ from .adapter import (
     split_message,
 )
 from .config import ChannelConfig
-from .model import FROM_SMPP, MessageHandle, MessageState
+from .model import FROM_SMPP, DeliveryFailure, MessageHandle, MessageState
 from .tracker import Verdict
 
 __all__ = ["SMPP_RECEIPT_STATES", "SmppAdapter"]
@@ -74,6 +74,10 @@ _STAT_STATE = {
 }
 _RECEIPTED_ID = int(Tag.receipted_message_id)
 _MESSAGE_STATE = int(Tag.message_state)
+_NETWORK_ERROR = int(Tag.network_error_code)
+# Our state -> the stat a receipt would say, for a reason whose text gave none.
+_STAT_NAME = {MessageState.UNDELIVERABLE: "UNDELIV", MessageState.EXPIRED: "EXPIRED",
+              MessageState.REJECTED: "REJECTD", MessageState.UNKNOWN: "UNKNOWN"}
 _UNKNOWN = MessageState.UNKNOWN
 
 
@@ -195,21 +199,37 @@ class SmppAdapter:
             return MoPart(pdu.source_addr, pdu.destination_addr, pdu.message,
                           encoding_for_data_coding(pdu.data_coding),
                           bool(pdu.esm_class & 0x40), sar)
-        raw_id = state = None
+        raw_id = state = network = None
         for tlv in pdu.tlvs:  # the first of each counts, as pdu.tlv() would
             tag = tlv.tag
             if tag == _RECEIPTED_ID:
                 if raw_id is None:
                     raw_id = tlv.value
-            elif tag == _MESSAGE_STATE and state is None:
-                state = tlv.value
-        if raw_id is None or state is None:
-            # Without both TLVs (or with odd values in them): the text says the rest.
+            elif tag == _MESSAGE_STATE:
+                if state is None:
+                    state = tlv.value
+            elif tag == _NETWORK_ERROR and network is None:
+                network = tlv.value
+        parsed = None
+        if raw_id is None or state is None or state != SmppState.DELIVERED:
+            # Without both TLVs the text says the rest; a failure's text says its err:.
             try:
                 parsed = parse_receipt(pdu.message)
             except ReceiptParseError:
-                return UNREADABLE
-            raw_id = raw_id or parsed.id
-            if state is None:
-                state = _STAT_STATE.get(parsed.stat.upper(), SmppState.UNKNOWN)
-        return Receipt(str(raw_id), SMPP_RECEIPT_STATES.get(int(state), _UNKNOWN))
+                if raw_id is None or state is None:
+                    return UNREADABLE
+            if parsed is not None:
+                raw_id = raw_id or parsed.id
+                if state is None:
+                    state = _STAT_STATE.get(parsed.stat.upper(), SmppState.UNKNOWN)
+        ours = SMPP_RECEIPT_STATES.get(int(state), _UNKNOWN)  # type: ignore[arg-type]
+        reason = None
+        if ours is not None and ours is not MessageState.DELIVERED:
+            reason = DeliveryFailure(
+                stat=parsed.stat if parsed is not None and parsed.stat else _STAT_NAME[ours],
+                err=parsed.err if parsed is not None else "",
+                network_type=network[0] if type(network) is bytes and len(network) == 3
+                else None,
+                network_code=int.from_bytes(network[1:], "big")
+                if type(network) is bytes and len(network) == 3 else None)
+        return Receipt(str(raw_id), ours, reason)

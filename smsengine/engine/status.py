@@ -16,7 +16,7 @@ from typing import Protocol
 
 import msgspec
 
-from .model import MessageHandle, MessageState
+from .model import DeliveryFailure, MessageHandle, MessageState
 
 __all__ = ["ErrorInfo", "MessageStatus", "PartStatus", "StatusStore", "status_of"]
 
@@ -53,6 +53,7 @@ class MessageStatus(msgspec.Struct, frozen=True, kw_only=True):
     final: bool  # nothing more will happen to it
     parts: tuple[PartStatus, ...] = ()
     error: ErrorInfo | None = None
+    reason: DeliveryFailure | None = None  # what its receipt said, if not delivered
     queued_at: float | None = None
     submitted_at: float | None = None
     done_at: float | None = None
@@ -71,7 +72,7 @@ def status_of(handle: MessageHandle) -> MessageStatus:
     return MessageStatus(
         ref=handle.ref, reference=message.reference, channel=handle.channel,
         destination=message.destination, kind=message.kind, state=handle.state,
-        final=handle.final, error=info, queued_at=handle.queued_at,
+        final=handle.final, error=info, reason=handle.reason, queued_at=handle.queued_at,
         submitted_at=handle.submitted_at, done_at=handle.done_at,
         parts=tuple(PartStatus(index=p.index, smsc_id=p.message_id, state=p.state,
                                submitted_at=p.submitted_at, done_at=p.done_at)

@@ -36,12 +36,9 @@ Observers (:meth:`Tracker.observe`) hear every move of a message and of a part a
 ``(ref, old, new, at, change)``: the engine's event feed is one, and so will be the daemon's
 outbox, metrics and webhooks. With none registered, a move costs one check for them.
 
-Back-references (the gc=False rule, stated in docs/performance.md): handles and parts are
-outside the cyclic garbage collector, so nothing they hold may lead back to them once nothing
-more can happen. A part refers to its message (``handle``) and to its channel (``sink``); the
-message refers to its parts. :meth:`Tracker._finish` cuts ``part.handle`` when the message is
-final, and :meth:`Tracker.settle` cuts ``part.handle`` and ``part.sink`` of what is left when
-the engine stops. Nowhere else does.
+Back-references (the gc=False rule of docs/performance.md): a part refers to its message
+(``handle``) and its channel (``sink``), the message to its parts. :meth:`Tracker._finish` cuts
+both when the message is final, :meth:`Tracker.settle` when the engine stops; nowhere else.
 """
 
 from __future__ import annotations
@@ -61,6 +58,7 @@ from .model import (
     RANK,
     STATE_BY_CODE,
     STATE_CODES,
+    DeliveryFailure,
     Message,
     MessageExpiredError,
     MessageHandle,
@@ -370,7 +368,10 @@ class Tracker:
         if done is not None and not done.done():
             done.set_result(state)
         for part in handle.segments:
-            part.handle = None  # type: ignore[attr-defined]
+            # Nothing more can happen to it: it lets go of its message and its channel (a
+            # final message has no part in flight), and of its PDU (the finished message may
+            # be kept a while for status()).
+            part.handle = part.sink = part.pdu = None  # type: ignore[attr-defined]
         ref = handle.ref
         self.recent.put(ref, handle)
         if self.tracked.pop(ref, None) is not None:
@@ -417,9 +418,10 @@ class ChannelTracker:
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.resend_unknown = resend_unknown
-        # normalised id -> (state, at, every id the receipt may stand for): one entry under
-        # each reading of the id, all dropped together when one of them is claimed.
-        self.early: dict[str, tuple[MessageState, float, tuple[str, ...]]] = {}
+        # normalised id -> (state, at, reason, every id the receipt may stand for): one entry
+        # under each reading of the id, all dropped together when one of them is claimed.
+        self.early: dict[str, tuple[MessageState, float, DeliveryFailure | None,
+                                    tuple[str, ...]]] = {}
 
     # --- down: queued, handed to a bind -------------------------------------------------------
 
@@ -495,9 +497,11 @@ class ChannelTracker:
         if early:
             entry = early.pop(norm, None)
             if entry is not None:
-                for key in entry[2]:
+                for key in entry[3]:
                     early.pop(key, None)  # its other readings: claimed, not strangers
                 self.counters["receipts_early"] += 1
+                if entry[2] is not None and handle.reason is None:
+                    handle.reason = entry[2]
                 self._part_final(handle, part, entry[0], now)
                 return
         self.store.put(CorrelationRecord(self.name, norm, handle.ref, part.index,
@@ -567,10 +571,12 @@ class ChannelTracker:
 
     # --- up: receipts -------------------------------------------------------------------------
 
-    def on_receipt(self, smsc_id: str, state: MessageState | None, now: float) -> None:
+    def on_receipt(self, smsc_id: str, state: MessageState | None, now: float,
+                   reason: DeliveryFailure | None = None) -> None:
         """A delivery receipt for the carrier's id ``smsc_id`` saying ``state`` (None: an
-        intermediate one, ENROUTE or ACCEPTED, after which the final one follows). Finds its
-        part, or keeps it until the submit's response comes (the receipt was faster)."""
+        intermediate one, ENROUTE or ACCEPTED, after which the final one follows), with the
+        ``reason`` a receipt not saying DELIVERED gave. Finds its part, or keeps it until the
+        submit's response comes (the receipt was faster)."""
         if state is None:
             return
         store = self.store
@@ -585,14 +591,16 @@ class ChannelTracker:
         if record is not None:
             self.counters["receipts_matched"] += 1
             handle = self._tracked.get(record.message_ref)
+            if reason is not None and handle is not None and handle.reason is None:
+                handle.reason = reason
             if handle is not None and len(handle.segments) == 1:
                 part = handle.segments[0]
                 if part.state is _SUBMITTED:
                     # The usual receipt: a one-part message delivered (or not). _part_final
                     # and _roll_up's work without their calls or their general cases: the
                     # part's move is a row of PART_TRANSITIONS (SUBMITTED -> any receipt
-                    # state), the message's worst part is this one. Measured: 2.7 -> 2.2 µs
-                    # a receipt in the tracker alone (tests: test_tracker.py's scenarios).
+                    # state), the message's worst part is this one. Three calls fewer a
+                    # receipt (see docs/performance.md; test_tracker.py covers both paths).
                     part.state = state
                     part.done_at = now
                     handle._open = 0
@@ -607,13 +615,17 @@ class ChannelTracker:
                     return
             self._receipt(record, state, now)
             return
-        # No response for it yet (a receipt before its response), or a stranger.
+        self._keep_early(candidates, state, now, reason)
+
+    def _keep_early(self, candidates: tuple[str, ...], state: MessageState, now: float,
+                    reason: DeliveryFailure | None) -> None:
+        """No response for this receipt yet (it was faster), or a stranger: kept a while."""
         early = self.early
         if len(early) >= self.tracker.max_early:
-            for key in early[next(iter(early))][2]:
+            for key in early[next(iter(early))][3]:
                 early.pop(key, None)
             self.counters["receipts_unmatched"] += 1
-        entry = (state, now, candidates)
+        entry = (state, now, reason, candidates)
         for candidate in candidates:
             early[candidate] = entry
 
@@ -625,14 +637,14 @@ class ChannelTracker:
         """Early receipts that never found their response go, counted as unmatched."""
         cutoff = now - self.tracker.early_ttl
         early = self.early
-        stale = [k for k, (_, at, _) in early.items() if at < cutoff]
+        stale = [k for k, (_, at, _, _) in early.items() if at < cutoff]
         gone = 0
         for key in stale:
             entry = early.pop(key, None)
             if entry is None:
                 continue  # removed already as another reading of the same receipt
             gone += 1
-            for alias in entry[2]:
+            for alias in entry[3]:
                 early.pop(alias, None)
         self.counters["receipts_unmatched"] += gone
 

@@ -345,12 +345,18 @@ class Conn(asyncio.Protocol):
         self.hub.deliver(self.loop.time())
 
     def data_received(self, data: bytes) -> None:
+        broken = False
         try:
             events = self.framer.feed(data)
-        except self.framing_error:
+        except self.framing_error as exc:
+            # The stream cannot be framed past here: what was decoded before the bad length is
+            # still answered (FramingError.events), then the connection closes.
             self.stats["framing_errors"] += 1
-            self.close()
-            return
+            events = getattr(exc, "events", [])
+            broken = True
+            if not events:
+                self.close()
+                return
         now = self.loop.time()
         self.wall = self.hub.tick()
         self.last_heard = now
@@ -371,6 +377,8 @@ class Conn(asyncio.Protocol):
         self.flush()
         if drop:
             self.stats["faults_dropped"] += 1
+            self.close()
+        elif broken:
             self.close()
 
     # --- output ----------------------------------------------------------------------------------

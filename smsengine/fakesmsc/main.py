@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from .._args import port
 from .config import Config, ConfigError, config_from_dict, load_config
 from .ismg import FakeISMG
 from .server import FakeSMSC
@@ -81,7 +82,7 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=port, default=None,
                         help="port (default 2775 for SMPP, 7890 for CMPP; 0: pick a free one)")
     parser.add_argument("--protocol", choices=("smpp", "cmpp"), default=None,
                         help="smpp (the default) or cmpp: a CMPP 2.0/3.0 ISMG; overrides "
@@ -90,7 +91,7 @@ def add_parser(sub: Any) -> None:
                         help="highest CMPP version the ISMG speaks (default 3.0); clients "
                         "asking less get theirs")
     parser.add_argument("--config", help="TOML config file (accounts, receipts, faults, …)")
-    parser.add_argument("--admin-port", type=int, default=None,
+    parser.add_argument("--admin-port", type=port, default=None,
                         help="also serve the HTTP admin API on this port (0: pick one)")
     parser.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
     parser.set_defaults(func=run)

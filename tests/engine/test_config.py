@@ -16,7 +16,8 @@ from smsengine.engine import (
 
 
 def channel(**fields: object) -> dict[str, object]:
-    return {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "shop", **fields}
+    return {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "shop",
+            "password": "pw", **fields}
 
 
 def config_error(data: dict[str, object]) -> EngineConfigError:
@@ -108,6 +109,7 @@ def test_load_engine_config_from_toml(tmp_path: Path) -> None:
         host = "127.0.0.1"
         port = 2776
         system_id = "shop2"
+        password = ""
 
         [[routes]]
         prefixes = ["86"]
@@ -130,7 +132,8 @@ def test_load_engine_config_from_toml(tmp_path: Path) -> None:
 
 def test_load_engine_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[[channels]]\nname = "a"\nhost = "h"\nport = 99999\nsystem_id = "s"\n')
+    path.write_text('[[channels]]\nname = "a"\nhost = "h"\nport = 99999\nsystem_id = "s"\n'
+                    'password = "p"\n')
     with pytest.raises(EngineConfigError) as info:
         load_engine_config(path)
     assert info.value.field == "channels[0].port"

@@ -6,7 +6,8 @@ from smsengine.engine import Engine, Message, MessageState, engine_config_from_d
 
 
 def channel(**fields: object) -> dict[str, object]:
-    return {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "shop", **fields}
+    return {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "shop",
+            "password": "pw", **fields}
 
 
 async def test_reroute_keeps_what_the_other_channel_cannot_take_in_order() -> None:

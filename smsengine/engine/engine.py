@@ -14,8 +14,10 @@ suppression list, and ``marketing`` to a suppressed number is refused before any
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -24,7 +26,7 @@ import msgspec
 
 from ..bind import BindEvent
 from ..cmpp import InvalidPduError as CmppInvalidPduError
-from ..smpp import CommandStatus, InvalidPduError
+from ..smpp import CommandStatus, InvalidPduError, status_name
 from ..text import ReferenceCounter
 from .adapter import ProtocolAdapter
 from .channel import Channel
@@ -40,6 +42,7 @@ from .model import (
     new_ref,
 )
 from .smpp_channel import SmppAdapter
+from .sqlite import StoreError
 from .status import MessageStatus, StatusStore, status_of
 from .stores import (
     CorrelationStore,
@@ -50,6 +53,8 @@ from .stores import (
 from .tracker import Change, Tracker
 
 __all__ = ["Engine"]
+
+log = logging.getLogger("smsengine.engine")
 
 MoHandler = Callable[[MoMessage], Any]
 
@@ -126,10 +131,14 @@ class Engine:
                           for k, v in config.validity.items()}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._stopping = False
+        self._refused: set[str] = set()  # binds whose credentials were refused (for the log)
         self.events_dropped = 0
         self._listeners = 0  # running events() iterators
-        self.store: CorrelationStore = store or MemoryCorrelationStore()
-        self.suppression: SuppressionStore = suppression or MemorySuppressionStore()
+        # (is not None: an empty store is falsy, having a __len__)
+        self.store: CorrelationStore = store if store is not None else MemoryCorrelationStore()
+        self.suppression: SuppressionStore = (suppression if suppression is not None
+                                              else MemorySuppressionStore())
         #: Statuses that outlive the process (with the SQLite store), else None.
         self.statuses: StatusStore | None = None
         self.tracker = self._new_tracker()
@@ -199,6 +208,7 @@ class Engine:
         """Let in-flight submits finish (bounded), unbind everything, flush the store."""
         if not self._started:
             return
+        self._stopping = True
         await asyncio.gather(*(c.stop(drain_timeout) for c in self.channels.values()))
         for task in list(self._tasks):
             task.cancel()
@@ -210,6 +220,7 @@ class Engine:
         self.store.close()
         self.suppression.close()
         self._started = False
+        self._stopping = False
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Until every channel has at least one bound sender (TimeoutError otherwise)."""
@@ -422,6 +433,7 @@ class Engine:
 
     def _bind_event(self, event: BindEvent) -> None:
         self._publish(event)
+        self._log_bind_event(event)
         if event.kind == "alarm":
             # Credentials refused: move that channel's queue to the other channels of each
             # message's route, if any.
@@ -430,12 +442,44 @@ class Engine:
             if channel is not None:
                 self._reroute(channel)
 
+    def _log_bind_event(self, event: BindEvent) -> None:
+        """Bind and channel events in the log (``smsengine.engine``): up, down, refused
+        credentials with their status and the wait before the next try, alarms, pacing; what
+        is routine (connecting, our own unbinds at stop) at DEBUG or INFO. A detail never
+        holds a secret: the binds put no password in one."""
+        kind, name = event.kind, event.name
+        status = f" ({status_name(event.status)})" if event.status is not None else ""
+        if kind == "bound":
+            self._refused.discard(name)
+            log.info("bind %s up", name)
+        elif kind in ("unbound", "disconnected"):
+            log.log(logging.INFO if self._stopping else logging.WARNING,
+                    "bind %s down: %s%s", name, event.detail or kind, status)
+        elif kind == "alarm":
+            self._refused.add(name)
+            log.error("bind %s: %s%s; its channel is skipped by routing until it binds again",
+                      name, event.detail, status)
+        elif kind == "bind_failed":
+            log.warning("bind %s failed: %s%s", name, event.detail, status)
+        elif kind == "reconnect_scheduled":
+            # After refused credentials, the long wait is news; after a drop, routine.
+            log.log(logging.WARNING if name in self._refused else logging.DEBUG,
+                    "bind %s: trying again in %.1f s (%s)", name, event.delay or 0.0,
+                    event.detail)
+        elif kind == "pacing":
+            log.info("channel %s: %s", name, event.detail)
+        elif kind in ("timeout", "protocol_error"):
+            log.warning("bind %s: %s %s%s", name, kind, event.detail, status)
+        else:
+            log.debug("bind %s: %s %s%s", name, kind, event.detail, status)
+
     def _reroute(self, channel: Channel) -> None:
         """Move what ``channel`` has queued to another channel of each message's route. A
         message with nowhere else to go, or that the other channel cannot take (too long in
         its encoding, a lane full), stays queued here, in its order: nothing is dropped."""
         stay: list[MessageHandle] = []
-        for handle in channel.take_queue():
+        taken = channel.take_queue()
+        for handle in taken:
             try:
                 target = self._route(handle.message, exclude=channel)
                 if target is channel:
@@ -445,23 +489,37 @@ class Engine:
             except (MessageRefusedError, InvalidPduError, CmppInvalidPduError, LaneFull):
                 stay.append(handle)
         channel.requeue(stay)
+        if moved := len(taken) - len(stay):
+            log.warning("channel %s refuses us: %d queued messages moved to other channels of "
+                        "their routes, %d stay", channel.name, moved, len(stay))
+        elif stay:
+            log.warning("channel %s refuses us: its %d queued messages have no other channel "
+                        "and wait for it", channel.name, len(stay))
 
     async def _housekeeping(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.5)
-            self.tracker.expire(time.time())
-            now_loop = loop.time()
-            for channel in self.channels.values():
-                channel.tick(now_loop)
-            statuses = self.statuses
-            if statuses is not None:
-                now = time.time()
-                if now - self._pruned >= 60.0:
-                    self._pruned = now
-                    statuses.prune(now)
-                statuses.flush()
-            self.store.flush()
+            try:
+                self._tick(loop.time())
+            except (sqlite3.Error, StoreError, OSError) as exc:
+                # The store failed (disk full, file gone, locked): said, and tried again next
+                # tick; the engine goes on, and what the store missed is in the log.
+                log.error("store error in housekeeping: %s: %s", type(exc).__name__, exc)
+
+    def _tick(self, now_loop: float) -> None:
+        self.tracker.expire(time.time())
+        for channel in self.channels.values():
+            channel.tick(now_loop)
+        statuses = self.statuses
+        if statuses is not None:
+            now = time.time()
+            if now - self._pruned >= 60.0:
+                self._pruned = now
+                if gone := statuses.prune(now):
+                    log.info("status store: %d final statuses past their retention pruned", gone)
+            statuses.flush()
+        self.store.flush()
 
     # --- status ------------------------------------------------------------------------------
 

@@ -282,16 +282,26 @@ class Tracker:
         early receipts that never found their response are dropped (counted unmatched)."""
         channels = self.channels
         deadlines = self._deadlines
+        lapsed = 0
         while deadlines and deadlines[0][0] <= now:
             handle = heapq.heappop(deadlines)[2]
             if handle.done_at is None and handle.expires_at is not None:
                 track = channels.get(handle.channel)
                 if track is not None:
                     track.lapse(handle, now)
+                    lapsed += 1
+        if lapsed:
+            log.info("%d messages expired while queued (their validity lapsed; never sent)",
+                     lapsed)
+        late: dict[str, int] = {}
         for record in self.store.expire(now):
             track = channels.get(record.channel)
             if track is not None:
                 track.receipt_expired(record, now)
+                late[record.channel] = late.get(record.channel, 0) + 1
+        for name, count in late.items():
+            log.info("channel %s: %d parts had no receipt within receipt_ttl: UNKNOWN",
+                     name, count)
         for track in channels.values():
             track.expire_early(now)
 
@@ -369,9 +379,9 @@ class Tracker:
             done.set_result(state)
         for part in handle.segments:
             # Nothing more can happen to it: it lets go of its message and its channel (a
-            # final message has no part in flight), and of its PDU (the finished message may
-            # be kept a while for status()).
-            part.handle = part.sink = part.pdu = None  # type: ignore[attr-defined]
+            # final message has no part in flight; the finished message may be kept a while,
+            # for status(), by the tracker, which the channel leads back to).
+            part.handle = part.sink = None  # type: ignore[attr-defined]
         ref = handle.ref
         self.recent.put(ref, handle)
         if self.tracked.pop(ref, None) is not None:

@@ -166,15 +166,16 @@ class Channel:
     def enqueue(self, handle: MessageHandle, pdus: list[Any], *, front: bool = False) -> None:
         """Queue a message built by :meth:`build` (raises LaneFull, or MessageRefusedError
         for more parts than the channel's max_parts, leaving the handle as it was)."""
-        if len(pdus) > self.max_parts:
+        parts: tuple[_Segment, ...]
+        if len(pdus) == 1:
+            parts = (_Segment(0, "", _QUEUED, None, None, handle, self, pdus[0]),)
+        elif len(pdus) <= self.max_parts:
+            parts = tuple([_Segment(i, "", _QUEUED, None, None, handle, self, pdu)
+                           for i, pdu in enumerate(pdus)])
+        else:
             raise MessageRefusedError(
                 f"the text takes {len(pdus)} parts on channel {self.name!r}, which sends at "
                 f"most {self.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
-        parts = (
-            (_Segment(0, "", _QUEUED, None, None, handle, self, pdus[0]),) if len(pdus) == 1
-            else tuple([_Segment(i, "", _QUEUED, None, None, handle, self, pdu)
-                        for i, pdu in enumerate(pdus)])
-        )
         self.lanes.push(handle.message.kind, handle, front=front)
         self._track.queued(handle, parts)
         if self._idle:
@@ -305,8 +306,9 @@ class Channel:
         sent = 0
         for i, item in enumerate(items):
             if type(item) is MessageHandle and item._next == 0:
-                if ((item.done_at is not None or item.expires_at is not None
-                        or item.message.kind in refuse) and self._skip(item, wall)):
+                # (Only a message with a validity can have ended while queued: lapsed.)
+                if ((item.expires_at is not None or item.message.kind in refuse)
+                        and self._skip(item, wall)):
                     continue
                 segments = item.segments
                 if len(segments) == 1:  # the usual message

@@ -57,6 +57,7 @@ __all__ = ["Engine"]
 log = logging.getLogger("smsengine.engine")
 
 MoHandler = Callable[[MoMessage], Any]
+_NO_LANE = -1.0  # (not a validity: what _lanes.get gives for a kind that is not a lane)
 
 
 def _check_destination(destination: str) -> None:
@@ -122,13 +123,13 @@ class Engine:
         self._mo_queue: asyncio.Queue[MoMessage] = asyncio.Queue(config.event_queue)
         self._mo_handlers: list[MoHandler] = []
         self._keywords = OptOutKeywords(config.optout.keywords)
-        # The lanes are the kinds: a kind as given -> its lane, case folded and trimmed.
-        self._lanes = {lane: lane for lane in config.lanes}
+        # The lanes are the kinds: a kind as given -> its lane, case folded and trimmed; and
+        # each lane -> its default validity (None: none).
         self._folded = {lane.casefold(): lane for lane in config.lanes}
+        validity = {self._folded[k.strip().casefold()]: v for k, v in config.validity.items()}
+        self._lanes: dict[str, float | None] = {lane: validity.get(lane) for lane in config.lanes}
         self._suppressed_kinds = frozenset(self._folded[k.strip().casefold()]
                                            for k in config.optout.suppressed_kinds)
-        self._validity = {self._folded[k.strip().casefold()]: v
-                          for k, v in config.validity.items()}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._stopping = False
@@ -248,12 +249,15 @@ class Engine:
             known = tracker.known(message.reference)
             if known is not None:
                 return known  # idempotent: the same reference is the same message
-        if message.kind not in self._lanes:
+        # One lookup checks the kind and gives its lane's default validity.
+        default = self._lanes.get(message.kind, _NO_LANE)
+        if default is _NO_LANE:
             message = self._with_lane(message)
+            default = self._lanes[message.kind]
         destination = message.destination
         if not (destination.isdigit() and destination.isascii()):
             _check_destination(destination)
-        if message.text == "" or message.data == b"":
+        if not (message.text or message.data):
             raise MessageRefusedError("the message is empty: give text or data",
                                       status=CommandStatus.ESME_RINVMSGLEN)
         if message.kind in self._suppressed_kinds and message.destination in self.suppression:
@@ -270,7 +274,7 @@ class Engine:
         handle = MessageHandle(new_ref(), message)
         validity = message.validity
         if validity is None:
-            validity = self._validity.get(message.kind)
+            validity = default
         if validity is not None:
             start = message.schedule_at
             handle.expires_at = (handle.queued_at if start is None else start) + validity

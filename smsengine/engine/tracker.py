@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import itertools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -231,8 +232,12 @@ class Tracker:
         # number tracked (see _deadline).
         self._deadlines: list[tuple[float, int, MessageHandle]] = []
         self._deadline_seq = 0
-        #: The last ``recent`` messages finished, by ref (for Engine.status).
-        self.recent: Recent[MessageHandle] = Recent(recent)
+        #: The messages finished lately, by ref, oldest first (for Engine.status): a plain
+        #: dict set in _finish, trimmed to the last ``recent`` by expire() on every tick
+        #: (between ticks it grows by at most what finishes in one; a ring cost 35 opcodes a
+        #: message more, see docs/performance.md).
+        self.recent: dict[str, MessageHandle] = {}
+        self._recent = recent
 
     def channel(self, name: str, *, error_for: Callable[[int], BaseException],
                 counters: dict[str, int] | None = None, id_style: IdStyle = "auto",
@@ -280,6 +285,10 @@ class Tracker:
     def expire(self, now: float) -> None:
         """Housekeeping: parts whose receipt did not come within their TTL end UNKNOWN, and
         early receipts that never found their response are dropped (counted unmatched)."""
+        recent = self.recent
+        if len(recent) > self._recent:  # (rebuilt, not trimmed from the front: see Recent)
+            self.recent = dict(itertools.islice(recent.items(), len(recent) - self._recent,
+                                                None))
         channels = self.channels
         deadlines = self._deadlines
         lapsed = 0
@@ -383,7 +392,7 @@ class Tracker:
             # for status(), by the tracker, which the channel leads back to).
             part.handle = part.sink = None  # type: ignore[attr-defined]
         ref = handle.ref
-        self.recent.put(ref, handle)
+        self.recent[ref] = handle
         if self.tracked.pop(ref, None) is not None:
             reference = handle.message.reference
             if reference is not None and self._by_reference.pop(reference, None) is not None:

@@ -65,6 +65,7 @@ async def test_memory_keeps_the_last_finished_statuses_only() -> None:
     async with Engine(cfg) as engine:
         refused = [engine.tracker.refused(msg(i), MessageRefusedError("no"), float(i))
                    for i in range(5)]
+        engine.tracker.expire(10.0)  # (housekeeping trims them, on every tick)
         assert [engine.status(h.ref) is not None for h in refused] == [False, False, True, True,
                                                                       True]
 

@@ -36,15 +36,13 @@ from .engine import (
     Engine,
     EngineConfig,
     Message,
+    MessageExpiredError,
     MessageHandle,
     MessageRefusedError,
     MessageState,
     MoMessage,
     engine_config_from_dict,
 )
-
-# (from its module: the package exports it only from the status work on)
-from .engine.model import MessageExpiredError
 from .fakesmsc import FakeSMSC, config_from_dict
 from .text import count
 

@@ -1003,6 +1003,13 @@ def _dec_unsuccess(body: bytes, p: int) -> tuple[tuple[UnsuccessSme, ...], int]:
 # --- the PDUs (SMPP 3.4 chapter 4) ---------------------------------------------------------------
 
 
+def _repr_without_password(pdu: Any) -> str:
+    """A PDU's repr with its password shown as ``'***'``: a repr ends up in logs and errors,
+    and a secret must not."""
+    shown = msgspec.structs.replace(pdu, password="***") if pdu.password else pdu
+    return msgspec.Struct.__repr__(shown)
+
+
 class _Bind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     system_id: Str16 = ""
     password: Str9 = ""
@@ -1011,6 +1018,8 @@ class _Bind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     addr_ton: U8 = 0
     addr_npi: U8 = 0
     address_range: Str41 = ""
+
+    __repr__ = _repr_without_password
 
 
 class _BindResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -1050,6 +1059,8 @@ class Outbind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     command_id = CommandId.outbind
     system_id: Str16 = ""
     password: Str9 = ""
+
+    __repr__ = _repr_without_password
 
 
 class UnbindResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):

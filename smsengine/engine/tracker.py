@@ -521,7 +521,10 @@ class ChannelTracker:
                 self.counters["receipts_early"] += 1
                 if entry[2] is not None and handle.reason is None:
                     handle.reason = entry[2]
-                self._part_final(handle, part, entry[0], now)
+                if len(handle.segments) == 1:
+                    self._receipt_one(handle, part, entry[0], now)
+                else:
+                    self._part_final(handle, part, entry[0], now)
                 return
         self.store.put(CorrelationRecord(self.name, norm, handle.ref, part.index,
                                          len(handle.segments), now, now + self.receipt_ttl))
@@ -615,26 +618,30 @@ class ChannelTracker:
             if handle is not None and len(handle.segments) == 1:
                 part = handle.segments[0]
                 if part.state is _SUBMITTED:
-                    # The usual receipt: a one-part message delivered (or not). _part_final
-                    # and _roll_up's work without their calls or their general cases: the
-                    # part's move is a row of PART_TRANSITIONS (SUBMITTED -> any receipt
-                    # state), the message's worst part is this one. Three calls fewer a
-                    # receipt (see docs/performance.md; test_tracker.py covers both paths).
-                    part.state = state
-                    part.done_at = now
-                    handle._open = 0
-                    if state is _UNKNOWN:
-                        self.counters["unknown"] += 1
-                    tracker = self.tracker
-                    if tracker.observers:
-                        tracker._emit(handle.ref, _SUBMITTED, state, now,
-                                      Change(handle, 0, part.message_id))
-                    tracker._finish(handle, state, now)
+                    self._receipt_one(handle, part, state, now)
                     store.forget(handle.ref)
                     return
             self._receipt(record, state, now)
             return
         self._keep_early(candidates, state, now, reason)
+
+    def _receipt_one(self, handle: MessageHandle, part: SegmentInfo, state: MessageState,
+                     now: float) -> None:
+        """The usual receipt: for a one-part message, its SUBMITTED part. _part_final and
+        _roll_up's work without their calls or their general cases (a quarter of receipts
+        beat their response, so on_accepted takes this too): the part's move is a row of
+        PART_TRANSITIONS (SUBMITTED -> any receipt state), and the message's worst part is
+        this one. Two calls fewer a receipt (docs/performance.md); test_tracker.py's
+        scenarios and its 3-part roll-up cover both paths."""
+        part.state = state
+        part.done_at = now
+        handle._open = 0
+        if state is _UNKNOWN:
+            self.counters["unknown"] += 1
+        tracker = self.tracker
+        if tracker.observers:
+            tracker._emit(handle.ref, _SUBMITTED, state, now, Change(handle, 0, part.message_id))
+        tracker._finish(handle, state, now)
 
     def _keep_early(self, candidates: tuple[str, ...], state: MessageState, now: float,
                     reason: DeliveryFailure | None) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import msgspec
 
@@ -239,14 +239,11 @@ def _describe(exc: sqlite3.Error) -> str:
     return f"cannot be used as a store ({exc})"
 
 
-class SqliteCorrelationStore:
-    """:class:`~.stores.CorrelationStore` in a SQLite file (tables ``correlation`` and
-    ``segment_state``); see the module docstring for what a crash can lose."""
+class _FileStore:
+    """What the three stores share: their file's one connection (see _acquire), refused once
+    closed, committed on flush and close, and ``with`` support."""
 
-    def __init__(self, path: str | Path, *, commit_interval: int = 1000) -> None:
-        if commit_interval < 1:
-            raise ValueError("commit_interval must be >= 1")
-        self.commit_interval = commit_interval
+    def __init__(self, path: str | Path) -> None:
         self._db: _Database | None = _acquire(path)
         self.path = self._db.path
 
@@ -255,6 +252,35 @@ class SqliteCorrelationStore:
         if db is None:
             raise StoreError(self.path, "is closed")
         return db
+
+    def flush(self) -> None:
+        self._open().commit()
+
+    def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.commit()
+            finally:
+                _release(db)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class SqliteCorrelationStore(_FileStore):
+    """:class:`~.stores.CorrelationStore` in a SQLite file (tables ``correlation`` and
+    ``segment_state``); see the module docstring for what a crash can lose."""
+
+    def __init__(self, path: str | Path, *, commit_interval: int = 1000) -> None:
+        if commit_interval < 1:
+            raise ValueError("commit_interval must be >= 1")
+        self.commit_interval = commit_interval
+        super().__init__(path)
 
     def _wrote(self, db: _Database, n: int = 1, *, commit: bool = False) -> None:
         """Count writes; commit every ``commit_interval`` of them, but only from a write that
@@ -314,26 +340,10 @@ class SqliteCorrelationStore:
     def __len__(self) -> int:
         return self._open().records
 
-    def flush(self) -> None:
-        self._open().commit()
-
-    def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.commit()
-            finally:
-                _release(db)
-
-    def __enter__(self) -> SqliteCorrelationStore:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
-class SqliteStatusStore:
+
+class SqliteStatusStore(_FileStore):
     """:class:`~.status.StatusStore` in a SQLite file (table ``message_status``): each
     message's :class:`~.status.MessageStatus` as JSON, keyed by ref, indexed by the caller's
     reference and by when it became final.
@@ -351,16 +361,9 @@ class SqliteStatusStore:
         self.retention = retention
         self.max_rows = max_rows
         self.commit_interval = commit_interval
-        self._db: _Database | None = _acquire(path)
-        self.path = self._db.path
+        super().__init__(path)
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(MessageStatus).decode
-
-    def _open(self) -> _Database:
-        db = self._db
-        if db is None:
-            raise StoreError(self.path, "is closed")
-        return db
 
     def _write(self, status: MessageStatus) -> None:
         db = self._open()
@@ -412,19 +415,9 @@ class SqliteStatusStore:
     def __len__(self) -> int:
         return int(self._open().conn.execute(_STATUS_COUNT).fetchone()[0])
 
-    def flush(self) -> None:
-        self._open().commit()
-
-    def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            try:
-                db.commit()
-            finally:
-                _release(db)
 
 
-class SqliteSuppressionStore:
+class SqliteSuppressionStore(_FileStore):
     """:class:`~.stores.SuppressionStore` in a SQLite file (table ``suppression``).
 
     Every number is loaded into a set at open, so ``in`` (asked for every marketing message)
@@ -435,20 +428,13 @@ class SqliteSuppressionStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._db: _Database | None = _acquire(path)
-        self.path = self._db.path
+        super().__init__(path)
         try:
-            rows = self._db.conn.execute("SELECT number FROM suppression").fetchall()
+            rows = self._open().conn.execute("SELECT number FROM suppression").fetchall()
         except BaseException:
             self.close()
             raise
         self._numbers: set[str] = {number for (number,) in rows}
-
-    def _open(self) -> _Database:
-        db = self._db
-        if db is None:
-            raise StoreError(self.path, "is closed")
-        return db
 
     def add(self, number: str, reason: str, at: float) -> None:
         db = self._open()
@@ -468,17 +454,6 @@ class SqliteSuppressionStore:
     def __len__(self) -> int:
         return len(self._numbers)
 
-    def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            _release(db)
-
-    def __enter__(self) -> SqliteSuppressionStore:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 if TYPE_CHECKING:  # mypy checks that the classes satisfy the protocols

@@ -541,10 +541,7 @@ class ChannelTracker:
         if verdict is Verdict.THROTTLED:
             tracker._part(handle, part, _QUEUED, now)
             return throttle_delay
-        if verdict is Verdict.RETRIABLE and handle.attempts < self.max_retries:
-            handle.attempts += 1
-            self.counters["retried"] += 1
-            tracker._part(handle, part, _QUEUED, now)
+        if verdict is Verdict.RETRIABLE and self._retry(handle, part, now):
             return float(self.retry_delay * 2 ** (handle.attempts - 1))
         self._part_final(handle, part, _FAILED, now, self._error_for(status))
         return None
@@ -561,13 +558,20 @@ class ChannelTracker:
         if failure is Failure.NOT_SENT:
             tracker._part(handle, part, _QUEUED, now)
             return 0.0
-        if self.resend_unknown and handle.attempts < self.max_retries:
-            handle.attempts += 1
-            self.counters["retried"] += 1
-            tracker._part(handle, part, _QUEUED, now)
+        if self.resend_unknown and self._retry(handle, part, now):
             return 0.0
         self._part_final(handle, part, _UNKNOWN, now, error)
         return None
+
+    def _retry(self, handle: MessageHandle, part: Part, now: float) -> bool:
+        """Whether the message may try once more (``max_retries`` attempts in all); if so the
+        attempt is counted and the part is QUEUED again."""
+        if handle.attempts >= self.max_retries:
+            return False
+        handle.attempts += 1
+        self.counters["retried"] += 1
+        self.tracker._part(handle, part, _QUEUED, now)
+        return True
 
     def refuse(self, handle: MessageHandle, error: BaseException, now: float) -> None:
         """A queued message none of which has left is refused here (its number opted out

@@ -192,7 +192,8 @@ class Channel:
         """Queued messages none of whose segments has left yet, in queue order (for re-routing
         when this channel is refused). Retries of single segments and messages partly sent
         stay where they are: their other segments went here."""
-        return self.lanes.extract(lambda item: type(item) is MessageHandle and item._next == 0)
+        return self.lanes.extract(lambda item: type(item) is MessageHandle and item._next == 0
+                                  and item.done_at is None)
 
     def _skip(self, item: Any, now: float) -> bool:
         """Whether an item taken from the lanes is not to be sent after all: its message is
@@ -359,11 +360,13 @@ class Channel:
 
     def _push_back(self, items: list[Any]) -> None:
         """Items taken from the lanes and not sent: back to the head of their lanes, in
-        order."""
-        self.lanes.push_back([
-            (item.message.kind if type(item) is MessageHandle else item.handle.message.kind, item)
-            for item in items
-        ])
+        order. A retry whose message ended meanwhile (expired while it waited) is dropped."""
+        back = []
+        for item in items:
+            handle = item if type(item) is MessageHandle else item.handle
+            if handle is not None and handle.done_at is None:
+                back.append((handle.message.kind, item))
+        self.lanes.push_back(back)
 
     def _send(self, handle: MessageHandle, bind: Any, now: float) -> int:
         """Hand the message's next segments to binds with window room; the number handed.

@@ -60,6 +60,12 @@ MoHandler = Callable[[MoMessage], Any]
 _NO_LANE = -1.0  # (not a validity: what _lanes.get gives for a kind that is not a lane)
 
 
+def _number(number: str) -> str:
+    """A number as the opt-out list keeps it: without a leading ``+`` (a reply's source and a
+    message's destination may each be written either way)."""
+    return number[1:] if number.startswith("+") else number
+
+
 def _check_destination(destination: str) -> None:
     """Refuse a destination that is not a phone number: ASCII digits, with one optional
     leading ``+`` (each channel writes a ``+`` as its ``plus`` setting says)."""
@@ -260,7 +266,7 @@ class Engine:
         if not (message.text or message.data):
             raise MessageRefusedError("the message is empty: give text or data",
                                       status=CommandStatus.ESME_RINVMSGLEN)
-        if message.kind in self._suppressed_kinds and message.destination in self.suppression:
+        if message.kind in self._suppressed_kinds and _number(destination) in self.suppression:
             raise MessageRefusedError(
                 f"{message.destination} opted out of {message.kind} messages",
                 status=CommandStatus.ESME_RX_R_APPN)
@@ -413,7 +419,7 @@ class Engine:
 
     def _mo(self, mo: MoMessage) -> None:
         if mo.text in self._keywords:
-            self.suppression.add(mo.source, f"replied {mo.text.strip()!r}", time.time())
+            self.suppression.add(_number(mo.source), f"replied {mo.text.strip()!r}", time.time())
         for handler in self._mo_handlers:
             result = handler(mo)
             if asyncio.iscoroutine(result):
@@ -425,13 +431,15 @@ class Engine:
         self._publish(mo)
 
     def _is_suppressed(self, message: Message) -> bool:
-        return message.kind in self._suppressed_kinds and message.destination in self.suppression
+        return (message.kind in self._suppressed_kinds
+                and _number(message.destination) in self.suppression)
 
     def suppress(self, number: str, reason: str = "manual") -> None:
-        self.suppression.add(number, reason, time.time())
+        """Put ``number`` on the opt-out list (written with or without its ``+``)."""
+        self.suppression.add(_number(number), reason, time.time())
 
     def unsuppress(self, number: str) -> None:
-        self.suppression.remove(number)
+        self.suppression.remove(_number(number))
 
     # --- housekeeping --------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ second engine opening the file while the first holds its batch transaction (near
 refused at open with :class:`StoreError`.
 
 Durability of :class:`SqliteCorrelationStore` and :class:`SqliteStatusStore`: writes go into an
-open transaction that commits every ``commit_interval`` writes (counted from puts and status
-writes, never right after a pop: a receipt's pop and the status it leads to commit together) and
-on ``flush`` and ``close`` (the engine flushes on every housekeeping tick). A crash of the
+open transaction that commits every ``commit_interval`` writes (from a put only, never from a pop
+or a status write: a receipt's pop and the statuses it leads to commit together) and on
+``flush`` and ``close`` (the engine flushes on every housekeeping tick). A crash of the
 process loses the writes since the last commit: a few thousand writes at most, or a tick's worth
 if that is fewer. A lost put means a receipt that finds no record (counted
 unmatched); a lost pop or expiry brings the record back after the restart, so its message may be
@@ -351,28 +351,30 @@ class SqliteStatusStore(_FileStore):
     Final statuses are kept ``retention`` seconds, and at most ``max_rows`` of them (the
     oldest go first); :meth:`prune` does both, in batches, from the engine's housekeeping.
     Writes join the file's open transaction (shared with the correlation store, so a receipt's
-    correlation row and the status it leads to commit together) and commit every
-    ``commit_interval`` writes and on :meth:`flush`."""
+    correlation row and the status it leads to commit together) and never commit by
+    themselves: the correlation store's puts and the housekeeping flush do."""
 
     def __init__(self, path: str | Path, *, retention: float = 7 * 86400.0,
-                 max_rows: int = 10_000_000, commit_interval: int = 1000) -> None:
-        if retention <= 0 or max_rows < 1 or commit_interval < 1:
-            raise ValueError("retention > 0, max_rows >= 1 and commit_interval >= 1")
+                 max_rows: int = 10_000_000) -> None:
+        if retention <= 0 or max_rows < 1:
+            raise ValueError("retention must be > 0 and max_rows >= 1")
         self.retention = retention
         self.max_rows = max_rows
-        self.commit_interval = commit_interval
         super().__init__(path)
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(MessageStatus).decode
+        self._counted = -1e18  # when the rows were last counted (prune), and how many over
+        self._over = 0
 
     def _write(self, status: MessageStatus) -> None:
         db = self._open()
         db.begin().execute(_STATUS_PUT, (status.ref, status.reference, status.state.value,
                                          status.done_at if status.final else None,
                                          self._encode(status)))
+        # Counted, never committed here: a status may be one step of several (a receipt's
+        # pop, the part, the message, the forget after a restart) that must commit together;
+        # a put or the housekeeping flush commits them.
         db.pending += 1
-        if db.pending >= self.commit_interval:
-            db.commit()
 
     def record(self, status: MessageStatus) -> None:
         self._write(status)
@@ -406,9 +408,15 @@ class SqliteStatusStore(_FileStore):
         db = self._open()
         conn = db.begin()
         gone = conn.execute(_STATUS_PRUNE, (now - self.retention, batch)).rowcount
-        over = conn.execute(_STATUS_COUNT).fetchone()[0] - self.max_rows
-        if over > 0:
-            gone += conn.execute(_STATUS_OLDEST, (min(over, batch),)).rowcount
+        if now - self._counted >= 600.0 or self._over > 0:
+            # (count(*) reads the whole table: at most every ten minutes, and again while
+            # there is more to drop past max_rows)
+            self._counted = now
+            self._over = conn.execute(_STATUS_COUNT).fetchone()[0] - self.max_rows
+        if self._over > 0:
+            dropped = conn.execute(_STATUS_OLDEST, (min(self._over, batch),)).rowcount
+            self._over -= dropped
+            gone += dropped
         db.commit()
         return int(gone)
 

@@ -336,6 +336,14 @@ class Tracker:
                 continue
             reached = any(p.state is not _QUEUED and p.state is not _FAILED
                           for p in handle.segments)
+            if any(p.state is _SUBMITTED for p in handle.segments):
+                # Its receipts may still come, to a restarted engine, which then knows its
+                # parts only from the store: the parts already final are written there, so the
+                # roll-up can be completed (otherwise it would wait for them for ever).
+                for p in handle.segments:
+                    if p.state in _FINAL:
+                        self.store.set_segment_state(handle.ref, p.index, len(handle.segments),
+                                                     STATE_CODES[p.state])
             # (An error already kept, from a refused part, says why better than ours.)
             if reached:
                 self._finish(handle, _UNKNOWN, now, unknown if handle.error is None else None)
@@ -474,7 +482,9 @@ class ChannelTracker:
                 continue
             part.state = _SENDING
             part.sent = now
-            part.handle._next = part.index + 1
+            handle = part.handle
+            if part.index >= handle._next:  # (a retry of an earlier part leaves it be)
+                handle._next = part.index + 1
         if tracker.observers:
             for k in range(count):
                 part = parts[k]
@@ -542,9 +552,8 @@ class ChannelTracker:
         if part.state is not _SENDING:
             self.counters["late_answers"] += 1
             return None
-        tracker = self.tracker
         if verdict is Verdict.THROTTLED:
-            tracker._part(handle, part, _QUEUED, now)
+            self._requeued(handle, part, now)
             return throttle_delay
         if verdict is Verdict.RETRIABLE and self._retry(handle, part, now):
             return float(self.retry_delay * 2 ** (handle.attempts - 1))
@@ -559,14 +568,21 @@ class ChannelTracker:
         if part.state is not _SENDING:
             self.counters["late_answers"] += 1
             return None
-        tracker = self.tracker
         if failure is Failure.NOT_SENT:
-            tracker._part(handle, part, _QUEUED, now)
+            self._requeued(handle, part, now)
             return 0.0
         if self.resend_unknown and self._retry(handle, part, now):
             return 0.0
         self._part_final(handle, part, _UNKNOWN, now, error)
         return None
+
+    def _requeued(self, handle: MessageHandle, part: Part, now: float) -> None:
+        """The part goes back to QUEUED, to be sent again. Its message's deadline is armed
+        again: it may have passed while the part was with the carrier, and with the link down
+        the dispatcher would not come to it (the next expire() ends it EXPIRED)."""
+        self.tracker._part(handle, part, _QUEUED, now)
+        if handle.expires_at is not None:
+            self.tracker._deadline(handle, handle.expires_at)
 
     def _retry(self, handle: MessageHandle, part: Part, now: float) -> bool:
         """Whether the message may try once more (``max_retries`` attempts in all); if so the
@@ -575,7 +591,7 @@ class ChannelTracker:
             return False
         handle.attempts += 1
         self.counters["retried"] += 1
-        self.tracker._part(handle, part, _QUEUED, now)
+        self._requeued(handle, part, now)
         return True
 
     def refuse(self, handle: MessageHandle, error: BaseException, now: float) -> None:

@@ -186,3 +186,17 @@ async def test_an_expired_message_left_in_the_lanes_is_skipped_by_the_dispatcher
         assert len(expired) >= 5
         sent = {e.destination_addr for e in smsc.ledger.entries()}
         assert not sent & {h.message.destination for h in expired}
+
+
+@pytest.mark.parametrize(("opted", "sent"), [("8613800000001", "+8613800000001"),
+                                             ("+8613800000001", "8613800000001")])
+async def test_an_opt_out_holds_whether_the_number_is_written_with_a_plus_or_not(
+        opted: str, sent: str) -> None:
+    async with running() as (smsc, engine):
+        engine.suppress(opted)
+        with pytest.raises(MessageRefusedError, match="opted out"):
+            await engine.send(destination=sent, text="Sale!", kind="marketing")
+        assert smsc.ledger.entries() == []
+        engine.unsuppress(sent)
+        handle = await engine.send(destination=sent, text="Sale!", kind="marketing")
+        assert await handle.wait(5) is MessageState.DELIVERED

@@ -487,3 +487,53 @@ def test_the_inline_auto_id_form_is_normalise_ids(body: str, pad: str) -> None:
         assert h.state is S.DELIVERED and len(w.store) == 0
     else:  # (another reading of the id may still match it: then nothing is left either)
         assert (h.state is S.DELIVERED) == (len(w.store) == 0)
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+def test_a_retry_of_an_earlier_part_leaves_the_dispatch_cursor_where_it_was() -> None:
+    # Parts 0 and 1 left, then part 0 was throttled and went again: the next part to hand to
+    # a bind is still part 2 (a cursor set back to 1 sent part 1 twice).
+    w = World()
+    h = w.message(parts=3)
+    w.channel.on_submitted([part(h, 0), part(h, 1)], 2, 1.0, 1.0)
+    assert h._next == 2
+    w.channel.on_response(part(h, 0), Verdict.THROTTLED, CommandStatus.ESME_RTHROTTLED, 2.0)
+    w.channel.on_submitted([part(h, 0)], 1, 3.0, 3.0)
+    assert h._next == 2 and w.tracker.illegal == 0
+
+
+def test_a_part_sent_again_after_its_deadline_expires_without_a_dispatcher() -> None:
+    # The deadline passed while the part was with the carrier; then it was throttled back to
+    # QUEUED. With the link down nothing pops it: the tracker's own clock must end it.
+    w = World()
+    h = w.message()
+    h.expires_at = 5.0
+    w.tracker._deadline(h, 5.0)
+    w.send(h)
+    w.tracker.expire(5.5)  # (due, but the part is SENDING: it goes on)
+    assert h.state is S.QUEUED and part(h).state is S.SENDING
+    w.channel.on_response(part(h), Verdict.THROTTLED, CommandStatus.ESME_RTHROTTLED, 6.0)
+    w.tracker.expire(6.1)
+    assert h.state is S.EXPIRED and isinstance(h.error, MessageExpiredError)
+
+
+def test_receipts_after_a_restart_finish_a_message_one_of_whose_parts_was_final_before() -> None:
+    store = MemoryCorrelationStore()
+    first = World()
+    first.store = store
+    first.tracker = Tracker(store)
+    first.channel = first.tracker.channel("a", error_for=error_for_status)
+    h = first.message(parts=2)
+    first.send(h)
+    first.channel.on_accepted(part(h, 0), "p0", 2.0)
+    first.channel.on_accepted(part(h, 1), "p1", 2.0)
+    first.channel.on_receipt("p0", S.DELIVERED, 3.0)
+    first.tracker.settle(4.0)  # the engine stops: part 1's receipt is still to come
+    assert h.state is S.UNKNOWN and len(store) == 1
+    second = Tracker(store)  # the restarted engine's
+    heard: list[tuple[S, bool]] = []
+    second.observe(lambda ref, old, new, at, change: heard.append((new, change.final)))
+    second.channel("a", error_for=error_for_status).on_receipt("p1", S.UNDELIVERABLE, 5.0)
+    assert heard[-1] == (S.UNDELIVERABLE, True)  # the worst of DELIVERED and UNDELIVERABLE
+    assert store._segments == {}  # (nothing left behind)

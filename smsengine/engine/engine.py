@@ -170,13 +170,16 @@ class Engine:
         if self._started:
             return
         cfg = self.config
-        if cfg.store and self._store_arg is None:
-            from .sqlite import SqliteCorrelationStore, SqliteStatusStore, SqliteSuppressionStore
+        from .sqlite import SqliteCorrelationStore, SqliteStatusStore, SqliteSuppressionStore
 
+        if cfg.store and self._store_arg is None:
             self.store = SqliteCorrelationStore(cfg.store)
             if self._suppression_arg is None:
                 self.suppression = SqliteSuppressionStore(cfg.store)
-            self.statuses = SqliteStatusStore(cfg.store, retention=cfg.status.retention,
+        if isinstance(self.store, SqliteCorrelationStore):
+            # (also for one passed in: its file keeps the statuses, so a final state reached
+            # after a restart is recorded whether anyone listens or not)
+            self.statuses = SqliteStatusStore(self.store.path, retention=cfg.status.retention,
                                               max_rows=cfg.status.max_rows)
         # A fresh tracker per run, over the store this run uses: a restarted engine tracks
         # nothing of the last run (its receipts still come, by ref, from the store).

@@ -190,3 +190,16 @@ async def test_every_finished_message_can_be_asked_after() -> None:
         handles = await engine.send_many(msg(i) for i in range(5))
         assert set(await finished(handles)) == {MessageState.DELIVERED}
         assert all(engine.status(h.ref) is not None for h in handles)
+
+
+async def test_a_sqlite_store_passed_in_keeps_statuses_too(tmp_path: Path) -> None:
+    from smsengine.engine.sqlite import SqliteCorrelationStore
+
+    store = SqliteCorrelationStore(tmp_path / "given.db")
+    async with FakeSMSC(smsc_config()) as smsc, Engine(engine_config(smsc.port),
+                                                       store=store) as engine:
+        await engine.wait_ready(5)
+        handle = await engine.send(msg(1))
+        assert await handle.wait(5) is MessageState.DELIVERED
+        assert engine.statuses is not None
+        assert engine.statuses.get(handle.ref) is not None

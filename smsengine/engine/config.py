@@ -175,7 +175,9 @@ class StatusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     retention: float = 7 * 86400.0  # seconds a final status is kept in the SQLite store
     max_rows: int = 10_000_000  # and at most this many (the oldest go first)
-    recent: int = 10_000  # finished messages kept in memory (all there is without a store)
+    # Finished messages kept in memory for status(ref) (without a store, all there is besides
+    # the ones with a reference). 0 by default: keeping them costs ~0.3 µs a message at volume.
+    recent: int = 0
 
 
 class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -4,7 +4,8 @@
 A :class:`MessageStatus` is a plain value (state, parts with their SMSC ids, the error, the
 timestamps), made from a live handle by :func:`status_of` or read back from a
 :class:`StatusStore`. The engine answers from what it tracks, then from its recent finished
-messages (in memory, bounded), then from its status store: with the SQLite store
+messages if ``[status] recent`` keeps some (in memory, bounded; by reference, the last
+100 000 with a reference are kept anyway), then from its status store: with the SQLite store
 (:class:`~.sqlite.SqliteStatusStore`), every message's state from SUBMITTED on is kept there,
 final states for a retention (default 7 days, bounded in rows too), including states reached
 after a restart, by receipts for messages an earlier run submitted.

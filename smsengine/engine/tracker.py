@@ -215,7 +215,7 @@ class Tracker:
 
     def __init__(self, store: CorrelationStore, *, early_ttl: float = 60.0,
                  max_early: int = 100_000, remembered_references: int = 100_000,
-                 recent: int = 10_000) -> None:
+                 recent: int = 0) -> None:
         self.store = store
         self.tracked: dict[str, MessageHandle] = {}
         self.observers: list[Observer] = []
@@ -232,10 +232,10 @@ class Tracker:
         # number tracked (see _deadline).
         self._deadlines: list[tuple[float, int, MessageHandle]] = []
         self._deadline_seq = 0
-        #: The messages finished lately, by ref, oldest first (for Engine.status): a plain
-        #: dict set in _finish, trimmed to the last ``recent`` by expire() on every tick
-        #: (between ticks it grows by at most what finishes in one; a ring cost 35 opcodes a
-        #: message more, see docs/performance.md).
+        #: The messages finished lately, by ref, oldest first (for Engine.status), when
+        #: ``recent`` asks for them: a plain dict set in _finish, trimmed to the last ``recent``
+        #: by expire() on every tick (between ticks it grows by what finishes in one). Off by
+        #: default: the insert into a large dict cost ~0.3 µs a message (docs/performance.md).
         self.recent: dict[str, MessageHandle] = {}
         self._recent = recent
 
@@ -400,7 +400,8 @@ class Tracker:
             # for status(), by the tracker, which the channel leads back to).
             part.handle = part.sink = None  # type: ignore[attr-defined]
         ref = handle.ref
-        self.recent[ref] = handle
+        if self._recent:
+            self.recent[ref] = handle
         if self.tracked.pop(ref, None) is not None:
             reference = handle.message.reference
             if reference is not None and self._by_reference.pop(reference, None) is not None:

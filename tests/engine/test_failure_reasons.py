@@ -26,12 +26,13 @@ async def test_a_failed_receipts_stat_and_err_reach_the_message(stat: str,
                                                                  state: MessageState) -> None:
     receipts = {"statuses": {stat: 1.0}, "err_codes": {stat: "0x0A1"}}
     async with running(smsc_fields={"receipts": receipts}) as (_, engine):
-        handles = await engine.send_many([msg(1), msg(2, text="x" * 300)])
+        handles = await engine.send_many([msg(1, reference="r1"),
+                                          msg(2, text="x" * 300, reference="r2")])
         assert await finished(handles) == [state, state]
         for handle in handles:
             assert handle.reason == DeliveryFailure(stat=stat, err="0x0A1")
             assert handle.error is None  # (the carrier took it: no refusal)
-            status = engine.status(handle.ref)
+            status = engine.status_by_reference(handle.message.reference or "")
             assert status is not None and status.reason == handle.reason
 
 

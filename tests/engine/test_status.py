@@ -27,8 +27,10 @@ from tests.engine.test_e2e import engine_config, finished, long_text, msg, runni
 
 
 async def test_status_of_a_live_and_a_finished_message() -> None:
-    async with running(smsc_fields={"receipts": {"delay": {"kind": "fixed", "value": 0.3}}}) as (
-            _, engine):
+    later = {"receipts": {"delay": {"kind": "fixed", "value": 0.3}}}
+    async with FakeSMSC(smsc_config(**later)) as smsc, Engine(engine_config(
+            smsc.port, status={"recent": 100})) as engine:
+        await engine.wait_ready(5)
         handle = await engine.send(msg(1, text=long_text(2), reference="order-1"))
         await eventually(lambda: handle.state is MessageState.SUBMITTED, 5)
         live = engine.status(handle.ref)
@@ -47,7 +49,7 @@ async def test_status_of_a_live_and_a_finished_message() -> None:
 
 async def test_status_carries_the_error_of_a_failed_message() -> None:
     port = 9  # nothing listens: the link is down
-    async with Engine(engine_config(port, validity={"otp": 0.5})) as engine:
+    async with Engine(engine_config(port, validity={"otp": 0.5}, status={"recent": 10})) as engine:
         code = await engine.send(destination="8613800138000", text="Code 1", kind="otp")
         assert await code.wait(10) is MessageState.EXPIRED
         status = engine.status(code.ref)
@@ -185,8 +187,16 @@ def test_status_config_is_checked() -> None:
         engine_config(1, status={"max_rows": 0})
 
 
-async def test_every_finished_message_can_be_asked_after() -> None:
-    async with running() as (_, engine):
+async def test_without_a_store_finished_messages_are_kept_as_asked() -> None:
+    async with running() as (_, engine):  # recent = 0, the default: in flight only ...
+        handles = await engine.send_many(msg(i, reference=f"r{i}") for i in range(5))
+        assert set(await finished(handles)) == {MessageState.DELIVERED}
+        assert all(engine.status(h.ref) is None for h in handles)
+        # ... but a message sent with a reference can still be asked by it.
+        assert all(engine.status_by_reference(f"r{i}") is not None for i in range(5))
+    async with FakeSMSC(smsc_config()) as smsc, Engine(engine_config(
+            smsc.port, status={"recent": 100})) as engine:
+        await engine.wait_ready(5)
         handles = await engine.send_many(msg(i) for i in range(5))
         assert set(await finished(handles)) == {MessageState.DELIVERED}
         assert all(engine.status(h.ref) is not None for h in handles)

@@ -33,6 +33,7 @@ from ..text import (
     Encoding,
     ReferenceCounter,
     SplitMethod,
+    count,
     encoding_for_data_coding,
     single_part,
 )
@@ -46,7 +47,7 @@ from .adapter import (
     split_message,
 )
 from .config import ChannelConfig
-from .model import FROM_SMPP, DeliveryFailure, MessageHandle, MessageState
+from .model import FROM_SMPP, DeliveryFailure, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
 __all__ = ["SMPP_RECEIPT_STATES", "SmppAdapter"]
@@ -153,6 +154,15 @@ class SmppAdapter:
                 template = self._templates.get(source) or self._template(source)
                 return [template.simple(destination, one[1], registered, one[0])]
         parts = split_message(msg, self._encodings, method, self._refs)
+        if method is _PAYLOAD:
+            # One PDU, but the carrier cuts it into the parts it bills: max_parts counts those.
+            billed = count(msg.text if msg.text is not None else msg.data or b"",
+                           allowed=self._encodings, method=SplitMethod.UDH8).parts
+            if billed > self.config.max_parts:
+                raise MessageRefusedError(
+                    f"the text takes {billed} parts (sent whole in message_payload) on channel "
+                    f"{self.config.name!r}, which sends at most {self.config.max_parts} "
+                    "(max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
         template = self._template(source)
         validity = relative_time(msg.validity) if msg.validity is not None else ""
         schedule = absolute_time(msg.schedule_at) if msg.schedule_at is not None else ""

@@ -200,3 +200,12 @@ async def test_an_opt_out_holds_whether_the_number_is_written_with_a_plus_or_not
         engine.unsuppress(sent)
         handle = await engine.send(destination=sent, text="Sale!", kind="marketing")
         assert await handle.wait(5) is MessageState.DELIVERED
+
+
+async def test_max_parts_counts_what_the_carrier_bills_for_a_message_payload() -> None:
+    async with running(split="payload", max_parts=3) as (smsc, engine):
+        with pytest.raises(MessageRefusedError, match=r"33 parts \(sent whole in message_payload"):
+            await engine.send(destination="8613800138000", text="x" * 5000)
+        fits = await engine.send(destination="8613800138000", text="x" * 400)  # 3 parts
+        assert len(fits.segments) == 1 and await fits.wait(5) is MessageState.DELIVERED
+        assert len(smsc.ledger.entries()) == 1

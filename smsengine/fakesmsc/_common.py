@@ -291,6 +291,7 @@ class Conn(asyncio.Protocol):
         self.seq = 0
         self.out: list[bytes] = []
         self.unanswered = 0  # requests whose delayed response is not yet written
+        self.broken = False  # a framing error: answer what is owed, then close
         self.jobs: dict[int, Job] = {}  # our deliver_sm sequence -> job awaiting its resp
         self.write_paused = False
         self.last_heard = 0.0
@@ -345,7 +346,8 @@ class Conn(asyncio.Protocol):
         self.hub.deliver(self.loop.time())
 
     def data_received(self, data: bytes) -> None:
-        broken = False
+        if self.broken:
+            return  # (past a framing error: only the answers still owed go out, then it closes)
         try:
             events = self.framer.feed(data)
         except self.framing_error as exc:
@@ -353,9 +355,9 @@ class Conn(asyncio.Protocol):
             # still answered (FramingError.events), then the connection closes.
             self.stats["framing_errors"] += 1
             events = getattr(exc, "events", [])
-            broken = True
+            self.broken = True
             if not events:
-                self.close()
+                self._close_when_answered()
                 return
         now = self.loop.time()
         self.wall = self.hub.tick()
@@ -378,8 +380,8 @@ class Conn(asyncio.Protocol):
         if drop:
             self.stats["faults_dropped"] += 1
             self.close()
-        elif broken:
-            self.close()
+        elif self.broken:
+            self._close_when_answered()
 
     # --- output ----------------------------------------------------------------------------------
 
@@ -403,6 +405,14 @@ class Conn(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
             self.stats["pdus_out"] += 1
+            if self.broken and not self.unanswered:
+                self.close()
+
+    def _close_when_answered(self) -> None:
+        """Close now, or once the answers held back by the configured latency are written
+        (the last of them closes it, in _late)."""
+        if not self.unanswered:
+            self.close()
 
     def next_seq(self) -> int:
         self.seq = self.seq + 1 if self.seq < 0x7FFFFFFF else 1

@@ -57,3 +57,20 @@ async def test_an_enquire_link_before_garbage_is_answered(smsc: FakeSMSC) -> Non
     [answer] = await client.wait_closed()
     assert isinstance(answer, EnquireLinkResp) and answer.sequence_number == link.sequence_number
     await client.close()
+
+
+async def test_answers_held_back_by_latency_still_go_out_before_the_close() -> None:
+    from smsengine.fakesmsc import config_from_dict
+    from tests._support.smpp_client import running
+
+    config = config_from_dict({"latency": {"kind": "fixed", "value": 0.2}})
+    async with running(config) as smsc:
+        client = await SmppClient.connect(smsc.port)
+        assert (await client.bind()).command_status == 0
+        submit = client.submit_sm()
+        await client.send(submit, GARBAGE)
+        await client.send(client.submit_sm())  # (after the garbage: never read)
+        answers = await client.wait_closed(timeout=3)
+        assert [(type(p), p.sequence_number) for p in answers] == [
+            (SubmitSmResp, submit.sequence_number)]
+        await client.close()

@@ -15,6 +15,7 @@ from .config import (
 from .engine import Engine
 from .mo import MoMessage
 from .model import (
+    DeliveryFailure,
     Message,
     MessageEvent,
     MessageExpiredError,
@@ -35,6 +36,7 @@ __all__ = [
     "ChannelConfig",
     "CorrelationRecord",
     "CorrelationStore",
+    "DeliveryFailure",
     "Engine",
     "EngineConfig",
     "EngineConfigError",

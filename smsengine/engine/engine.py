@@ -365,7 +365,7 @@ class Engine:
         handle = change.handle
         if change.part is not None:
             if handle is None and statuses is not None:
-                statuses.update_part(ref, change.part, new, change.smsc_id, at)
+                statuses.update_part(ref, change.part, new, change.smsc_id, at, change.reason)
             return
         if handle is None:  # (after a restart: only the store knew it)
             reference = None

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Self
 
 import msgspec
 
-from .model import MessageState
+from .model import DeliveryFailure, MessageState
 from .status import MessageStatus, PartStatus
 from .stores import CorrelationRecord
 
@@ -380,7 +380,7 @@ class SqliteStatusStore(_FileStore):
         self._write(status)
 
     def update_part(self, ref: str, index: int, state: MessageState, smsc_id: str,
-                    at: float) -> None:
+                    at: float, reason: DeliveryFailure | None = None) -> None:
         status = self.get(ref)
         if status is None:
             status = MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False)
@@ -390,7 +390,8 @@ class SqliteStatusStore(_FileStore):
                                   state=state, submitted_at=old.submitted_at if old else None,
                                   done_at=at)
         self._write(msgspec.structs.replace(
-            status, parts=tuple(parts[i] for i in sorted(parts))))
+            status, parts=tuple(parts[i] for i in sorted(parts)),
+            reason=status.reason if status.reason is not None else reason))
 
     def finish(self, ref: str, state: MessageState, at: float) -> None:
         status = self.get(ref) or MessageStatus(ref=ref, state=state, final=True)

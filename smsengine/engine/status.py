@@ -88,8 +88,9 @@ class StatusStore(Protocol):
         """Keep (or replace) a message's status."""
 
     def update_part(self, ref: str, index: int, state: MessageState, smsc_id: str,
-                    at: float) -> None:
-        """A part of a message known only by ref (submitted by an earlier run) moved."""
+                    at: float, reason: DeliveryFailure | None = None) -> None:
+        """A part of a message known only by ref (submitted by an earlier run) moved; a
+        failed receipt's ``reason`` is kept as the message's if it has none yet."""
 
     def finish(self, ref: str, state: MessageState, at: float) -> None:
         """A message known only by ref reached its final state."""

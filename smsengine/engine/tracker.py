@@ -200,6 +200,7 @@ class Change(msgspec.Struct, frozen=True, gc=False):
     smsc_id: str = ""  # the carrier's id of the part, once it has one
     error: BaseException | None = None
     final: bool = False  # nothing more will happen to the message
+    reason: DeliveryFailure | None = None  # what a part's receipt said, if not DELIVERED
 
 
 class Observer(Protocol):
@@ -648,7 +649,7 @@ class ChannelTracker:
                     self._receipt_one(handle, part, state, now)
                     store.forget(handle.ref)
                     return
-            self._receipt(record, state, now)
+            self._receipt(record, state, now, reason)
             return
         self._keep_early(candidates, state, now, reason)
 
@@ -701,7 +702,8 @@ class ChannelTracker:
                 early.pop(alias, None)
         self.counters["receipts_unmatched"] += gone
 
-    def _receipt(self, record: CorrelationRecord, state: MessageState, now: float) -> None:
+    def _receipt(self, record: CorrelationRecord, state: MessageState, now: float,
+                 reason: DeliveryFailure | None = None) -> None:
         ref = record.message_ref
         handle = self._tracked.get(ref)
         if handle is not None:
@@ -716,7 +718,7 @@ class ChannelTracker:
         tracker = self.tracker
         if tracker.observers:
             tracker._emit(ref, _SUBMITTED, state, now, Change(None, record.segment,
-                                                               record.message_id))
+                                                               record.message_id, reason=reason))
         if len(states) == record.segments:
             worst = max((STATE_BY_CODE[s] for s in states.values()), key=RANK.__getitem__)
             if tracker.observers:  # (heard, so recorded, before the store lets go of it)

@@ -213,3 +213,22 @@ async def test_a_sqlite_store_passed_in_keeps_statuses_too(tmp_path: Path) -> No
         assert await handle.wait(5) is MessageState.DELIVERED
         assert engine.statuses is not None
         assert engine.statuses.get(handle.ref) is not None
+
+
+async def test_a_failure_reason_after_a_restart_is_in_the_status(tmp_path: Path) -> None:
+    from smsengine.engine import DeliveryFailure
+
+    store = tmp_path / "engine.db"
+    receipts = {"delay": {"kind": "fixed", "value": 1.0}, "statuses": {"UNDELIV": 1.0},
+                "err_codes": {"UNDELIV": "0x0A1"}}
+    async with FakeSMSC(smsc_config(receipts=receipts)) as smsc:
+        cfg = engine_config(smsc.port, store=str(store))
+        async with Engine(cfg) as first:
+            await first.wait_ready(5)
+            handle = await first.send(msg(1))
+            await eventually(lambda: handle.state is MessageState.SUBMITTED, 5)
+        async with Engine(cfg) as second:
+            await eventually(lambda: len(second.store) == 0, 10)
+            status = second.status(handle.ref)
+            assert status is not None and status.state is MessageState.UNDELIVERABLE
+            assert status.reason == DeliveryFailure(stat="UNDELIV", err="0x0A1")

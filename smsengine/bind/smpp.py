@@ -429,12 +429,13 @@ class SmppBind(asyncio.Protocol):
             elif type(event) is ConnectionDead:
                 self.close_reason = event.reason
                 if self._transport is not None:
-                    if event.write_first:
+                    if event.answers:
                         # Answers to the PDUs that came whole ahead of garbage (deliver_sm
-                        # acks) go to the socket first: the kernel still sends them after the
-                        # abort. Not a graceful close(): a peer that sends garbage may never
-                        # read (or answer a TLS shutdown), and would hold the connection open.
-                        self._flush()
+                        # acks), and nothing else queued: best effort (written now if the
+                        # socket takes them; unread input at the abort may still reset it).
+                        # Not a graceful close(): a peer that sends garbage may never read
+                        # (or answer a TLS shutdown), and would hold the connection open.
+                        self._transport.write(event.answers)
                     self._transport.abort()
             elif type(event) is ProtocolError:
                 self._emit("protocol_error", event.detail)

@@ -394,13 +394,15 @@ class CmppSession:
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
         dead = None
+        mark = 0
         try:
             pdus = self._framer.feed(data)
         except FramingError as exc:
             # The stream is broken, but the PDUs that came whole before the bad length are
             # answered and settled first (an accepted SUBMIT must not end unknown, a DELIVER
-            # must be acked); the ConnectionDead after them closes the connection.
-            pdus, dead = exc.events, ConnectionDead(str(exc), write_first=True)
+            # must be acked); the ConnectionDead after them, carrying their answers (what is
+            # queued from ``mark`` on), closes the connection.
+            pdus, dead, mark = exc.events, str(exc), len(self._out)
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending
@@ -423,7 +425,9 @@ class CmppSession:
             else:
                 self._incoming(pdu, events)
         if dead is not None:
-            events.append(dead)
+            out = self._out
+            events.append(ConnectionDead(dead, answers=b"".join(out[mark:])))
+            del out[mark:]
         return events
 
     def _unmatched(self, pdu: Any, events: list[SessionEvent]) -> None:

@@ -294,6 +294,9 @@ def _check_smpp_bind(ch: ChannelConfig, where: str) -> None:
     """The bind's C-octet strings (SMPP 3.4 section 4.1), checked by building the bind PDU, so
     the limits are the codec's and the error names the field that does not fit. Its message
     states the limit, never the value (a password must not end up in a log)."""
+    for name in ("system_id", "password", "system_type"):
+        if not isinstance(getattr(ch, name), str):  # (built in Python, not loaded: msgspec checks)
+            raise EngineConfigError(f"{where}.{name}", "must be a str")
     try:
         BindTransceiver(system_id=ch.system_id, password=ch.password,
                         system_type=ch.system_type)

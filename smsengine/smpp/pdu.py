@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import struct
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from threading import get_ident
 from typing import Annotated, Any, ClassVar, Final
 
@@ -1003,11 +1003,31 @@ def _dec_unsuccess(body: bytes, p: int) -> tuple[tuple[UnsuccessSme, ...], int]:
 # --- the PDUs (SMPP 3.4 chapter 4) ---------------------------------------------------------------
 
 
+def _fields_without_password(pdu: Any) -> Iterator[tuple[str, Any]]:
+    """A PDU's fields as its repr shows them (defaults left out), the password as
+    ``<redacted>``: a repr ends up in logs and errors, and a secret must not."""
+    for field in msgspec.structs.fields(pdu):
+        value = getattr(pdu, field.name)
+        if value == field.default:
+            continue
+        yield field.name, _REDACTED if field.name == "password" else value
+
+
+class _Redacted:
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+_REDACTED: Final = _Redacted()
+
+
 def _repr_without_password(pdu: Any) -> str:
-    """A PDU's repr with its password shown as ``'***'``: a repr ends up in logs and errors,
-    and a secret must not."""
-    shown = msgspec.structs.replace(pdu, password="***") if pdu.password else pdu
-    return msgspec.Struct.__repr__(shown)
+    shown = ", ".join(f"{name}={value!r}" for name, value in _fields_without_password(pdu))
+    return f"{type(pdu).__name__}({shown})"
+
+
+def _rich_repr_without_password(pdu: Any) -> list[tuple[str, Any]]:
+    return list(_fields_without_password(pdu))
 
 
 class _Bind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -1020,6 +1040,7 @@ class _Bind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     address_range: Str41 = ""
 
     __repr__ = _repr_without_password
+    __rich_repr__ = _rich_repr_without_password
 
 
 class _BindResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):
@@ -1061,6 +1082,7 @@ class Outbind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     password: Str9 = ""
 
     __repr__ = _repr_without_password
+    __rich_repr__ = _rich_repr_without_password
 
 
 class UnbindResp(Response, frozen=True, kw_only=True, repr_omit_defaults=True):

@@ -326,17 +326,18 @@ class ConnectionDead(SessionEvent):
     output stayed blocked for a whole response_timeout, or the byte stream cannot be framed
     any more.
 
-    ``write_first``: the stream broke after PDUs that came whole before the bad length; their
-    events come first and their answers (deliver_sm_resp …) are queued, so write
-    :meth:`Session.data_to_send` before closing. Otherwise close without writing: a request
-    queued but not yet written then ends NotSentError (safe to retry), not outcome-unknown.
+    ``answers``: the stream broke after PDUs that came whole before the bad length; their
+    events come first, and their answers (deliver_sm_resp …) are here, taken out of the
+    output, to be written (best effort) before the connection is aborted. Nothing else that was
+    queued is written: a request queued but not yet written ends NotSentError (safe to retry),
+    not outcome-unknown.
     """
 
-    __slots__ = ("reason", "write_first")
+    __slots__ = ("answers", "reason")
 
-    def __init__(self, reason: str, *, write_first: bool = False) -> None:
+    def __init__(self, reason: str, *, answers: bytes = b"") -> None:
         self.reason = reason
-        self.write_first = write_first
+        self.answers = answers
 
 
 class ProtocolError(SessionEvent):
@@ -535,13 +536,15 @@ class Session:
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
         dead = None
+        mark = 0
         try:
             pdus = self._feed(data)
         except FramingError as exc:
             # The stream is broken, but the PDUs that came whole before the bad length are
             # answered and settled first (an accepted submit_sm must not end unknown, a
-            # deliver_sm must be acked); the ConnectionDead after them closes the connection.
-            pdus, dead = exc.events, ConnectionDead(str(exc), write_first=True)
+            # deliver_sm must be acked); the ConnectionDead after them, carrying their answers
+            # (what is queued from ``mark`` on), closes the connection.
+            pdus, dead, mark = exc.events, str(exc), len(self._out)
         self._last_heard = now
         events: list[SessionEvent] = []
         pending = self._pending
@@ -593,7 +596,9 @@ class Session:
             else:
                 self._incoming(pdu, events)  # type: ignore[arg-type]
         if dead is not None:
-            events.append(dead)
+            out = self._out
+            events.append(ConnectionDead(dead, answers=b"".join(out[mark:])))
+            del out[mark:]
         return events
 
     def _internal_response(self, entry: _Pending, pdu: Response,

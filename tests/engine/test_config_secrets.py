@@ -147,3 +147,12 @@ def test_the_longest_smpp_fields_load() -> None:
     cfg = engine_config_from_dict({"channels": [channel(
         system_id="s" * 15, password="p" * 8, system_type="t" * 12, default_source="S" * 20)]})
     assert cfg.channels[0].system_type == "t" * 12
+
+
+def test_a_password_of_the_wrong_type_is_named_without_its_value() -> None:
+    from smsengine.engine import ChannelConfig, EngineConfig, EngineConfigError
+
+    with pytest.raises(EngineConfigError, match=r"channels\[0\]\.password") as info:
+        EngineConfig(channels=[ChannelConfig(name="a", host="h", port=1, system_id="s",
+                                             password=b"hunter2")])  # type: ignore[arg-type]
+    assert "hunter2" not in str(info.value)

@@ -18,6 +18,7 @@ from smsengine.smpp import (
     EnquireLink,
     EnquireLinkResp,
     Framer,
+    NotSentError,
     SubmitSm,
     SubmitSmResp,
     Tag,
@@ -45,8 +46,11 @@ def bound(**kwargs: Any) -> Session:
     return session
 
 
-def written(session: Session) -> list[Any]:
-    return Framer().feed(session.data_to_send())
+def answers(events: list[Any]) -> list[Any]:
+    """What the ConnectionDead at the end asks the adapter to write before it aborts."""
+    dead = events[-1]
+    assert isinstance(dead, ConnectionDead)
+    return Framer().feed(dead.answers)
 
 
 def receipt(seq: int) -> DeliverSm:
@@ -77,7 +81,7 @@ def test_a_deliver_sm_before_garbage_is_acked_before_the_close() -> None:
     incoming = events[0]
     assert isinstance(incoming, IncomingRequest) and incoming.acked
     assert incoming.pdu == deliver
-    assert written(session) == [DeliverSmResp(sequence_number=41)]
+    assert answers(events) == [DeliverSmResp(sequence_number=41)]
 
 
 def test_a_receipt_read_short_before_garbage_is_acked_before_the_close() -> None:
@@ -86,7 +90,7 @@ def test_a_receipt_read_short_before_garbage_is_acked_before_the_close() -> None
     assert [type(e) for e in events] == [ReceiptReceived, ConnectionDead]
     got = events[0]
     assert isinstance(got, ReceiptReceived) and got.receipt.message_id == "M1"
-    assert written(session) == [DeliverSmResp(sequence_number=42)]
+    assert answers(events) == [DeliverSmResp(sequence_number=42)]
 
 
 def test_everything_before_garbage_is_handled_in_order() -> None:
@@ -106,11 +110,11 @@ def test_everything_before_garbage_is_handled_in_order() -> None:
     assert [type(e) for e in events] == [
         ResponseReceived, IncomingRequest, ResponseReceived, ConnectionDead]
     assert [e.token for e in events if isinstance(e, ResponseReceived)] == ["a", "b"]
-    assert written(session) == [DeliverSmResp(sequence_number=50),
+    assert answers(events) == [DeliverSmResp(sequence_number=50),
                                 EnquireLinkResp(sequence_number=51)]
     dead = events[-1]
     assert isinstance(dead, ConnectionDead) and "command_length" in dead.reason
-    assert dead.write_first  # the adapter writes those answers before it closes
+    assert session.data_to_send() == b""  # (the answers travel with the ConnectionDead)
 
 
 def test_bytes_after_the_failure_only_repeat_that_the_connection_is_dead() -> None:
@@ -123,9 +127,21 @@ def test_bytes_after_the_failure_only_repeat_that_the_connection_is_dead() -> No
 
 
 def test_a_dead_peer_is_closed_without_writing_what_is_queued() -> None:
-    """Only a framing error asks for the queued output to be written first."""
+    """Only a framing error carries answers to write first (and only those)."""
     session = bound(response_timeout=5.0, enquire_link_interval=10.0)
     assert session.handle_timer(10.0) == []  # enquire_link queued
     session.data_to_send()
     [dead] = session.handle_timer(15.0)
-    assert isinstance(dead, ConnectionDead) and not dead.write_first
+    assert isinstance(dead, ConnectionDead) and dead.answers == b""
+
+
+def test_a_request_queued_in_the_same_tick_as_garbage_is_not_sent_and_not_unknown() -> None:
+    # Only the answers to what came before the garbage go out: a submit_sm queued but not yet
+    # written stays unwritten, so it fails NotSentError (safe to retry), not outcome-unknown.
+    session = bound()
+    session.send_request(SubmitSm(destination_addr="8613800138000"), 1.0, "queued")
+    deliver = DeliverSm(sequence_number=43, short_message=b"TD")
+    events = session.receive_data(deliver.encode() + GARBAGE, 1.0)
+    assert answers(events) == [DeliverSmResp(sequence_number=43)]
+    [failed] = [e for e in session.connection_lost("aborted") if isinstance(e, RequestFailed)]
+    assert failed.token == "queued" and isinstance(failed.error, NotSentError)

@@ -234,12 +234,6 @@ class MessageHandle(msgspec.Struct, gc=False, eq=False):
             self._done = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._done), timeout)
 
-    def _resolve(self) -> None:
-        """Wake the waiters of a message the tracker just finished."""
-        done = self._done
-        if done is not None and not done.done():
-            done.set_result(self.state)
-
 
 _E = TypeVar("_E", bound=BaseException)
 

@@ -392,7 +392,7 @@ class Tracker:
         if error is not None:
             handle.error = _untraced(error)  # type: ignore[assignment]
         handle.done_at = at
-        done = handle._done  # (wait()'s future, if anyone waits: MessageHandle._resolve inline)
+        done = handle._done  # wait()'s future, if anyone waits: woken here
         if done is not None and not done.done():
             done.set_result(state)
         for part in handle.segments:

@@ -232,3 +232,19 @@ async def test_a_failure_reason_after_a_restart_is_in_the_status(tmp_path: Path)
             status = second.status(handle.ref)
             assert status is not None and status.state is MessageState.UNDELIVERABLE
             assert status.reason == DeliveryFailure(stat="UNDELIV", err="0x0A1")
+
+
+async def test_restart_events_kept_for_a_later_iterator_are_bounded() -> None:
+    # Events of messages finished after a restart wait for the first iterator even with
+    # nobody listening, but in the bounded queue: past event_queue the oldest go, counted.
+    from smsengine.engine.tracker import Change
+
+    engine = Engine(engine_config(9, event_queue=3))
+    for i in range(5):
+        engine._observe(f"old-{i}", MessageState.SUBMITTED, MessageState.DELIVERED, 1.0,
+                        Change(None, final=True))
+    assert engine.events_dropped == 2
+    events = engine.events()
+    got = [await asyncio.wait_for(anext(events), 1) for _ in range(3)]
+    assert [e.ref for e in got if isinstance(e, MessageEvent)] == ["old-2", "old-3", "old-4"]
+    await events.aclose()

@@ -537,3 +537,20 @@ def test_receipts_after_a_restart_finish_a_message_one_of_whose_parts_was_final_
     second.channel("a", error_for=error_for_status).on_receipt("p1", S.UNDELIVERABLE, 5.0)
     assert heard[-1] == (S.UNDELIVERABLE, True)  # the worst of DELIVERED and UNDELIVERABLE
     assert store._segments == {}  # (nothing left behind)
+
+
+def test_the_deadline_heap_stays_within_twice_what_is_tracked() -> None:
+    # Finished messages leave their deadline behind (skipped when due); the heap is compacted
+    # once those outnumber the live ones, so a day-long validity does not keep a campaign.
+    w = World()
+    w.tracker.unobserve(w._heard)
+    for i in range(5000):
+        h = w.message()
+        h.expires_at = 86400.0
+        w.tracker._deadline(h, 86400.0)
+        w.send(h)
+        w.channel.on_accepted(part(h), f"d{i}", 2.0)
+        w.channel.on_receipt(f"d{i}", S.DELIVERED, 3.0)
+        # (checked as a deadline is pushed, while that message is tracked: 2 * 1 + 1024)
+        assert len(w.tracker._deadlines) <= 2 + 1024
+    assert not w.tracker.tracked

@@ -57,7 +57,8 @@ class Channel:
                  on_mo: Callable[[MoMessage], None],
                  on_event: Callable[[BindEvent], None],
                  suppressed: Callable[[Message], bool] | None = None,
-                 suppressed_kinds: frozenset[str] = frozenset()) -> None:
+                 suppressed_kinds: frozenset[str] = frozenset(),
+                 on_handover: Callable[[], None] | None = None) -> None:
         self.config = config
         self.name = config.name
         self.adapter = adapter
@@ -68,6 +69,11 @@ class Channel:
         self.max_parts = config.max_parts
         self._on_mo = on_mo
         self._on_event = on_event
+        # Called before the dispatcher yields the loop after handing parts to binds, so before
+        # any of their bytes can be written (a bind writes in a later callback): a durable
+        # outbox commits there that they may have left (Engine.before_write).
+        self._on_handover = on_handover
+        self._handed = False
         # Opt-outs are checked again when a message leaves its lane (one queued before its
         # number opted out must still not go): for these kinds, with this predicate.
         self._suppressed = suppressed
@@ -249,6 +255,8 @@ class Channel:
         bucket = self.bucket
         batch = 0
         while self._running:
+            if self._handed:
+                self._handover()
             if not lanes:
                 await self._sleep(None)
                 continue
@@ -262,6 +270,8 @@ class Channel:
                 # No TPS to keep to: fill the bind's window in one go. It leaves in one write
                 # when we yield, and the responses get their turn.
                 self._burst(bind, now)
+                if self._handed:
+                    self._handover()
                 await asyncio.sleep(0)
                 continue
             item = lanes.peek()
@@ -294,7 +304,16 @@ class Channel:
             if batch >= 256 or not lanes or bind.session.window_free <= 0:
                 # Yield now and then so results get processed and others get the loop.
                 batch = 0
+                if self._handed:
+                    self._handover()
                 await asyncio.sleep(0)
+
+    def _handover(self) -> None:
+        """Parts were handed to binds since the last call: tell the engine's hook (if any)
+        before the loop can write them."""
+        self._handed = False
+        if self._on_handover is not None:
+            self._on_handover()
 
     def _burst(self, bind: Any, now: float) -> None:
         """Hand ``bind`` as many queued items as its window takes, in lane order. Runs of
@@ -307,8 +326,10 @@ class Channel:
         sent = 0
         for i, item in enumerate(items):
             if type(item) is MessageHandle and item._next == 0:
-                # (Only a message with a validity can have ended while queued: lapsed.)
-                if ((item.expires_at is not None or item.message.kind in refuse)
+                # A message can have ended while queued only if cancelled (done_at set), or
+                # with a validity (lapsed) or a kind that opt-outs stop (refused).
+                if item.done_at is not None or (
+                        (item.expires_at is not None or item.message.kind in refuse)
                         and self._skip(item, wall)):
                     continue
                 segments = item.segments
@@ -356,6 +377,7 @@ class Channel:
         except NotSentError:
             return 0
         self._track.on_submitted(batch, queued, now, time.time())
+        self._handed = True
         return queued
 
     def _push_back(self, items: list[Any]) -> None:
@@ -387,6 +409,7 @@ class Channel:
                 bind = None
                 continue
             self._track.on_submitted((segment,), 1, now, time.time())
+            self._handed = True
             index += 1
             sent += 1
         return sent
@@ -405,6 +428,7 @@ class Channel:
                 bind = None
                 continue
             self._track.on_submitted((segment,), 1, now, time.time())
+            self._handed = True
             return 1
 
     # --- answers, receipts, MO: reported to the tracker -----------------------------------------

@@ -113,13 +113,18 @@ class _Route:
 
 
 class Engine:
-    """See the module docstring. ``store``/``suppression`` override the configured stores."""
+    """See the module docstring. ``store``/``suppression`` override the configured stores;
+    ``statuses`` is where statuses are kept instead of the engine's own SQLite status store
+    (the daemon's outbox is one)."""
 
     def __init__(self, config: EngineConfig, *, store: CorrelationStore | None = None,
-                 suppression: SuppressionStore | None = None) -> None:
+                 suppression: SuppressionStore | None = None,
+                 statuses: StatusStore | None = None) -> None:
         self.config = config
         self._store_arg = store
         self._suppression_arg = suppression
+        self._statuses_arg = statuses
+        self._write_hooks: list[Callable[[], None]] = []
         self.channels: dict[str, Channel] = {}
         self._routes: list[_Route] = []
         self._only: Channel | None = None
@@ -147,7 +152,7 @@ class Engine:
         self.suppression: SuppressionStore = (suppression if suppression is not None
                                               else MemorySuppressionStore())
         #: Statuses that outlive the process (with the SQLite store), else None.
-        self.statuses: StatusStore | None = None
+        self.statuses: StatusStore | None = statuses
         self.tracker = self._new_tracker()
         self._pruned = 0.0
 
@@ -176,7 +181,9 @@ class Engine:
             self.store = SqliteCorrelationStore(cfg.store)
             if self._suppression_arg is None:
                 self.suppression = SqliteSuppressionStore(cfg.store)
-        if isinstance(self.store, SqliteCorrelationStore):
+        if self._statuses_arg is not None:
+            self.statuses = self._statuses_arg
+        elif isinstance(self.store, SqliteCorrelationStore):
             # (also for one passed in: its file keeps the statuses, so a final state reached
             # after a restart is recorded whether anyone listens or not)
             self.statuses = SqliteStatusStore(self.store.path, retention=cfg.status.retention,
@@ -198,6 +205,7 @@ class Engine:
                 ch_cfg, adapter, tracker, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
                 lane_min_share=cfg.lane_min_share, on_mo=self._mo, on_event=self._bind_event,
                 suppressed=self._is_suppressed, suppressed_kinds=self._suppressed_kinds,
+                on_handover=self._handed_over,
             )
         self._routes = [_Route(r, self.channels, self._folded) for r in cfg.routes]
         if not self._routes:
@@ -248,8 +256,31 @@ class Engine:
 
     # --- sending --------------------------------------------------------------------------------
 
-    def submit(self, message: Message) -> MessageHandle:
-        """Queue a message now (no awaiting); raises MessageRefusedError when it cannot go."""
+    def before_write(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` whenever a channel has handed parts to binds, before the event loop
+        can write any of them: what observers heard up to then (parts moving to SENDING) is
+        what may have left. A durable outbox commits there, so that after a crash it knows
+        which messages may have reached a carrier (never to be sent again blindly) and which
+        cannot have (to be sent)."""
+        self._write_hooks.append(hook)
+
+    def _handed_over(self) -> None:
+        for hook in self._write_hooks:
+            hook()
+
+    def cancel(self, ref: str) -> bool:
+        """Cancel the message ``ref`` if none of it has left yet: it ends CANCELLED (True).
+        False when the engine does not track it, it is final, or a part is with a carrier."""
+        handle = self.tracker.tracked.get(ref)
+        if handle is None:
+            return False
+        track = self.tracker.channels.get(handle.channel)
+        return track is not None and track.cancel(handle, time.time())
+
+    def submit(self, message: Message, *, ref: str | None = None) -> MessageHandle:
+        """Queue a message now (no awaiting); raises MessageRefusedError when it cannot go.
+        ``ref`` names the message (its handle's ref) instead of a generated one: the daemon
+        gives its outbox ids, so that receipts after a restart come back under them."""
         if not self._started:
             raise MessageRefusedError("the engine is not started",
                                       status=CommandStatus.ESME_RSYSERR, retriable=True)
@@ -280,7 +311,7 @@ class Engine:
         channel = self._only
         if channel is None or channel.alarm:
             channel = self._route(message)
-        handle = MessageHandle(new_ref(), message)
+        handle = MessageHandle(new_ref() if ref is None else ref, message)
         validity = message.validity
         if validity is None:
             validity = default

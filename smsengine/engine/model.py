@@ -51,6 +51,9 @@ class MessageState(enum.Enum):
     # Parts only: handed to a bind, not yet answered. Last, so that the stored codes of the
     # states before it (STATE_CODES, kept in SQLite) did not change when it was added.
     SENDING = "sending"
+    # Cancelled by the caller before any part left (Engine.cancel). Appended for the same
+    # reason as SENDING.
+    CANCELLED = "cancelled"
 
     __hash__ = object.__hash__
 
@@ -61,7 +64,7 @@ class MessageState(enum.Enum):
 
 FINAL_STATES = frozenset({
     MessageState.DELIVERED, MessageState.UNDELIVERABLE, MessageState.EXPIRED,
-    MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN,
+    MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN, MessageState.CANCELLED,
 })
 
 # Receipt message_state -> our state; ACCEPTED/ENROUTE are not final.
@@ -81,6 +84,7 @@ RANK: dict[MessageState, int] = {
     MessageState.UNDELIVERABLE: 3,
     MessageState.REJECTED: 4,
     MessageState.FAILED: 5,
+    MessageState.CANCELLED: 6,
 }
 STATE_CODES = {s: i for i, s in enumerate(MessageState)}
 STATE_BY_CODE = dict(enumerate(MessageState))

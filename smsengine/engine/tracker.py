@@ -99,14 +99,16 @@ _EXPIRED = MessageState.EXPIRED
 _REJECTED = MessageState.REJECTED
 _FAILED = MessageState.FAILED
 _UNKNOWN = MessageState.UNKNOWN
+_CANCELLED = MessageState.CANCELLED
 _RECEIPT_STATES = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _UNKNOWN})
-_FINAL = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _FAILED, _UNKNOWN})
+_FINAL = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _FAILED, _UNKNOWN,
+                    _CANCELLED})
 
 #: A part's legal moves: old state -> the states it may go to.
 PART_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     # handed to a bind; refused locally before it left (opted out while queued); its
-    # validity lapsed before it left
-    _QUEUED: frozenset({_SENDING, _FAILED, _EXPIRED}),
+    # validity lapsed before it left; cancelled by the caller before any part left
+    _QUEUED: frozenset({_SENDING, _FAILED, _EXPIRED, _CANCELLED}),
     # accepted; sent again (throttled, retriable, not sent); refused; never answered
     _SENDING: frozenset({_SUBMITTED, _QUEUED, _FAILED, _UNKNOWN}),
     # its receipt (UNKNOWN also when none came within the TTL)
@@ -117,7 +119,7 @@ PART_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
 #: was accepted; it ends in the worst state of its parts. So from QUEUED it ends only in a
 #: state a part reaches without being accepted: refused, unanswered, expired while queued.
 MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
-    _QUEUED: frozenset({_SUBMITTED, _FAILED, _UNKNOWN, _EXPIRED}),
+    _QUEUED: frozenset({_SUBMITTED, _FAILED, _UNKNOWN, _EXPIRED, _CANCELLED}),
     _SUBMITTED: _RECEIPT_STATES | {_FAILED},
 }
 
@@ -239,6 +241,10 @@ class Tracker:
         #: default: the insert into a large dict cost ~0.3 µs a message (docs/performance.md).
         self.recent: dict[str, MessageHandle] = {}
         self._recent = recent
+        #: True while :meth:`settle` ends what the stopped engine left: those moves are the
+        #: engine's bookkeeping at stop, not news from a carrier, and an observer that will
+        #: resume the messages in a later run (the daemon's outbox) leaves them out.
+        self.settling = False
 
     def channel(self, name: str, *, error_for: Callable[[int], BaseException],
                 counters: dict[str, int] | None = None, id_style: IdStyle = "auto",
@@ -327,6 +333,13 @@ class Tracker:
         part -> channel would otherwise be a cycle the collector cannot free)."""
         if not self.tracked:
             return
+        self.settling = True
+        try:
+            self._settle(now)
+        finally:
+            self.settling = False
+
+    def _settle(self, now: float) -> None:
         # One error of each kind for all: a campaign stopped half-way can leave a million.
         not_sent = NotSentError("the engine stopped before the message was sent")
         unknown = OutcomeUnknownError("the engine stopped before the message's outcome was known")
@@ -604,6 +617,20 @@ class ChannelTracker:
             tracker._part(handle, part, _FAILED, now)
         handle._open = handle._unsubmitted = 0
         tracker._finish(handle, _FAILED, now, error)
+
+    def cancel(self, handle: MessageHandle, now: float) -> bool:
+        """The caller cancels a queued message: it ends CANCELLED, with every part, if none of
+        them has left yet (True); a message with a part handed to a bind, or already final,
+        is left as it is (False). The dispatcher drops it when it comes to it in its lane."""
+        if handle.done_at is not None or handle._next or any(
+                part.state is not _QUEUED for part in handle.segments):
+            return False
+        tracker = self.tracker
+        for part in handle.segments:
+            tracker._part(handle, part, _CANCELLED, now)
+        handle._open = handle._unsubmitted = 0
+        tracker._finish(handle, _CANCELLED, now)
+        return True
 
     def lapse(self, handle: MessageHandle, now: float) -> None:
         """The message's validity lapsed before all of it left: every part still queued ends

@@ -203,12 +203,25 @@ def expired_while_queued(w: World) -> None:
     assert h.state is S.EXPIRED and part(h).state is S.EXPIRED and not h.error.retriable
 
 
+def cancelled_while_queued(w: World) -> None:
+    # Nothing of it left: cancelled, every part with it. Once a part is with a bind, or the
+    # message is final, a cancel changes nothing.
+    h = w.message(parts=2)
+    assert w.channel.cancel(h, 2.0)
+    assert h.state is S.CANCELLED and [p.state for p in h.segments] == [S.CANCELLED] * 2
+    assert h.ref not in w.tracker.tracked and not w.channel.cancel(h, 3.0)
+    h = w.message(parts=2)
+    w.channel.on_submitted([part(h, 0)], 1, 1.0, 1.0)
+    assert not w.channel.cancel(h, 2.0)
+    assert h.state is S.QUEUED and part(h, 1).state is S.QUEUED
+
+
 SCENARIOS: list[Callable[[World], None]] = [
     *(accepted_then_receipt(s) for s in
       (S.DELIVERED, S.UNDELIVERABLE, S.EXPIRED, S.REJECTED, S.UNKNOWN)),
     no_receipt_asked, refused_permanently, throttled_then_accepted, retried_until_exhausted,
     not_sent_then_unknown, opted_out_while_queued, failed_part_after_another_submitted,
-    receipt_ttl_expired, expired_while_queued,
+    receipt_ttl_expired, expired_while_queued, cancelled_while_queued,
 ]
 
 

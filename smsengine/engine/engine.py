@@ -277,10 +277,12 @@ class Engine:
         track = self.tracker.channels.get(handle.channel)
         return track is not None and track.cancel(handle, time.time())
 
-    def submit(self, message: Message, *, ref: str | None = None) -> MessageHandle:
+    def submit(self, message: Message, *, ref: str | None = None,
+               channel: str | None = None) -> MessageHandle:
         """Queue a message now (no awaiting); raises MessageRefusedError when it cannot go.
         ``ref`` names the message (its handle's ref) instead of a generated one: the daemon
-        gives its outbox ids, so that receipts after a restart come back under them."""
+        gives its outbox ids, so that receipts after a restart come back under them.
+        ``channel`` sends it on that channel, bypassing the routes."""
         if not self._started:
             raise MessageRefusedError("the engine is not started",
                                       status=CommandStatus.ESME_RSYSERR, retriable=True)
@@ -289,6 +291,45 @@ class Engine:
             known = tracker.known(message.reference)
             if known is not None:
                 return known  # idempotent: the same reference is the same message
+        if len(tracker.tracked) >= self.config.max_tracked:
+            raise MessageRefusedError(
+                f"{len(tracker.tracked)} messages in flight (max_tracked)",
+                status=CommandStatus.ESME_RMSGQFUL, retriable=True)
+        handle, target, pdus = self._prepare(message, ref, channel)
+        try:
+            target.enqueue(handle, pdus)
+        except LaneFull as exc:
+            raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
+                                      retriable=True) from None
+        return handle
+
+    def check(self, message: Message, *, channel: str | None = None) -> int:
+        """Whether ``message`` could be sent now, as :meth:`submit` would judge it, without
+        queueing it: the number of parts it takes on the channel its route picks, or
+        MessageRefusedError naming what is wrong (the kind, the number, the text, the
+        route, an opt-out). The daemon answers a request with this before the message waits
+        in its outbox."""
+        if not self._started:
+            raise MessageRefusedError("the engine is not started",
+                                      status=CommandStatus.ESME_RSYSERR, retriable=True)
+        _, target, pdus = self._prepare(message, None, channel)
+        if len(pdus) > target.max_parts:
+            raise MessageRefusedError(
+                f"the text takes {len(pdus)} parts on channel {target.name!r}, which sends at "
+                f"most {target.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
+        return len(pdus)
+
+    def has_room(self, kind: str, channel: str | None = None) -> bool:
+        """Whether the lane of ``kind`` has room on every channel (or on ``channel``): what
+        the daemon's outbox feeds by."""
+        lane = self._folded.get(kind.strip().casefold(), kind)
+        channels = (self.channels.values() if channel is None
+                    else [self.channels[channel]] if channel in self.channels else [])
+        return all(c.lanes.room(lane) > 0 for c in channels)
+
+    def _prepare(self, message: Message, ref: str | None,
+                 channel: str | None) -> tuple[MessageHandle, Channel, list[Any]]:
+        """The checks :meth:`submit` and :meth:`check` share, the route, and the PDUs."""
         # One lookup checks the kind and gives its lane's default validity.
         default = self._lanes.get(message.kind, _NO_LANE)
         if default is _NO_LANE:
@@ -304,13 +345,16 @@ class Engine:
             raise MessageRefusedError(
                 f"{message.destination} opted out of {message.kind} messages",
                 status=CommandStatus.ESME_RX_R_APPN)
-        if len(tracker.tracked) >= self.config.max_tracked:
-            raise MessageRefusedError(
-                f"{len(tracker.tracked)} messages in flight (max_tracked)",
-                status=CommandStatus.ESME_RMSGQFUL, retriable=True)
-        channel = self._only
-        if channel is None or channel.alarm:
-            channel = self._route(message)
+        if channel is not None:
+            target = self.channels.get(channel)
+            if target is None:
+                raise MessageRefusedError(
+                    f"unknown channel {channel!r}: the channels are {', '.join(self.channels)}",
+                    status=CommandStatus.ESME_RSUBMITFAIL)
+        else:
+            target = self._only
+            if target is None or target.alarm:
+                target = self._route(message)
         handle = MessageHandle(new_ref() if ref is None else ref, message)
         validity = message.validity
         if validity is None:
@@ -319,20 +363,15 @@ class Engine:
             start = message.schedule_at
             handle.expires_at = (handle.queued_at if start is None else start) + validity
         try:
-            pdus = channel.build(handle)
+            pdus = target.build(handle)
         except (InvalidPduError, CmppInvalidPduError) as exc:
             # A field the protocol cannot carry (a non-ASCII number, a source too long for
             # the channel): refused with the field named, like any other refusal, so a
             # campaign's send_many goes on past it.
             status = (exc.status if isinstance(exc, InvalidPduError)
                       else CommandStatus.ESME_RSUBMITFAIL)
-            raise MessageRefusedError(f"{channel.name}: {exc}", status=status) from None
-        try:
-            channel.enqueue(handle, pdus)
-        except LaneFull as exc:
-            raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RMSGQFUL,
-                                      retriable=True) from None
-        return handle
+            raise MessageRefusedError(f"{target.name}: {exc}", status=status) from None
+        return handle, target, pdus
 
     def _with_lane(self, message: Message) -> Message:
         """``message`` with its kind named as its lane is (``OTP`` is ``otp``); an unknown kind

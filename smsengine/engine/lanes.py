@@ -122,6 +122,10 @@ class Lanes(Generic[T]):
     def __len__(self) -> int:
         return self._len
 
+    def room(self, kind: str) -> int:
+        """How many more items the lane of ``kind`` takes before it is full."""
+        return self.capacity - len(self._queues.get(kind, self._order[-1]))
+
     def depth(self) -> dict[str, int]:
         return {n: len(q) for n, q in self._queues.items()}
 

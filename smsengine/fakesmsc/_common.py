@@ -8,8 +8,25 @@ module has the rest.
   ``transport.write`` per batch, responses held back by the configured latency.
 - :class:`Server` is what a fake carrier keeps: accounts and logins, admission (the bind's
   window, the account's TPS bucket, injected errors), the receipt and MO job queues with their
-  timer, retries of deliver_sm nobody answered, and the control methods tests use (faults,
-  ``unbind_all``, ``restart``, queuing MO).
+  timer, retries of deliver_sm nobody answered, the limits on connections (below), and the
+  control methods tests use (faults, ``unbind_all``, ``restart``, queuing MO).
+
+The limits that keep idle or hostile clients from shutting the others out (all in the config):
+
+- ``max_connections`` in all and ``max_connections_per_address`` from one remote address. A
+  connection that arrives at either cap evicts the oldest connection (from that address, for
+  the second) that has not bound yet; only when every one there is bound is the newcomer
+  refused. Open-but-unbound connections cost an attacker nothing, so they are the ones to go:
+  256 idle sockets from one address cannot keep a client that binds at once from being served,
+  whereas bound sessions are never dropped for a newcomer.
+- ``pre_bind_timeout``: a connection not bound (SMPP bind, CMPP CONNECT) by then is closed.
+- ``enquire_link_timeout``, the idle timeout: no whole PDU from a connection for this long and
+  it is closed (bytes of a PDU that never completes do not count).
+- ``read_timeout``: a PDU whose first octets came must be whole within this long (a declared
+  70 000-octet length and then silence, or a slowloris at a byte a second, is closed).
+
+While the server itself does not read a connection (``stall("read")``, or its replies pile up
+unread) neither the idle nor the read clock runs against it.
 - A connection uses its server only through :class:`Hub`, and reads the fault switches from the
   :class:`Switches` its server hands it.
 - The values both record or draw: :class:`Job`, :class:`Bucket`, :func:`draw`,
@@ -262,6 +279,11 @@ class WireFramer(Protocol):
 
     def feed(self, data: bytes) -> list[Any]: ...
 
+    @property
+    def buffered(self) -> int:
+        """Octets received that are not yet a whole PDU."""
+        ...
+
 
 class Conn(asyncio.Protocol):
     """One client connection. A protocol's subclass sets ``framer`` (and ``framing_error``,
@@ -294,7 +316,10 @@ class Conn(asyncio.Protocol):
         self.broken = False  # a framing error: answer what is owed, then close
         self.jobs: dict[int, Job] = {}  # our deliver_sm sequence -> job awaiting its resp
         self.write_paused = False
-        self.last_heard = 0.0
+        self.last_heard = 0.0  # loop time of the last whole PDU (or of connecting)
+        self.partial_since = 0.0  # loop time a PDU still incomplete began to arrive; 0: none
+        self.address = ""  # the remote address, for max_connections_per_address
+        self.connected_at = 0.0
         self.wall = 0.0  # the wall clock of the batch being handled
 
     # --- what a protocol adds ------------------------------------------------------------------
@@ -313,17 +338,18 @@ class Conn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else "?"
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.connected_at = self.last_heard = self.loop.time()
         if not self.hub.attach(self):
             self.transport.abort()
             return
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.transport.set_write_buffer_limits(high=self.hub.config.output_buffer_limit)
-        self.last_heard = self.loop.time()
         if self.switches.stall_read:
             self.transport.pause_reading()
 
@@ -343,7 +369,21 @@ class Conn(asyncio.Protocol):
         self.write_paused = False
         if self.transport is not None and not self.switches.stall_read:
             self.transport.resume_reading()
+            self.reading_resumed(self.loop.time())
         self.hub.deliver(self.loop.time())
+
+    @property
+    def unread(self) -> bool:
+        """The server has stopped reading this connection (a read stall, or replies it does
+        not take): its silence is ours, not its own."""
+        return self.write_paused or self.switches.stall_read
+
+    def reading_resumed(self, now: float) -> None:
+        """Reading starts again: the idle and read clocks start over, the time not read was
+        not the client's."""
+        self.last_heard = now
+        if self.partial_since:
+            self.partial_since = now
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
@@ -361,8 +401,16 @@ class Conn(asyncio.Protocol):
                 return
         now = self.loop.time()
         self.wall = self.hub.tick()
-        self.last_heard = now
         n = len(events)
+        if n:
+            self.last_heard = now
+        # The read timeout's clock: from the first octets of a PDU still incomplete (a new one
+        # when this batch completed others).
+        if self.framer.buffered:
+            if n or not self.partial_since:
+                self.partial_since = now
+        elif self.partial_since:
+            self.partial_since = 0.0
         self.stats["pdus_in"] += n
         self.pdus_in += n
         switches = self.switches
@@ -450,7 +498,8 @@ class Server:
                 "connections", "connections_refused", "binds", "binds_refused", "pdus_in",
                 "pdus_out", "invalid_pdus", "framing_errors", "throttled", "errors_injected",
                 "receipts_sent", "receipts_answered", "receipts_retried", "receipts_dropped",
-                "mo_sent", "faults_dropped", "restarts",
+                "mo_sent", "faults_dropped", "restarts", "connections_evicted",
+                "pre_bind_timeouts", "idle_timeouts", "read_timeouts",
             ),
             0,
         )
@@ -459,6 +508,11 @@ class Server:
         self._rng = random.Random(cfg.seed)
         self._bind_ids = itertools.count(1)
         self._conns: set[Conn] = set()
+        # Connections not bound yet, oldest first (dicts keep insertion order), in all and by
+        # remote address: the first to go at a cap, and the pre-bind timeout's queue.
+        self._unbound: dict[Conn, None] = {}
+        self._unbound_at: dict[str, dict[Conn, None]] = {}
+        self._per_address: dict[str, int] = {}
         self._binds_of: dict[str, list[Conn]] = {}
         self._receivers: dict[str, list[Conn]] = {}
         self._rr = 0
@@ -573,15 +627,58 @@ class Server:
     # --- for connections (Hub) ------------------------------------------------------------------
 
     def attach(self, conn: Conn) -> bool:
-        if len(self._conns) >= self.config.max_connections:
+        cfg = self.config
+        address = conn.address
+        if ((self._per_address.get(address, 0) >= cfg.max_connections_per_address
+             and not self._evict(self._unbound_at.get(address)))
+                or (len(self._conns) >= cfg.max_connections and not self._evict(self._unbound))):
             self.stats["connections_refused"] += 1
             return False
         self._conns.add(conn)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        self._unbound[conn] = None
+        self._unbound_at.setdefault(address, {})[conn] = None
         self.stats["connections"] += 1
         return True
 
-    def detach(self, conn: Conn) -> None:
+    def _evict(self, unbound: dict[Conn, None] | None) -> bool:
+        """Make room for a new connection by closing the oldest of ``unbound``; False when
+        there is none (everyone there is bound: the newcomer is the one refused)."""
+        if not unbound:
+            return False
+        self._close_for(next(iter(unbound)), "connections_evicted")
+        return True
+
+    def _close_for(self, conn: Conn, counter: str) -> None:
+        """Abort ``conn`` for a limit, counted under ``counter``. It leaves the bookkeeping now
+        (its connection_lost comes in a later callback) so that it makes room at once."""
+        self._forget(conn)
+        self.stats[counter] += 1
+        conn.abort()
+
+    def _forget(self, conn: Conn) -> None:
+        if conn not in self._conns:
+            return
         self._conns.discard(conn)
+        address = conn.address
+        left = self._per_address[address] - 1
+        if left:
+            self._per_address[address] = left
+        else:
+            del self._per_address[address]
+        self._not_unbound(conn)
+
+    def _not_unbound(self, conn: Conn) -> None:
+        """``conn`` bound, or went: out of the queues of connections not bound yet."""
+        if conn in self._unbound:
+            del self._unbound[conn]
+            mine = self._unbound_at[conn.address]
+            del mine[conn]
+            if not mine:
+                del self._unbound_at[conn.address]
+
+    def detach(self, conn: Conn) -> None:
+        self._forget(conn)
         for table in (self._binds_of, self._receivers):
             binds = table.get(conn.system_id)
             if binds and conn in binds:
@@ -622,6 +719,7 @@ class Server:
         conn.admit_free = (not account.window and system_id not in self._buckets
                            and not self._error_table)
         conn.bind_id = next(self._bind_ids)
+        self._not_unbound(conn)
         self._binds_of.setdefault(system_id, []).append(conn)
         self.stats["binds"] += 1
         if conn.state in CAN_RECEIVE:
@@ -802,21 +900,46 @@ class Server:
             self._pump()
 
     async def _housekeeping(self) -> None:
-        """Retries of unanswered deliver_sm and scheduled faults, four times a second."""
-        faults = self.config.faults
+        """Retries of unanswered deliver_sm, scheduled faults and the connection timeouts,
+        four times a second (more often when a timeout is shorter than a second)."""
+        cfg = self.config
+        faults = cfg.faults
         next_drop = self._loop.time() + faults.drop_every if faults.drop_every else math.inf
-        timeout = self.config.enquire_link_timeout
+        timeouts = [t for t in (cfg.pre_bind_timeout, cfg.enquire_link_timeout,
+                                cfg.read_timeout) if t]
+        tick = max(0.01, min([0.25, *(t / 4 for t in timeouts)]))
         while True:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(tick)
             now = self._loop.time()
             self._retry_unanswered(now)
             if now >= next_drop:
                 next_drop = now + faults.drop_every
                 self.drop_connections()
-            if timeout:
-                for conn in list(self._conns):
-                    if now - conn.last_heard > timeout:
-                        conn.abort()
+            if timeouts:
+                self._enforce_timeouts(now)
+
+    def _enforce_timeouts(self, now: float) -> None:
+        """Close connections past the pre-bind, idle or read timeout."""
+        cfg = self.config
+        if cfg.pre_bind_timeout:
+            # Oldest first: only those that expired are looked at.
+            cutoff = now - cfg.pre_bind_timeout
+            unbound = self._unbound
+            while unbound:
+                conn = next(iter(unbound))
+                if conn.connected_at > cutoff:
+                    break
+                self._close_for(conn, "pre_bind_timeouts")
+        idle, read = cfg.enquire_link_timeout, cfg.read_timeout
+        if not (idle or read):
+            return
+        for conn in list(self._conns):
+            if conn.transport is None or conn.unread:
+                continue
+            if idle and now - conn.last_heard > idle:
+                self._close_for(conn, "idle_timeouts")
+            elif read and conn.partial_since and now - conn.partial_since > read:
+                self._close_for(conn, "read_timeouts")
 
     # --- control: MO traffic ------------------------------------------------------------------
 
@@ -886,9 +1009,11 @@ class Server:
         switches.update()
         if switches.stall_read:
             switches.stall_read = False
+            now = self._loop.time()
             for conn in self._conns:
                 if conn.transport is not None and not conn.write_paused:
                     conn.transport.resume_reading()
+                    conn.reading_resumed(now)
 
     def send_garbage(self, data: bytes = b"\xde\xad\xbe\xef" * 8,
                      account: str | None = None) -> int:

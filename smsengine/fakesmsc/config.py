@@ -7,6 +7,8 @@ the field too.
 Example::
 
     max_connections = 64
+    max_connections_per_address = 16
+    pre_bind_timeout = 10.0
     message_id_style = "hex"
 
     [[accounts]]
@@ -170,7 +172,13 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     protocol: Protocol = "smpp"
     accounts: list[Account] = msgspec.field(default_factory=list)
     system_id: str = "fakesmsc"  # what bind_*_resp carries
+    # Limits on clients (see smsengine.fakesmsc._common): at max_connections in all, or
+    # max_connections_per_address from one address, a newcomer evicts the oldest connection
+    # there that has not bound yet (refused only when all there are bound).
     max_connections: int = 256
+    max_connections_per_address: int = 128
+    pre_bind_timeout: float = 10.0  # close a connection not bound this long; 0 = never
+    read_timeout: float = 10.0  # close one whose PDU has been incomplete this long; 0 = never
     max_pdu_length: int = 70_000
     output_buffer_limit: int = 4 * 1024 * 1024  # stop reading a client whose replies pile up
     message_id_style: IdStyle = "hex"
@@ -179,7 +187,9 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     receipts: ReceiptConfig = ReceiptConfig()
     faults: FaultSchedule = FaultSchedule()
     ledger_limit: int = 2_000_000  # oldest entries are dropped (and counted) beyond this
-    enquire_link_timeout: float = 0.0  # close binds silent this long; 0 = never
+    # The idle timeout: close a connection no whole PDU came from this long; 0 = never. Above
+    # cmpp.active_test_interval, so that a CMPP client answering ACTIVE_TEST stays.
+    enquire_link_timeout: float = 300.0
     seed: int | None = None  # for reproducible random draws
     cmpp: CmppConfig = CmppConfig()
 
@@ -263,6 +273,9 @@ def _check(cfg: Config) -> None:
         raise ConfigError("system_id", "at most 15 characters (SMPP C-string 16)")
     if cfg.max_connections < 1:
         raise ConfigError("max_connections", f"must be >= 1, got {cfg.max_connections}")
+    if cfg.max_connections_per_address < 1:
+        raise ConfigError("max_connections_per_address",
+                          f"must be >= 1, got {cfg.max_connections_per_address}")
     if not 16 <= cfg.max_pdu_length <= 16 * 1024 * 1024:
         raise ConfigError("max_pdu_length", f"must be 16..16777216, got {cfg.max_pdu_length}")
     if cfg.output_buffer_limit < 1024:
@@ -302,6 +315,8 @@ def _check(cfg: Config) -> None:
     if cfg.faults.drop_after_pdus < 0:
         raise ConfigError("faults.drop_after_pdus", "must be >= 0")
     _positive("enquire_link_timeout", cfg.enquire_link_timeout)
+    _positive("pre_bind_timeout", cfg.pre_bind_timeout)
+    _positive("read_timeout", cfg.read_timeout)
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import gc
 import io
+import math
 import signal
 import sys
 from dataclasses import asdict
@@ -38,8 +39,9 @@ __all__ = ["add_parser", "run"]
 ADMIN_API_HELP = """\
 admin API (HTTP on --admin-port; JSON bodies and answers):
   GET  /stats   counters (connections, binds, pdus_in, pdus_out, throttled,
-                receipts_sent, mo_sent, faults_dropped, restarts, ...), and
-                ledger (its size) and ledger_dropped
+                receipts_sent, mo_sent, faults_dropped, restarts,
+                connections_evicted, pre_bind_timeouts, idle_timeouts,
+                read_timeouts, ...), and ledger (its size) and ledger_dropped
   GET  /binds   the live binds: [{"bind_id", "account", "mode", "peer"}, ...]
   GET  /ledger  every message accepted, one JSON object a line (x-ndjson):
                 time, account, message_id, source_addr, destination_addr,
@@ -91,16 +93,59 @@ def add_parser(sub: Any) -> None:
                         help="highest CMPP version the ISMG speaks (default 3.0); clients "
                         "asking less get theirs")
     parser.add_argument("--config", help="TOML config file (accounts, receipts, faults, …)")
+    limits = parser.add_argument_group(
+        "limits on clients", "override the config's; a timeout of 0 turns it off")
+    limits.add_argument("--max-connections", type=_count, default=None, metavar="N",
+                        help="connections in all (default 256); a newcomer at the cap evicts "
+                        "the oldest connection not bound yet, or is refused if all are bound")
+    limits.add_argument("--max-connections-per-address", type=_count, default=None,
+                        metavar="N", help="connections from one remote address (default 128), "
+                        "the same way")
+    limits.add_argument("--pre-bind-timeout", type=_seconds, default=None, metavar="S",
+                        help="close a connection not bound (CMPP: connected) after S seconds "
+                        "(default 10)")
+    limits.add_argument("--idle-timeout", type=_seconds, default=None, metavar="S",
+                        help="close a connection no PDU came from for S seconds (default 300; "
+                        "config: enquire_link_timeout)")
+    limits.add_argument("--read-timeout", type=_seconds, default=None, metavar="S",
+                        help="close a connection whose PDU is still incomplete after S seconds "
+                        "(default 10)")
     parser.add_argument("--admin-port", type=port, default=None,
                         help="also serve the HTTP admin API on this port (0: pick one)")
     parser.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
     parser.set_defaults(func=run)
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
+#: Command-line options that override a top-level config field, and the field.
+_LIMIT_FIELDS = {
+    "max_connections": "max_connections",
+    "max_connections_per_address": "max_connections_per_address",
+    "pre_bind_timeout": "pre_bind_timeout",
+    "idle_timeout": "enquire_link_timeout",
+    "read_timeout": "read_timeout",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config) if args.config else Config()
-        config = _overridden(config, args.protocol, args.cmpp_version)
+        limits = {field: getattr(args, option, None) for option, field in _LIMIT_FIELDS.items()}
+        config = _overridden(config, args.protocol, args.cmpp_version,
+                             {k: v for k, v in limits.items() if v is not None})
     except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,11 +160,14 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config, args.host, port, args.admin_port))
 
 
-def _overridden(config: Config, protocol: str | None, cmpp_version: str | None) -> Config:
-    """The config with the command line's --protocol / --cmpp-version, validated again."""
-    if protocol is None and cmpp_version is None:
+def _overridden(config: Config, protocol: str | None, cmpp_version: str | None,
+                fields: dict[str, Any] | None = None) -> Config:
+    """The config with the command line's --protocol / --cmpp-version and top-level
+    ``fields`` (the limits), validated again."""
+    if protocol is None and cmpp_version is None and not fields:
         return config
     data = msgspec.to_builtins(config)
+    data.update(fields or {})
     if protocol is not None:
         data["protocol"] = protocol
     if cmpp_version is not None:

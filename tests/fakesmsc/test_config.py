@@ -19,6 +19,10 @@ from smsengine.fakesmsc import (
 
 GOOD = """
 max_connections = 64
+max_connections_per_address = 8
+pre_bind_timeout = 5.0
+read_timeout = 2.5
+enquire_link_timeout = 60.0
 message_id_style = "decimal"
 seed = 42
 
@@ -72,6 +76,8 @@ def test_load_config_reads_every_section(tmp_path: Path) -> None:
     assert (cfg.receipts.profile, cfg.receipts.tlvs) == ("long_dates", False)
     assert cfg.faults.drop_every == 30.0
     assert (cfg.max_connections, cfg.message_id_style, cfg.seed) == (64, "decimal", 42)
+    assert (cfg.max_connections_per_address, cfg.pre_bind_timeout, cfg.read_timeout,
+            cfg.enquire_link_timeout) == (8, 5.0, 2.5, 60.0)
 
 
 def test_defaults() -> None:
@@ -81,6 +87,10 @@ def test_defaults() -> None:
     assert not Delay("fixed", value=0.1).is_zero and not Delay("uniform").is_zero
     assert cfg.receipts.statuses == {"DELIVRD": 1.0}
     assert cfg.message_id_style == "hex"
+    # The limits on clients are on unless turned off (issue 21).
+    assert (cfg.max_connections, cfg.max_connections_per_address) == (256, 128)
+    assert (cfg.pre_bind_timeout, cfg.read_timeout, cfg.enquire_link_timeout) == (10, 10, 300)
+    assert cfg.enquire_link_timeout > cfg.cmpp.active_test_interval
 
 
 @pytest.mark.parametrize(
@@ -148,6 +158,9 @@ SEMANTIC = [
     ({"output_buffer_limit": 10}, "output_buffer_limit"),
     ({"ledger_limit": 0}, "ledger_limit"),
     ({"enquire_link_timeout": -1}, "enquire_link_timeout"),
+    ({"max_connections_per_address": 0}, "max_connections_per_address"),
+    ({"pre_bind_timeout": -1}, "pre_bind_timeout"),
+    ({"read_timeout": float("nan")}, "read_timeout"),
     ({"system_id": "a-very-long-smsc-name"}, "system_id"),
 ]
 

@@ -153,3 +153,27 @@ async def test_busy_port_exits_1_with_a_message(which: str) -> None:
     assert proc.returncode == 1
     assert "error: cannot " in err.decode()
     assert port in err.decode() and "Traceback" not in err.decode()
+
+
+async def test_limit_flags_override_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "smsc.toml"
+    config.write_text("pre_bind_timeout = 60.0\n" + CONFIG)
+    async with fakesmsc("--config", str(config), "--pre-bind-timeout", "0.3",
+                        "--max-connections-per-address", "3", "--idle-timeout", "0",
+                        "--read-timeout", "5") as smsc:
+        reader, writer = await asyncio.open_connection("127.0.0.1", smsc.port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed before 60 s
+        writer.close()
+        assert (await smsc.get("/stats"))["pre_bind_timeouts"] == 1
+
+
+@pytest.mark.parametrize("flag", [("--max-connections-per-address", "0"),
+                                  ("--pre-bind-timeout", "-1"), ("--read-timeout", "nan")])
+async def test_bad_limit_flags_exit_2(flag: tuple[str, str]) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0", *flag,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 2
+    assert flag[0] in err.decode()

@@ -785,6 +785,10 @@ def encode(pdu: Pdu, *, sequence_number: SequenceNumber | None = None) -> bytes:
     Sequence Number without rebuilding it. (A retransmission must reuse the triple *and* the
     bytes, 9.3: encode the same value with the same number.)
     """
+    try:
+        enc = _ENCODERS[type(pdu)]
+    except KeyError:
+        raise TypeError(f"not an SGIP PDU: {type(pdu).__name__}") from None
     if sequence_number is None:
         seq = pdu.sequence_number
     elif type(sequence_number) is SequenceNumber:
@@ -794,10 +798,6 @@ def encode(pdu: Pdu, *, sequence_number: SequenceNumber | None = None) -> bytes:
             type(pdu).__name__, "sequence_number",
             f"must be a SequenceNumber, got {type(sequence_number).__name__}",
         )  # fmt: skip
-    try:
-        enc = _ENCODERS[type(pdu)]
-    except KeyError:
-        raise TypeError(f"not an SGIP PDU: {type(pdu).__name__}") from None
     return enc(pdu, seq)
 
 
@@ -1069,12 +1069,14 @@ def decode_body(
     if decoder is None:
         raise _decode_error(
             command_id, sequence_number, Result.MESSAGE_ID_ERROR,
-            "Command ID not handled by this codec", "command_id",
+            "command_id: not handled by this codec", "command_id",
         )  # fmt: skip
     try:
         return decoder(sequence_number, data, start, end)
     except _Malformed as exc:
-        raise _decode_error(command_id, sequence_number, exc.status, str(exc), exc.field) from None
+        raise _decode_error(
+            command_id, sequence_number, exc.status, f"{exc.field}: {exc}", exc.field
+        ) from None
     except InvalidPduError as exc:
         # A field the wire can carry but the spec forbids (Priority 12, a 3 KiB Submit …).
         raise _decode_error(command_id, sequence_number, exc.status, str(exc), exc.field) from None
@@ -1099,6 +1101,6 @@ def decode(data: Buffer) -> Pdu:
     if length != n:
         raise _decode_error(
             command_id, seq, Result.LENGTH_ERROR,
-            f"Message Length {length} but {n} octets given", "message_length",
+            f"message_length: Message Length {length} but {n} octets given", "message_length",
         )  # fmt: skip
     return decode_body(command_id, seq, data, HEADER_LENGTH, n)

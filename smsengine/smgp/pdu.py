@@ -840,13 +840,15 @@ def encode(
     ``max_msg_length`` caps a Submit's MsgContent (140 by the spec, section 8.2; 160 on some
     gateways for ASCII). Raises :class:`InvalidPduError` naming the field.
     """
+    kind = type(pdu)
+    if not isinstance(pdu, Pdu):
+        raise TypeError(f"not an SMGP PDU: {kind.__name__}")
     if sequence_id is None:
         seq = pdu.sequence_id
     elif type(sequence_id) is int and 0 <= sequence_id <= 0xFFFFFFFF:
         seq = sequence_id
     else:
-        raise _invalid(type(pdu).__name__, "sequence_id", f"{sequence_id!r} is not a uint32")
-    kind = type(pdu)
+        raise _invalid(kind.__name__, "sequence_id", f"{sequence_id!r} is not a uint32")
     if kind is Submit:
         return _enc_submit(pdu, version, seq, compact_tlvs, max_msg_length)  # type: ignore[arg-type]
     if kind is Deliver:

@@ -91,7 +91,9 @@ def test_text_round_trip(raw: bytes) -> None:
     month=st.integers(1, 12), day=st.integers(1, 31), hour=st.integers(0, 23),
     minute=st.integers(0, 59), seq=st.integers(0, 999_999),
 )  # fmt: skip
-def test_parts_round_trip(code: str, month: int, day: int, hour: int, minute: int, seq: int) -> None:
+def test_parts_round_trip(
+    code: str, month: int, day: int, hour: int, minute: int, seq: int
+) -> None:
     m = MsgId.from_parts(code, month, day, hour, minute, seq)
     assert m.parts() == (code, month, day, hour, minute, seq)
     assert m.text == f"{code}{month:02d}{day:02d}{hour:02d}{minute:02d}{seq:06d}"

@@ -28,8 +28,8 @@ def test_package_exports_version() -> None:
 
 
 # Layer of each top-level package; a module may import only its own layer or lower ones.
-LAYERS = {"smpp": 1, "cmpp": 1, "text": 2}
-SANS_IO = {"smpp", "cmpp", "text"}
+LAYERS = {"link": 1, "smpp": 1, "cmpp": 1, "text": 2}
+SANS_IO = {"link", "smpp", "cmpp", "text"}
 FORBIDDEN_IN_SANS_IO = {"asyncio", "socket", "time", "uvloop", "ssl", "selectors"}
 
 
@@ -42,8 +42,12 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 names.add(node.module)
+                if node.module == "smsengine":  # from smsengine import smpp
+                    names.update(f"smsengine.{alias.name}" for alias in node.names)
             elif node.level == 2 and node.module:  # from ..text import x
                 names.add(f"smsengine.{node.module}")
+            elif node.level == 2:  # from .. import link
+                names.update(f"smsengine.{alias.name}" for alias in node.names)
     return names
 
 
@@ -71,7 +75,7 @@ def test_importing_the_codec_loads_no_event_loop() -> None:
 
 
 # Every package's layer (STYLE 5): nothing imports a higher one.
-ALL_LAYERS = {"smpp": 1, "cmpp": 1, "text": 2, "bind": 3, "engine": 4, "fakesmsc": 5,
+ALL_LAYERS = {"link": 1, "smpp": 1, "cmpp": 1, "text": 2, "bind": 3, "engine": 4, "fakesmsc": 5,
               "demo": 5, "bench": 5, "cli": 5}
 
 
@@ -87,3 +91,22 @@ def test_no_package_imports_a_higher_layer() -> None:
             other = name.split(".")[1]
             if other in ALL_LAYERS:
                 assert ALL_LAYERS[other] <= ALL_LAYERS[own], f"{path} imports {name}"
+
+
+# The wire protocols (issue 22): each stands on link/ alone. link/ knows none of them, and no
+# protocol imports another, so a protocol is a folder that can be read (and removed) by itself.
+PROTOCOLS = {"smpp", "cmpp", "sgip", "smgp"}
+
+
+def test_link_imports_no_protocol_and_no_protocol_another() -> None:
+    for package in PROTOCOLS | {"link"}:
+        folder = ROOT / package
+        for path in folder.rglob("*.py"):
+            for name in _imports(path):
+                if not name.startswith("smsengine."):
+                    continue
+                other = name.split(".")[1]
+                if package == "link":
+                    assert other == "link", f"{path} imports {name}"
+                else:
+                    assert other not in PROTOCOLS - {package}, f"{path} imports {name}"

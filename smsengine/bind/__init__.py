@@ -1,17 +1,22 @@
-"""Sessions over real connections (layer 3): asyncio adapters around the sans-I/O protocol
-state machines, and keepers that hold binds up."""
+"""Sessions over real connections (layer 3): one asyncio adapter (:class:`Bind`) around any
+protocol's sans-I/O session (:class:`smsengine.link.Session`), its SMPP and CMPP forms, and
+the keepers that hold binds up."""
 
-from ..smpp.session import BindMode, SessionConfig
+from ..link import BindMode
+from ..smpp.session import SessionConfig
+from .base import Backoff, Bind, BindEvent, Keeper
 from .cmpp import CmppBind, CmppBindKeeper
-from .smpp import Backoff, BindEvent, BindKeeper, SmppBind
+from .smpp import BindKeeper, SmppBind
 
 __all__ = [
     "Backoff",
+    "Bind",
     "BindEvent",
     "BindKeeper",
     "BindMode",
     "CmppBind",
     "CmppBindKeeper",
+    "Keeper",
     "SessionConfig",
     "SmppBind",
 ]

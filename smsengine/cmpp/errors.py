@@ -16,23 +16,20 @@ callers branch on the class, ``status`` or ``retriable``, never on message text.
   with a non-zero Result; :func:`error_for_result` picks the class callers treat differently.
   :class:`CmppConnectError` and :func:`error_for_connect_status` do the same for CONNECT_RESP.
 - :class:`CmppNotSentError` / :class:`CmppOutcomeUnknownError` — a request got no response.
-  They subclass :class:`smsengine.smpp.NotSentError` / :class:`smsengine.smpp.OutcomeUnknownError`
-  so an engine that branches on those handles both protocols alike. Being local outcomes with
-  no CMPP wire code, their ``status`` is the one the SMPP parent sets (ESME_RSYSERR /
-  ESME_RUNKNOWNERR), not a CMPP Result.
+  Being local outcomes with no CMPP wire code, their ``status`` is :data:`NO_STATUS`.
+
+Each class is also the protocol-neutral one of :mod:`smsengine.link` that means the same
+(:class:`CmppNotSentError` is a :class:`smsengine.link.NotSentError`,
+:class:`CmppAuthenticationError` a :class:`smsengine.link.AuthenticationError` …), so the binds
+and the engine handle every protocol alike.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from smsengine.smpp.errors import (
-    AuthenticationError,
-    CommandStatusError,
-    NotSentError,
-    OutcomeUnknownError,
-)
-
+from .. import link
+from ..link import NO_STATUS
 from .constants import ConnectStatus, SubmitResult
 
 if TYPE_CHECKING:
@@ -60,10 +57,6 @@ __all__ = [
     "result_name",
 ]
 
-#: ``status`` of a :class:`CmppError` that has no CMPP code to carry.
-NO_STATUS = -1
-
-
 def result_name(code: int) -> str:
     """``FLOW_CONTROL`` for 8; ``RESULT_101`` for a vendor-specific value."""
     try:
@@ -80,18 +73,12 @@ def connect_status_name(code: int) -> str:
         return f"STATUS_{code}"
 
 
-class CmppError(Exception):
+class CmppError(link.LinkError):
     """Base class of every error the CMPP layer raises.
 
     ``status`` is the CMPP code that describes the failure (:data:`NO_STATUS` when there is
     none); ``retriable`` says whether sending the same thing again later can succeed.
     """
-
-    retriable: bool = False
-
-    def __init__(self, message: str, *, status: int = NO_STATUS) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class InvalidPduError(CmppError, ValueError):
@@ -155,18 +142,12 @@ class FramingError(CmppError):
 # --- outcomes of a request that got no response ------------------------------------------------
 
 
-class CmppNotSentError(NotSentError, CmppError):
+class CmppNotSentError(CmppError, link.NotSentError):
     """The request never left this process: nothing reached the ISMG, resending is safe."""
 
-    def __init__(self, message: str) -> None:
-        NotSentError.__init__(self, message)
 
-
-class CmppOutcomeUnknownError(OutcomeUnknownError, CmppError):
+class CmppOutcomeUnknownError(CmppError, link.OutcomeUnknownError):
     """The request was written but no response came: the ISMG may have accepted it."""
-
-    def __init__(self, message: str, *, timed_out: bool = False) -> None:
-        OutcomeUnknownError.__init__(self, message, timed_out=timed_out)
 
 
 # --- errors a peer reports in Result / Status ------------------------------------------------
@@ -179,7 +160,7 @@ def is_retriable_result(code: int) -> bool:
     return code in _RETRIABLE_RESULTS
 
 
-class CmppResultError(CmppError):
+class CmppResultError(CmppError, link.StatusError):
     """A peer answered with a non-zero Result (SUBMIT_RESP section 9.2; the DELIVER_RESP codes
     9.3 share the meaning of 0-8). Build with :func:`error_for_result`; unknown codes are kept
     verbatim in ``status``."""
@@ -192,7 +173,7 @@ class CmppResultError(CmppError):
         self.retriable = is_retriable_result(status)
 
 
-class CmppThrottledError(CmppResultError):
+class CmppThrottledError(CmppResultError, link.ThrottledError):
     """Result 8, flow control: too fast or window exceeded; back off and resend."""
 
     results = (SubmitResult.FLOW_CONTROL,)
@@ -208,31 +189,27 @@ def error_for_result(code: int, message: str | None = None) -> CmppResultError:
     return _RESULT_REGISTRY.get(code, CmppResultError)(code, message)
 
 
-class CmppConnectError(CommandStatusError, CmppError):
+class CmppConnectError(CmppError, link.StatusError):
     """CONNECT_RESP with a non-zero Status (section 9.1). Build with
     :func:`error_for_connect_status`. Codes 5 and above are vendor "other errors" (often
     "too many connections"), worth retrying after a back-off; 1-4 are not.
 
-    It is also a :class:`smsengine.smpp.CommandStatusError` (its ``status`` a CMPP Status), so
-    the bind keeper, written for SMPP, treats a refused CONNECT like a refused bind."""
+    A :class:`smsengine.link.StatusError` (its ``status`` a CMPP Status), so the bind keeper
+    treats a refused CONNECT like any refused login."""
 
     statuses: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, status: int, message: str | None = None) -> None:
-        CommandStatusError.__init__(self, status, message or connect_status_name(status))
+        super().__init__(message or connect_status_name(status), status=status)
         self.retriable = status >= 5
 
 
-class CmppAuthenticationError(CmppConnectError, AuthenticationError):
+class CmppAuthenticationError(CmppConnectError, link.AuthenticationError):
     """Status 2 (illegal Source_Addr) or 3 (authentication failed): check the credentials;
-    retrying soon only annoys the operator. An :class:`smsengine.smpp.AuthenticationError`
+    retrying soon only annoys the operator. A :class:`smsengine.link.AuthenticationError`
     too, so the bind keeper raises its alarm and backs off long."""
 
-    # (CMPP Status codes where AuthenticationError lists SMPP ones: mypy sees the clash)
-    statuses = (  # type: ignore[assignment]
-        ConnectStatus.ILLEGAL_SOURCE_ADDR,
-        ConnectStatus.AUTHENTICATION_FAILED,
-    )
+    statuses = (ConnectStatus.ILLEGAL_SOURCE_ADDR, ConnectStatus.AUTHENTICATION_FAILED)
 
 
 class CmppVersionError(CmppConnectError):

@@ -5,9 +5,9 @@ authenticators (4.1, 4.2, 5), the sliding window of outstanding requests (11.5, 
 timeouts (11.4, T), ACTIVE_TEST keepalive both ways (4.4, 4.5, 11.3: C, T, N), TERMINATE both
 ways (4.3, 11.7), and answers to the ISMG's DELIVERs (4.11).
 
-:class:`CmppSession` has the public interface of the SMPP :class:`~smsengine.smpp.session.Session`
-and reports the same event classes (``Bound``, ``ResponseReceived``, ``RequestFailed`` …), so
-the asyncio adapter in :mod:`smsengine.bind` drives either without knowing which::
+:class:`CmppSession` is a :class:`smsengine.link.Session` and reports the protocol-neutral
+events of :mod:`smsengine.link` (``Bound``, ``ResponseReceived``, ``RequestFailed`` …), so the
+asyncio adapter in :mod:`smsengine.bind` drives it without knowing the protocol::
 
     events = session.receive_data(data, now)       # bytes in, events out
     seq = session.send_request(Submit(...), now, token)
@@ -29,25 +29,26 @@ import enum
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
-from smsengine.smpp.errors import SessionStateError, SmppError
-from smsengine.smpp.session import (
+from ..link import (
     BindFailed,
     BindMode,
     Bound,
     ConnectionDead,
     IncomingRequest,
+    Pending,
     ProtocolError,
     RequestFailed,
     ResponseReceived,
     SessionEvent,
+    SessionStateError,
     Unbound,
+    Window,
 )
-
+from ..link.window import BLOCKED
 from .auth import LocalTime, authenticator_source, timestamp_now, verify_ismg
 from .constants import RESPONSE_BIT, ConnectStatus, DeliverResult, SubmitResult, Version
 from .errors import (
     CmppAuthenticationError,
-    CmppConnectError,
     CmppNotSentError,
     CmppOutcomeUnknownError,
     FramingError,
@@ -100,7 +101,7 @@ class CmppSessionState(enum.Enum):
 
 
 _S = CmppSessionState
-_LIVE = frozenset({_S.OPEN, _S.CONNECTING, _S.CONNECTED, _S.TERMINATING})
+_ANY = frozenset(CmppSessionState)
 
 # Requests the application may send, by state (11.2: nothing but CONNECT before Status 0).
 # CONNECT, TERMINATE and ACTIVE_TEST are not here: bind(), unbind() and the timer send them.
@@ -110,11 +111,14 @@ _OUTBOUND: Final[dict[type[Pdu], frozenset[CmppSessionState]]] = {
     Cancel: frozenset({_S.CONNECTED}),
 }
 # Requests the ISMG may send us, by state. A DELIVER during our TERMINATE is still answered
-# and passed on: rejecting it would only have the ISMG deliver it again later.
+# and passed on: rejecting it would only have the ISMG deliver it again later. ACTIVE_TEST and
+# TERMINATE go either way (4.3, 4.4) and are answered whatever the state, CLOSED included:
+# an ISMG may well send its own TERMINATE after answering ours, or after refusing the CONNECT,
+# and only wants its TERMINATE_RESP before the connection closes.
 _INBOUND: Final[dict[type[Pdu], frozenset[CmppSessionState]]] = {
     Deliver: frozenset({_S.CONNECTED, _S.TERMINATING}),
-    ActiveTest: _LIVE,
-    Terminate: _LIVE,
+    ActiveTest: _ANY,
+    Terminate: _ANY,
 }
 
 
@@ -216,29 +220,6 @@ class CmppSessionConfig:
         )
 
 
-class _Pending:
-    __slots__ = ("counts", "deadline", "expect", "generation", "request", "token")
-
-    def __init__(self, request: Any, token: Any, deadline: float, generation: int,
-                 counts: bool) -> None:
-        # ``request`` is a CMPP Request; typed Any because the shared SMPP event classes
-        # annotate their fields with SMPP types.
-        self.request = request
-        self.token = token
-        self.deadline = deadline
-        self.generation = generation  # written once data_to_send() moved past it
-        self.counts = counts  # toward the window (user requests; not CONNECT/TERMINATE)
-        self.expect: type[Response] = request.response_class
-
-
-def _bind_failed(status: int, error: CmppConnectError) -> BindFailed:
-    # BindFailed derives an SMPP error from the status; a CMPP Status means something else.
-    event = BindFailed.__new__(BindFailed)
-    event.status = status
-    event.error = error
-    return event
-
-
 class CmppSession:
     """One CMPP connection's protocol state; see the module docstring."""
 
@@ -258,17 +239,16 @@ class CmppSession:
         self.ismg_version: int | None = None
         self._clock = clock if clock is not None else config.clock
         self._framer = Framer(config.version, config.max_total_length)
-        self._seq = 0
-        self._pending: dict[int, _Pending] = {}  # insertion (= deadline) order
-        self._in_window = 0
-        self._out: list[bytes] = []
-        self._generation = 0  # bumped by data_to_send(): requests queued before are written
+        # Sequence_Ids, outstanding requests, output and "written" (smsengine.link). Our
+        # ACTIVE_TEST in flight is kept out of its pending requests (its timeout, T of 11.3,
+        # may differ from response_timeout, and they must stay in deadline order), but its
+        # Sequence_Id is reserved there: ``_window.reserved``.
+        self._window = Window(config.window, config.response_timeout, MAX_SEQUENCE,
+                              not_sent=CmppNotSentError, unknown=CmppOutcomeUnknownError,
+                              peer="the ISMG", resp="_RESP")
         self._last_heard = now
         self._timeout = config.response_timeout
         self._auth_source = b""
-        # Our ACTIVE_TEST in flight. Kept out of _pending: its timeout (T of 11.3) may differ
-        # from response_timeout, and _pending must stay in deadline order.
-        self._active_seq: int | None = None
         self._active_deadline = 0.0
         self._active_sent = 0.0
         self._active_generation = 0
@@ -287,21 +267,16 @@ class CmppSession:
     @property
     def window_free(self) -> int:
         """How many more user requests fit in the window now."""
-        return self.config.window - self._in_window
+        return self._window.free
 
     @property
     def outstanding(self) -> int:
-        return len(self._pending)
+        return len(self._window.pending)
 
-    def _next_seq(self) -> int:
-        seq = self._seq
-        pending = self._pending
-        while True:
-            seq = seq + 1 if seq < MAX_SEQUENCE else 1
-            # After a wrap, never reuse one still in flight.
-            if seq not in pending and seq != self._active_seq:
-                self._seq = seq
-                return seq
+    @property
+    def _active_seq(self) -> int | None:
+        """The Sequence_Id of our ACTIVE_TEST in flight, if any."""
+        return self._window.reserved
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -330,7 +305,7 @@ class CmppSession:
 
     def send_request(self, request: Any, now: float, token: Any = None) -> int:
         """Queue a SUBMIT (QUERY, CANCEL); returns its Sequence_Id. Raises
-        :class:`~smsengine.smpp.SessionStateError` when the state does not allow it,
+        :class:`~smsengine.link.SessionStateError` when the state does not allow it,
         :class:`~smsengine.cmpp.CmppNotSentError` when the window is full, and
         :class:`~smsengine.cmpp.InvalidPduError` when it does not fit the Version in use —
         in every case nothing was queued."""
@@ -339,60 +314,54 @@ class CmppSession:
             name = getattr(request, "command_name", type(request).__name__)
             hint = "; use bind() / unbind()" if isinstance(request, (Connect, Terminate)) else ""
             raise SessionStateError(f"{name} not allowed in state {self.state.value}{hint}")
-        if self._in_window >= self.config.window:
-            raise CmppNotSentError(f"window of {self.config.window} requests is full")
+        self._window.check_room()
         return self._queue(request, now, token, counts=True)
 
     def send_requests(self, requests: list[Any], tokens: list[Any], now: float) -> int:
         """Queue ``requests[i]`` with ``tokens[i]`` in order while the window has room;
-        returns how many were queued (the SMPP session's batch interface; errors as
-        :meth:`send_request`, the requests before the failing one staying queued)."""
-        count = min(self.config.window - self._in_window, len(requests))
+        returns how many were queued (errors as :meth:`send_request`, the requests before
+        the failing one staying queued)."""
+        count = min(self._window.free, len(requests))
         for i in range(max(count, 0)):
             self.send_request(requests[i], now, tokens[i])
         return max(count, 0)
 
     def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
-        seq = self._next_seq()
-        self._out.append(encode(request, self.version, sequence_id=seq))
-        self._pending[seq] = _Pending(request, token, now + self._timeout, self._generation,
-                                      counts)
-        if counts:
-            self._in_window += 1
-        return seq
+        window = self._window
+        seq = window.next_seq()
+        # (Encoded before it is numbered in the window: a SUBMIT that does not fit the
+        # Version raises here with nothing queued.)
+        data = encode(request, self.version, sequence_id=seq)
+        return window.add(seq, request, data, now, token, counts=counts)
 
     def respond(self, request: Any, command_status: int = 0, **fields: Any) -> None:
         """Answer one of the ISMG's requests when not auto-acknowledged: a DELIVER with
         DELIVER_RESP Result ``command_status`` (its Msg_Id echoed)."""
         if isinstance(request, Deliver):
             fields.setdefault("result", command_status)
-        self._out.append(encode(request.response(**fields), self.version))
+        self._window.out.append(encode(request.response(**fields), self.version))
 
     def _send_active_test(self, now: float) -> None:
-        seq = self._next_seq()
-        self._out.append(encode(ActiveTest(), self.version, sequence_id=seq))
-        self._active_seq = seq
+        window = self._window
+        seq = window.next_seq()
+        window.out.append(encode(ActiveTest(), self.version, sequence_id=seq))
+        window.reserved = seq
         self._active_sent = now
         self._active_deadline = now + self.config.active_test_timeout
-        self._active_generation = self._generation
+        self._active_generation = window.generation
 
     # --- output -------------------------------------------------------------------------------
 
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one write. Requests in it count as
         written from now on: if the connection drops, their outcome is unknown."""
-        out = self._out
-        if not out:
-            return b""
-        self._generation += 1
-        data = b"".join(out) if len(out) > 1 else out[0]
-        out.clear()
-        return data
+        return self._window.data_to_send()
 
     # --- input --------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
+        window = self._window
         dead = None
         mark = 0
         try:
@@ -402,21 +371,21 @@ class CmppSession:
             # answered and settled first (an accepted SUBMIT must not end unknown, a DELIVER
             # must be acked); the ConnectionDead after them, carrying their answers (what is
             # queued from ``mark`` on), closes the connection.
-            pdus, dead, mark = exc.events, str(exc), len(self._out)
+            pdus, dead, mark = exc.events, str(exc), len(window.out)
         self._last_heard = now
         events: list[SessionEvent] = []
-        pending = self._pending
+        pending = window.pending
         pdu: Any
         for pdu in pdus:
             cls = type(pdu)
             if cls is SubmitResp or isinstance(pdu, Response):
                 entry = pending.get(pdu.sequence_id)
-                if entry is None or entry.expect is not cls:
+                if entry is None or entry.request.response_class is not cls:
                     self._unmatched(pdu, events)
                     continue
                 del pending[pdu.sequence_id]
                 if entry.counts:  # a user request: the hot path
-                    self._in_window -= 1
+                    window.in_window -= 1
                     events.append(ResponseReceived(entry.request, pdu, entry.token))
                     continue
                 self._internal_response(entry, pdu, events)
@@ -425,57 +394,59 @@ class CmppSession:
             else:
                 self._incoming(pdu, events)
         if dead is not None:
-            out = self._out
-            events.append(ConnectionDead(dead, answers=b"".join(out[mark:])))
-            del out[mark:]
+            events.append(ConnectionDead(dead, answers=window.cut(mark)))
         return events
 
     def _unmatched(self, pdu: Any, events: list[SessionEvent]) -> None:
         if type(pdu) is ActiveTestResp:
             # Ours, or a late answer to one we already gave up on: either way the ISMG lives.
-            if pdu.sequence_id == self._active_seq:
-                self._active_seq = None
+            if pdu.sequence_id == self._window.reserved:
+                self._window.reserved = None
             self._active_misses = 0
             return
         events.append(ProtocolError("response to no request of ours", pdu))
 
-    def _invalid(self, pdu: Any, events: list[SessionEvent]) -> None:
-        # ``pdu`` is an InvalidPdu; Any because ProtocolError is typed for SMPP's.
+    def _invalid(self, pdu: InvalidPdu, events: list[SessionEvent]) -> None:
+        window = self._window
         if pdu.response is not None:
             # A request we could not decode (e.g. a malformed DELIVER): answer it with an error
             # Result, so the ISMG neither waits nor re-sends forever.
-            self._out.append(encode(pdu.response, self.version))
+            window.out.append(encode(pdu.response, self.version))
         elif pdu.command_id & RESPONSE_BIT:
             # A response we could not decode: settle the request it answered.
-            entry = self._pending.get(pdu.sequence_id)
-            if entry is not None and entry.expect.command_id == pdu.command_id:
-                del self._pending[pdu.sequence_id]
+            entry = window.pending.get(pdu.sequence_id)
+            if (entry is not None
+                    and entry.request.response_class.command_id == pdu.command_id):
+                window.take(pdu.sequence_id)
                 if entry.counts:
-                    self._in_window -= 1
                     events.append(RequestFailed(entry.request, CmppOutcomeUnknownError(
                         f"undecodable response: {pdu.error}"), entry.token))
                 elif type(entry.request) is Connect:
                     self.state = _S.CLOSED
                     status = pdu.status if pdu.status > 0 else ConnectStatus.STRUCTURE_ERROR
-                    events.append(_bind_failed(status, error_for_connect_status(
+                    events.append(BindFailed(status, error_for_connect_status(
                         status, f"undecodable CONNECT_RESP: {pdu.error}")))
                 else:  # TERMINATE: it was answered, however badly
-                    self.state = _S.CLOSED
-                    events.append(Unbound(by_peer=False))
+                    self._terminated(events, by_peer=False)
         events.append(ProtocolError(str(pdu.error), pdu))
 
-    def _internal_response(self, entry: _Pending, pdu: Any, events: list[SessionEvent]) -> None:
+    def _internal_response(self, entry: Pending, pdu: Any, events: list[SessionEvent]) -> None:
         if type(pdu) is ConnectResp:
             self._connect_resp(pdu, events)
         else:  # TerminateResp
+            self._terminated(events, by_peer=False)
+
+    def _terminated(self, events: list[SessionEvent], *, by_peer: bool) -> None:
+        # The TERMINATEs may cross (each side sends its own, 11.7): the session ends once.
+        if self.state is not _S.CLOSED:
             self.state = _S.CLOSED
-            events.append(Unbound(by_peer=False))
+            events.append(Unbound(by_peer=by_peer))
 
     def _connect_resp(self, pdu: Any, events: list[SessionEvent]) -> None:
         self.ismg_version = pdu.version
         if pdu.status != ConnectStatus.OK:
             self.state = _S.CLOSED
-            events.append(_bind_failed(pdu.status, error_for_connect_status(pdu.status)))
+            events.append(BindFailed(pdu.status, error_for_connect_status(pdu.status)))
             return
         policy = self.config.verify_ismg
         if policy != "off" and not verify_ismg(
@@ -485,7 +456,7 @@ class CmppSession:
             if policy == "fatal":
                 self.state = _S.CLOSED
                 status = ConnectStatus.AUTHENTICATION_FAILED
-                events.append(_bind_failed(status, CmppAuthenticationError(status, detail)))
+                events.append(BindFailed(status, CmppAuthenticationError(status, detail)))
                 return
             events.append(ProtocolError(detail, pdu))
         # A 2.x ISMG asked for 3.0 speaks 2.0 layouts; otherwise keep ours (a gateway has been
@@ -502,18 +473,17 @@ class CmppSession:
         if allowed is None or self.state not in allowed:
             self._reject(pdu, events)
             return
+        out = self._window.out
         if cls is Deliver:
             acked = self.config.auto_ack
             if acked:
-                self._out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0,
-                                                     self.version))
+                out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0, self.version))
             events.append(IncomingRequest(pdu, acked))
         elif cls is ActiveTest:
-            self._out.append(encode(ActiveTestResp(sequence_id=pdu.sequence_id), self.version))
-        else:  # Terminate
-            self._out.append(encode(TerminateResp(sequence_id=pdu.sequence_id), self.version))
-            self.state = _S.CLOSED
-            events.append(Unbound(by_peer=True))
+            out.append(encode(ActiveTestResp(sequence_id=pdu.sequence_id), self.version))
+        else:  # Terminate: the ISMG ends the connection (4.3, 11.7); answer, then close
+            out.append(encode(TerminateResp(sequence_id=pdu.sequence_id), self.version))
+            self._terminated(events, by_peer=True)
 
     def _reject(self, pdu: Any, events: list[SessionEvent]) -> None:
         seq = pdu.sequence_id
@@ -533,7 +503,7 @@ class CmppSession:
                 response = None
             detail = f"ISMG sent {pdu.command_name}, an SP-to-ISMG PDU"
         if response is not None:
-            self._out.append(encode(response, self.version))
+            self._window.out.append(encode(response, self.version))
         events.append(ProtocolError(detail, pdu))
 
     # --- time ---------------------------------------------------------------------------------
@@ -542,10 +512,8 @@ class CmppSession:
         """When :meth:`handle_timer` must next run (None: nothing to wait for)."""
         if self.state is _S.CLOSED:
             return None
-        deadline = None
-        if self._pending:
-            deadline = next(iter(self._pending.values())).deadline
-        if self._active_seq is not None:
+        deadline = self._window.next_deadline()
+        if self._window.reserved is not None:
             keepalive: float | None = self._active_deadline
         elif self.state is _S.CONNECTED:
             keepalive = self._last_heard + self.config.active_test_interval
@@ -558,40 +526,24 @@ class CmppSession:
     def handle_timer(self, now: float) -> list[SessionEvent]:
         """Expire requests past their deadline and keep the link alive (11.3, 11.4)."""
         events: list[SessionEvent] = []
-        pending = self._pending
-        while pending:
-            seq, entry = next(iter(pending.items()))
-            if entry.deadline > now:
-                break
-            if entry.generation >= self._generation:
-                # Due but never written: output has been blocked for a whole response timeout
-                # (the ISMG is not reading). Its bytes are still queued, so it cannot expire on
-                # its own, and the timer would fire again and again: the peer is as good as dead.
-                events.append(ConnectionDead(
-                    f"could not write for {self._timeout:g}s: the ISMG is not reading"))
+        window = self._window
+        while (entry := window.expire(now, events)) is not None:
+            if entry is BLOCKED:
                 return events
-            del pending[seq]
-            request = entry.request
-            if entry.counts:
-                self._in_window -= 1
-                events.append(RequestFailed(request, CmppOutcomeUnknownError(
-                    f"no {request.command_name}_RESP within {self._timeout:g}s",
-                    timed_out=True), entry.token))
-            elif type(request) is Connect:
+            # One of ours (a SUBMIT's timeout is in events already).
+            if type(entry.request) is Connect:
                 events.append(ConnectionDead(f"no CMPP_CONNECT_RESP within {self._timeout:g}s"))
                 return events
-            else:  # TERMINATE unanswered: we are done all the same
-                self.state = _S.CLOSED
-                events.append(Unbound(by_peer=False))
+            self._terminated(events, by_peer=False)  # TERMINATE unanswered: done all the same
         config = self.config
-        if self._active_seq is not None:
+        if window.reserved is not None:
             if now >= self._active_deadline:
-                if self._active_generation >= self._generation:
+                if self._active_generation >= window.generation:
                     events.append(ConnectionDead(
                         f"could not write for {config.active_test_timeout:g}s: "
                         "the ISMG is not reading"))
                     return events
-                self._active_seq = None
+                window.reserved = None
                 if self._last_heard > self._active_sent:
                     # No ACTIVE_TEST_RESP, but the ISMG is talking (some simulators answer a
                     # test with a test): alive. The next test is due C after we last heard it.
@@ -615,21 +567,8 @@ class CmppSession:
         was_bound = self.state is _S.CONNECTED or self.state is _S.TERMINATING
         self.state = _S.CLOSED
         events: list[SessionEvent] = []
-        generation = self._generation
-        for entry in self._pending.values():
-            if not entry.counts:
-                continue  # CONNECT / TERMINATE: internal, nobody waits on them
-            name = entry.request.command_name
-            error: SmppError = (
-                CmppOutcomeUnknownError(f"{reason} after {name} was written")
-                if entry.generation < generation
-                else CmppNotSentError(f"{reason} before {name} was written")
-            )
-            events.append(RequestFailed(entry.request, error, entry.token))
-        self._pending.clear()
-        self._in_window = 0
-        self._out.clear()
-        self._active_seq = None
+        self._window.fail_all(reason, events)
+        self._window.reserved = None
         if was_bound:
             events.append(ConnectionDead(reason))
         return events

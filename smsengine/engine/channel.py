@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..bind import BindEvent, BindKeeper, BindMode
-from ..smpp import CommandStatus, NotSentError, Response, SmppError
+from ..link import LinkError, NotSentError
+from ..smpp import CommandStatus, Response
 from .adapter import MoPart, ProtocolAdapter, Receipt
 from .config import ChannelConfig
 from .flow import AimdRate, TokenBucket
@@ -42,7 +43,7 @@ class _Segment(Part, gc=False, eq=False):
     """A part as the channel sends it: also the bind's result callback, so nothing else (no
     closure, no future) is allocated per part in flight."""
 
-    def __call__(self, resp: Response | None, error: SmppError | None) -> None:
+    def __call__(self, resp: Response | None, error: LinkError | None) -> None:
         channel = self.sink
         if self.handle is None:
             if channel is not None:  # (None: the engine has stopped)
@@ -433,7 +434,7 @@ class Channel:
 
     # --- answers, receipts, MO: reported to the tracker -----------------------------------------
 
-    def _answer(self, segment: _Segment, resp: Response | None, error: SmppError | None) -> None:
+    def _answer(self, segment: _Segment, resp: Response | None, error: LinkError | None) -> None:
         """The bind's answer for a part: the window and the flow controller hear of it here;
         what it means for the message is the tracker's."""
         self.in_flight -= 1

@@ -111,10 +111,54 @@ class Report(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return self.stat == Stat.DELIVRD
 
 
+# The spec layout's literals at their offsets (section 9), for the fast path.
+_SPEC_LITERALS: Final = (
+    (13, b" sub:"), (21, b" dlvrd:"), (31, b" Submit date:"), (54, b" done date:"),
+    (75, b" stat:"), (88, b" err:"), (96, b" Text:"),
+)  # fmt: skip
+_SPEC_VALUES: Final = (slice(18, 21), slice(28, 31), slice(44, 54), slice(65, 75),
+                       slice(81, 88), slice(93, 96))  # fmt: skip
+
+
+def _parse_spec_layout(data: bytes) -> Report | None:
+    """The spec's layout read at its fixed offsets, or None when ``data`` is not exactly that
+    (then the keyword parser reads it). It gives what the keyword parser would — a value
+    holding a ':' could look like a keyword to it, so such data goes the general way too;
+    a property test holds the two together. Measured side by side in one run (shared 2-core
+    box): 4.6 us a report against 9-12 us for the keyword parser."""
+    if len(data) < 102 or data[13:18] != b" sub:":
+        return None
+    for offset, literal in _SPEC_LITERALS:
+        if data[offset : offset + len(literal)] != literal:
+            return None
+    sub, dlvrd, submit, done, stat, err = (data[s] for s in _SPEC_VALUES)
+    if b":" in sub + dlvrd + submit + done + stat + err:
+        return None
+    return Report(
+        msg_id=data[3:13],
+        sub=sub.strip(b" \0").decode("latin-1"),
+        dlvrd=dlvrd.strip(b" \0").decode("latin-1"),
+        submit_date=submit.strip(b" \0").decode("latin-1"),
+        done_date=done.strip(b" \0").decode("latin-1"),
+        stat=stat.strip(b" \0").decode("latin-1"),
+        err=err.strip(b" \0").decode("latin-1"),
+        text=data[102:].rstrip(b"\0"),
+    )
+
+
 def parse_report(content: bytes | bytearray | memoryview) -> Report:
     """The report in a Deliver's MsgContent; see the module docstring for the tolerance.
     Raises :class:`ReportDecodeError` (only) when it cannot be correlated."""
     data = bytes(content)
+    if data[:3] == b"id:":
+        fast = _parse_spec_layout(data)
+        if fast is not None:
+            return fast
+    return _parse_keywords(data)
+
+
+def _parse_keywords(data: bytes) -> Report:
+    """The general parser: ``id:`` and the id, then the rest by keyword."""
     if len(data) < 3 + MSG_ID_LENGTH or data[:3].lower() != b"id:":
         raise ReportDecodeError(
             f"a status report starts with 'id:' and a 10-octet MsgID; got {data[:13]!r}"

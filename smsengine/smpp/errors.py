@@ -11,12 +11,17 @@ callers branch on ``status`` / ``retriable`` / the class, never on message text.
   caller handles before it closes the connection.
 - :class:`CommandStatusError` and its registry — a peer answered a request with a non-zero
   command_status; :func:`error_for_status` picks the class callers treat differently.
+
+Each class is also the protocol-neutral one of :mod:`smsengine.link` that means the same
+(:class:`NotSentError` is a :class:`smsengine.link.NotSentError`, :class:`ThrottledError` a
+:class:`smsengine.link.ThrottledError` …), so the binds and the engine branch on those.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from .. import link
 from .constants import CommandStatus
 
 if TYPE_CHECKING:
@@ -50,7 +55,7 @@ def status_name(status: int) -> str:
         return f"0x{status:08X}"
 
 
-class SmppError(Exception):
+class SmppError(link.LinkError):
     """Base class of every error the SMPP layer raises.
 
     ``status`` is the SMPP command_status that describes the failure (an int; a
@@ -58,11 +63,8 @@ class SmppError(Exception):
     thing again later can succeed.
     """
 
-    retriable: bool = False
-
     def __init__(self, message: str, *, status: int = CommandStatus.ESME_RUNKNOWNERR) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 class InvalidPduError(SmppError, ValueError):
@@ -116,28 +118,24 @@ class FramingError(SmppError):
 # --- outcomes of a request that got no response ------------------------------------------------
 
 
-class NotSentError(SmppError):
+class NotSentError(SmppError, link.NotSentError):
     """The request never left this process (no bind, window closed, connection lost before it
     was written): nothing reached the SMSC, so sending it again is safe."""
-
-    retriable = True
 
     def __init__(self, message: str, *, status: int = CommandStatus.ESME_RSYSERR) -> None:
         super().__init__(message, status=status)
 
 
-class OutcomeUnknownError(SmppError):
+class OutcomeUnknownError(SmppError, link.OutcomeUnknownError):
     """The request was written but no response came (connection lost, response timeout): the
     SMSC may or may not have accepted it. Resending blindly can deliver it twice."""
-
-    retriable = False
 
     def __init__(self, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message, status=CommandStatus.ESME_RUNKNOWNERR)
         self.timed_out = timed_out
 
 
-class SessionStateError(NotSentError):
+class SessionStateError(NotSentError, link.SessionStateError):
     """The request is not allowed in the session's current state (e.g. submit_sm before the
     bind completed, or on a receiver bind)."""
 
@@ -164,7 +162,7 @@ def is_retriable_status(status: int) -> bool:
     return status in _RETRIABLE
 
 
-class CommandStatusError(SmppError):
+class CommandStatusError(SmppError, link.StatusError):
     """A peer answered with a non-zero command_status. Use :func:`error_for_status` to build."""
 
     #: Statuses that map to this class in the registry (subclasses fill it in).
@@ -175,25 +173,25 @@ class CommandStatusError(SmppError):
         self.retriable = is_retriable_status(status)
 
 
-class ThrottledError(CommandStatusError):
+class ThrottledError(CommandStatusError, link.ThrottledError):
     """ESME_RTHROTTLED: the carrier wants us slower; flow control should act on it."""
 
     statuses = (CommandStatus.ESME_RTHROTTLED,)
 
 
-class MessageQueueFullError(CommandStatusError):
+class MessageQueueFullError(CommandStatusError, link.ThrottledError):
     """ESME_RMSGQFUL: the SMSC's queue is full; back off like throttling."""
 
     statuses = (CommandStatus.ESME_RMSGQFUL,)
 
 
-class AuthenticationError(CommandStatusError):
+class AuthenticationError(CommandStatusError, link.AuthenticationError):
     """Wrong system_id or password: retrying soon only annoys the carrier."""
 
     statuses = (CommandStatus.ESME_RINVPASWD, CommandStatus.ESME_RINVSYSID)
 
 
-class AlreadyBoundError(CommandStatusError):
+class AlreadyBoundError(CommandStatusError, link.AlreadyBoundError):
     """ESME_RALYBND: wait for the carrier to release the old bind."""
 
     statuses = (CommandStatus.ESME_RALYBND,)

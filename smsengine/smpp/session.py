@@ -19,6 +19,10 @@ Every request ends in exactly one event: :class:`ResponseReceived` (a response, 
 command_status), or :class:`RequestFailed` whose error says whether the request was *not sent*
 (never handed to the transport: safe to retry) or its *outcome is unknown* (written, no
 response: must not be resent blindly).
+
+The events, :class:`BindMode` and the request bookkeeping (:class:`~smsengine.link.Window`) are
+the protocol-neutral ones of :mod:`smsengine.link`, re-exported here under their old names;
+:class:`Session` satisfies :class:`smsengine.link.Session`.
 """
 
 from __future__ import annotations
@@ -27,15 +31,28 @@ import enum
 import struct
 from typing import Any, Final
 
-import msgspec
-
+from ..link import (
+    BindFailed,
+    BindMode,
+    Bound,
+    ConnectionDead,
+    IncomingRequest,
+    Pending,
+    ProtocolError,
+    ReceiptReceived,
+    RequestFailed,
+    ResponseReceived,
+    SessionEvent,
+    Unbound,
+    Window,
+)
+from ..link.window import BLOCKED
 from .constants import CommandId, CommandStatus
 from .errors import (
     FramingError,
     NotSentError,
     OutcomeUnknownError,
     SessionStateError,
-    SmppError,
     error_for_status,
 )
 from .framer import DEFAULT_MAX_COMMAND_LENGTH, Framer, InvalidPdu
@@ -50,7 +67,6 @@ from .pdu import (
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
-    Pdu,
     ReceiptTlvs,
     Request,
     Response,
@@ -75,14 +91,6 @@ __all__ = [
 ]
 
 MAX_SEQUENCE: Final = 0x7FFFFFFF
-
-
-class BindMode(enum.Enum):
-    TRANSMITTER = "transmitter"
-    RECEIVER = "receiver"
-    TRANSCEIVER = "transceiver"
-
-    __hash__ = object.__hash__  # Enum.__hash__ is Python code; identity is enough
 
 
 class SessionState(enum.Enum):
@@ -233,141 +241,6 @@ class SessionConfig:
         )
 
 
-# --- events -------------------------------------------------------------------------------------
-
-
-class SessionEvent:
-    """Base of everything :class:`Session` reports."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        names: tuple[str, ...] = getattr(self, "__slots__", ())
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
-        return f"{type(self).__name__}({fields})"
-
-
-# The per-message events are msgspec structs: built in C (one per message is measurable),
-# compared by identity like the other events (eq=False), same fields, same repr format.
-#
-# ResponseReceived and RequestFailed stay tracked by the cyclic garbage collector: ``token`` is
-# whatever the caller passed (a future, a callback closure) and could well end up referring to
-# the event, and an exception's traceback refers to frames. An untracked object in a cycle
-# hides the cycle's references from the collector, and the cycle would never be freed.
-
-
-class ResponseReceived(msgspec.Struct, SessionEvent, eq=False):
-    """The response to one of our requests (any command_status, including generic_nack)."""
-
-    request: Request | EncodedRequest
-    response: Response
-    token: Any
-
-
-class RequestFailed(msgspec.Struct, SessionEvent, eq=False):
-    """One of our requests ended without a response; ``error`` is a :class:`NotSentError`
-    (safe to retry) or an :class:`OutcomeUnknownError` (do not resend blindly)."""
-
-    request: Request | EncodedRequest
-    error: SmppError
-    token: Any
-
-
-class IncomingRequest(msgspec.Struct, SessionEvent, eq=False, gc=False):
-    """A request from the SMSC for the application: deliver_sm, data_sm, alert_notification,
-    outbind. With ``auto_ack`` the session has already queued a success response."""
-
-    # gc=False is safe: an IncomingRequest holds a decoded PDU (SMPP here, CMPP from
-    # smsengine.cmpp.session) and a bool. Those PDUs are gc=False values made of str, bytes,
-    # int and tuples of such values, so nothing reachable from the event can refer back to it:
-    # no cycle can pass through it. (Assigning something else to ``pdu`` would break that.)
-    pdu: Request
-    acked: bool
-
-
-class ReceiptReceived(msgspec.Struct, SessionEvent, eq=False, gc=False):
-    """A plain delivery receipt, already acked (``SessionConfig.receipt_tlvs``): ``receipt``
-    has its receipted_message_id and message_state, and ``receipt.pdu()`` the whole deliver_sm.
-    gc=False: a ReceiptTlvs holds only an int, a str and bytes."""
-
-    receipt: ReceiptTlvs
-
-
-class Bound(SessionEvent):
-    __slots__ = ("mode", "system_id")
-
-    def __init__(self, mode: BindMode, system_id: str) -> None:
-        self.mode = mode
-        self.system_id = system_id  # the SMSC's, from bind_*_resp
-
-
-class BindFailed(SessionEvent):
-    """The SMSC refused the bind; ``error`` is from :func:`error_for_status` (e.g.
-    AuthenticationError for ESME_RINVPASWD / ESME_RINVSYSID, AlreadyBoundError)."""
-
-    __slots__ = ("error", "status")
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        self.error = error_for_status(status)
-
-
-class Unbound(SessionEvent):
-    """The bind ended with an unbind (``by_peer``: the SMSC sent it)."""
-
-    __slots__ = ("by_peer",)
-
-    def __init__(self, by_peer: bool) -> None:
-        self.by_peer = by_peer
-
-
-class ConnectionDead(SessionEvent):
-    """The connection must be closed: the peer stopped answering enquire_link (or a bind), our
-    output stayed blocked for a whole response_timeout, or the byte stream cannot be framed
-    any more.
-
-    ``answers``: the stream broke after PDUs that came whole before the bad length; their
-    events come first, and their answers (deliver_sm_resp …) are here, taken out of the
-    output, to be written (best effort) before the connection is aborted. Nothing else that was
-    queued is written: a request queued but not yet written ends NotSentError (safe to retry),
-    not outcome-unknown.
-    """
-
-    __slots__ = ("answers", "reason")
-
-    def __init__(self, reason: str, *, answers: bytes = b"") -> None:
-        self.reason = reason
-        self.answers = answers
-
-
-class ProtocolError(SessionEvent):
-    """The peer sent something wrong that we answered and survived (a bad PDU, a request not
-    allowed in this state, a response to nothing)."""
-
-    __slots__ = ("detail", "pdu")
-
-    def __init__(self, detail: str, pdu: Pdu | InvalidPdu | None = None) -> None:
-        self.detail = detail
-        self.pdu = pdu
-
-
-class _Pending(msgspec.Struct, gc=False):
-    """An outstanding request (a struct: built in C, no Python ``__init__`` per request).
-
-    Not tracked by the cyclic collector (gc=False): thousands are in flight at a time, each
-    lives a round trip, long enough to be promoted to the oldest generation, where every one
-    of them would make the next full collection come sooner. A cycle through one (its token
-    can lead back to the adapter that owns this session) lasts only while the request is
-    outstanding: the session drops it on the response, the timeout or connection_lost.
-    """
-
-    request: Request | EncodedRequest
-    token: Any
-    deadline: float
-    generation: int  # written once data_to_send() moved past it
-    counts: bool  # toward the window (user requests; not bind/enquire/unbind)
-
-
 class Session:
     """One SMPP bind's protocol state; see the module docstring."""
 
@@ -377,11 +250,9 @@ class Session:
         self._framer = Framer(config.max_command_length)
         self._feed = (self._framer.feed_receipts if config.receipt_tlvs and config.auto_ack
                       else self._framer.feed)
-        self._seq = 0
-        self._pending: dict[int, _Pending] = {}  # insertion (= deadline) order
-        self._in_window = 0
-        self._out: list[bytes] = []
-        self._generation = 0  # bumped by data_to_send(): requests queued before are written
+        # Sequence numbers, outstanding requests, output and "written" (smsengine.link).
+        self._window = Window(config.window, config.response_timeout, MAX_SEQUENCE,
+                              not_sent=NotSentError, unknown=OutcomeUnknownError)
         self._last_heard = now
         self._enquire_seq: int | None = None  # our unanswered enquire_link, if any
         self._timeout = config.response_timeout
@@ -399,20 +270,12 @@ class Session:
     @property
     def window_free(self) -> int:
         """How many more user requests fit in the window now."""
-        return self.config.window - self._in_window
+        window = self._window
+        return window.size - window.in_window
 
     @property
     def outstanding(self) -> int:
-        return len(self._pending)
-
-    def _next_seq(self) -> int:
-        seq = self._seq
-        pending = self._pending
-        while True:
-            seq = seq + 1 if seq < MAX_SEQUENCE else 1
-            if seq not in pending:  # after a wrap, never reuse one still in flight
-                self._seq = seq
-                return seq
+        return len(self._window.pending)
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -444,18 +307,19 @@ class Session:
             hint = "; use unbind()" if request.command_id == CommandId.unbind else ""
             raise SessionStateError(f"{request.command_name} not allowed in state "
                                     f"{self.state.value}{hint}")
-        if self._in_window >= self.config.window:
-            raise NotSentError(f"window of {self.config.window} requests is full")
-        # _queue and _next_seq inlined: this runs once per message.
-        pending = self._pending
-        seq = self._seq + 1
+        window = self._window
+        if window.in_window >= window.size:
+            raise NotSentError(f"window of {window.size} requests is full")
+        # Window.next_seq and Window.add inlined: this runs once per message.
+        pending = window.pending
+        seq = window.seq + 1
         if seq > MAX_SEQUENCE or seq in pending:
-            seq = self._next_seq()
+            seq = window.next_seq()
         else:
-            self._seq = seq
-        self._out.append(request.encode(seq))
-        pending[seq] = _Pending(request, token, now + self._timeout, self._generation, True)
-        self._in_window += 1
+            window.seq = seq
+        window.out.append(request.encode(seq))
+        pending[seq] = Pending(request, token, now + self._timeout, window.generation, True)
+        window.in_window += 1
         return seq
 
     def send_requests(self, requests: list[Request | EncodedRequest], tokens: list[Any],
@@ -464,15 +328,16 @@ class Session:
         return how many were queued: :meth:`send_request` for a batch, with the checks done
         once. Raises :class:`SessionStateError` as :meth:`send_request` does, for the first
         request the state does not allow; the ones before it stay queued."""
-        count = min(self.config.window - self._in_window, len(requests))
+        window = self._window
+        count = min(window.size - window.in_window, len(requests))
         if count <= 0:
             return 0
-        pending = self._pending
-        out = self._out
+        pending = window.pending
+        out = window.out
         state = self.state
         deadline = now + self._timeout
-        generation = self._generation
-        seq = self._seq
+        generation = window.generation
+        seq = window.seq
         queued = 0
         checked = -1  # the command_id of encoded requests whose state check passed
         header = _pack_header
@@ -491,50 +356,42 @@ class Session:
                         checked = request.command_id
                 seq += 1
                 if seq > MAX_SEQUENCE or seq in pending:
-                    self._seq = seq - 1
-                    seq = self._next_seq()  # (after a wrap: never one still in flight)
+                    window.seq = seq - 1
+                    seq = window.next_seq()  # (after a wrap: never one still in flight)
                 if encoded:  # EncodedRequest.encode inline: seq is a valid sequence number
                     body = request.body  # type: ignore[union-attr]
                     out.append(header(16 + len(body), request.command_id, 0, seq) + body)
                 else:
                     out.append(request.encode(seq))
-                pending[seq] = _Pending(request, tokens[i], deadline, generation, True)
+                pending[seq] = Pending(request, tokens[i], deadline, generation, True)
                 queued += 1
         finally:
-            self._seq = seq
-            self._in_window += queued
+            window.seq = seq
+            window.in_window += queued
         return queued
 
     def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
-        seq = self._next_seq()
-        self._out.append(request.encode(seq))
-        self._pending[seq] = _Pending(request, token, now + self._timeout, self._generation,
-                                      counts)
-        if counts:
-            self._in_window += 1
-        return seq
+        window = self._window
+        seq = window.next_seq()
+        return window.add(seq, request, request.encode(seq), now, token, counts=counts)
 
     def respond(self, request: Request, command_status: int = 0, **fields: Any) -> None:
         """Answer one of the peer's requests (when not auto-acknowledged)."""
-        self._out.append(request.response(command_status, **fields).encode())
+        self._window.out.append(request.response(command_status, **fields).encode())
 
     # --- output -------------------------------------------------------------------------------
 
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one write. Requests in it count as
         written from now on: if the connection drops, their outcome is unknown."""
-        out = self._out
-        if not out:
-            return b""
-        self._generation += 1
-        data = b"".join(out) if len(out) > 1 else out[0]
-        out.clear()
-        return data
+        return self._window.data_to_send()
 
     # --- input --------------------------------------------------------------------------------
 
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed received bytes; returns what happened, in order."""
+        window = self._window
+        out = window.out
         dead = None
         mark = 0
         try:
@@ -544,14 +401,14 @@ class Session:
             # answered and settled first (an accepted submit_sm must not end unknown, a
             # deliver_sm must be acked); the ConnectionDead after them, carrying their answers
             # (what is queued from ``mark`` on), closes the connection.
-            pdus, dead, mark = exc.events, str(exc), len(self._out)
+            pdus, dead, mark = exc.events, str(exc), len(out)
         self._last_heard = now
         events: list[SessionEvent] = []
-        pending = self._pending
+        pending = window.pending
         for pdu in pdus:
             if type(pdu) is ReceiptTlvs:  # (only with receipt_tlvs, which needs auto_ack)
                 if self.state in _RECEIVES:
-                    self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
+                    out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
                     events.append(ReceiptReceived(pdu))
                 else:
                     self._incoming(pdu.pdu(), events)  # (the error answer needs the whole PDU)
@@ -560,7 +417,7 @@ class Session:
                 # neither); _incoming handles every other one.
                 acked = self.config.auto_ack
                 if acked:
-                    self._out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
+                    out.append(_pack_ack(17, _DELIVER_SM_RESP, 0, pdu.sequence_number, 0))
                 events.append(IncomingRequest(pdu, acked))
             elif isinstance(pdu, Response):
                 entry = pending.pop(pdu.sequence_number, None)
@@ -570,18 +427,17 @@ class Session:
                     else:
                         events.append(ProtocolError(f"generic_nack {pdu.status_name}", pdu))
                 elif entry.counts:  # a user request: the hot path
-                    self._in_window -= 1
+                    window.in_window -= 1
                     events.append(ResponseReceived(entry.request, pdu, entry.token))
                 else:
                     self._internal_response(entry, pdu, events)
             elif isinstance(pdu, InvalidPdu):
                 if pdu.response is not None:
-                    self._out.append(pdu.response.encode())
+                    out.append(pdu.response.encode())
                 else:
                     # A response we could not decode: fail the request it answered.
-                    entry = pending.pop(pdu.sequence_number, None)
+                    entry = window.take(pdu.sequence_number)
                     if entry is not None and entry.counts:
-                        self._in_window -= 1
                         events.append(RequestFailed(entry.request, OutcomeUnknownError(
                             f"undecodable response: {pdu.error}"), entry.token))
                     elif entry is not None:
@@ -596,12 +452,10 @@ class Session:
             else:
                 self._incoming(pdu, events)  # type: ignore[arg-type]
         if dead is not None:
-            out = self._out
-            events.append(ConnectionDead(dead, answers=b"".join(out[mark:])))
-            del out[mark:]
+            events.append(ConnectionDead(dead, answers=window.cut(mark)))
         return events
 
-    def _internal_response(self, entry: _Pending, pdu: Response,
+    def _internal_response(self, entry: Pending, pdu: Response,
                            events: list[SessionEvent]) -> None:
         cid = entry.request.command_id
         if cid in (CommandId.bind_transmitter, CommandId.bind_receiver,
@@ -611,7 +465,8 @@ class Session:
                 events.append(Bound(self.config.mode, getattr(pdu, "system_id", "")))
             else:
                 self.state = _S.CLOSED
-                events.append(BindFailed(pdu.command_status))
+                events.append(BindFailed(pdu.command_status,
+                                         error_for_status(pdu.command_status)))
         elif cid == CommandId.enquire_link:
             if self._enquire_seq == pdu.sequence_number:
                 self._enquire_seq = None
@@ -623,32 +478,33 @@ class Session:
 
     def _incoming(self, pdu: Request, events: list[SessionEvent]) -> None:
         # (A deliver_sm in a receiving state, the common case, is handled by receive_data.)
+        out = self._window.out
         cid = pdu.command_id
         allowed = _INBOUND_BY_CLASS.get(type(pdu))
         if allowed is None:
             # submit_sm & co go to an SMSC, never to us.
-            self._out.append(pdu.response(CommandStatus.ESME_RINVCMDID).encode())
+            out.append(pdu.response(CommandStatus.ESME_RINVCMDID).encode())
             events.append(ProtocolError(f"peer sent {pdu.command_name}, an ESME-to-SMSC PDU", pdu))
             return
         if self.state not in allowed:
             if pdu.response_class is not None:
-                self._out.append(pdu.response(CommandStatus.ESME_RINVBNDSTS).encode())
+                out.append(pdu.response(CommandStatus.ESME_RINVBNDSTS).encode())
             else:
-                self._out.append(GenericNack(sequence_number=pdu.sequence_number,
-                                             command_status=CommandStatus.ESME_RINVBNDSTS).encode())
+                out.append(GenericNack(sequence_number=pdu.sequence_number,
+                                       command_status=CommandStatus.ESME_RINVBNDSTS).encode())
             events.append(ProtocolError(f"{pdu.command_name} not allowed in state "
                                         f"{self.state.value}", pdu))
             return
         if cid == CommandId.enquire_link:
-            self._out.append(EnquireLinkResp(sequence_number=pdu.sequence_number).encode())
+            out.append(EnquireLinkResp(sequence_number=pdu.sequence_number).encode())
         elif cid == CommandId.unbind:
-            self._out.append(pdu.response().encode())
+            out.append(pdu.response().encode())
             self.state = _S.CLOSED
             events.append(Unbound(by_peer=True))
         else:
             resp_id = _ACK_ID.get(type(pdu)) if self.config.auto_ack else None
             if resp_id is not None:
-                self._out.append(_pack_ack(17, resp_id, 0, pdu.sequence_number, 0))
+                out.append(_pack_ack(17, resp_id, 0, pdu.sequence_number, 0))
             events.append(IncomingRequest(pdu, resp_id is not None))
 
     # --- time ---------------------------------------------------------------------------------
@@ -657,9 +513,7 @@ class Session:
         """When :meth:`handle_timer` must next run (None: nothing to wait for)."""
         if self.state is _S.CLOSED:
             return None
-        deadline = None
-        if self._pending:
-            deadline = next(iter(self._pending.values())).deadline
+        deadline = self._window.next_deadline()
         if self.state in _BOUND and self._enquire_seq is None:
             keepalive = self._last_heard + self.config.enquire_link_interval
             if deadline is None or keepalive < deadline:
@@ -669,22 +523,11 @@ class Session:
     def handle_timer(self, now: float) -> list[SessionEvent]:
         """Expire requests past their deadline and keep the link alive."""
         events: list[SessionEvent] = []
-        pending = self._pending
-        while pending:
-            seq, entry = next(iter(pending.items()))
-            if entry.deadline > now:
-                break
-            if entry.generation >= self._generation:
-                # Due but never written: output has been blocked (the transport paused, the
-                # peer not reading) for a whole response_timeout. Its bytes are still queued,
-                # so it cannot be expired on its own; and leaving it would have the caller's
-                # timer fire again and again for this deadline. The peer is as good as dead.
-                events.append(ConnectionDead(
-                    f"could not write for {self._timeout:g}s: the peer is not reading"))
+        window = self._window
+        while (entry := window.expire(now, events)) is not None:
+            if entry is BLOCKED:
                 return events
-            del pending[seq]
-            if entry.counts:
-                self._in_window -= 1
+            # One of ours (a user request's timeout is in events already).
             cid = entry.request.command_id
             if cid == CommandId.enquire_link:
                 self._enquire_seq = None
@@ -698,10 +541,6 @@ class Session:
             if cid == CommandId.unbind:
                 self.state = _S.CLOSED
                 events.append(Unbound(by_peer=False))
-                continue
-            events.append(RequestFailed(entry.request, OutcomeUnknownError(
-                f"no {entry.request.command_name}_resp within {self._timeout:g}s",
-                timed_out=True), entry.token))
         if (self.state in _BOUND and self._enquire_seq is None
                 and now >= self._last_heard + self.config.enquire_link_interval):
             self._enquire_seq = self._queue(EnquireLink(), now, None, counts=False)
@@ -712,19 +551,7 @@ class Session:
         was_bound = self.state in _BOUND or self.state is _S.UNBINDING
         self.state = _S.CLOSED
         events: list[SessionEvent] = []
-        generation = self._generation
-        for entry in self._pending.values():
-            if not entry.counts:
-                continue  # bind / enquire_link / unbind: internal, nobody waits on them
-            error: SmppError = (
-                OutcomeUnknownError(f"{reason} after {entry.request.command_name} was written")
-                if entry.generation < generation
-                else NotSentError(f"{reason} before {entry.request.command_name} was written")
-            )
-            events.append(RequestFailed(entry.request, error, entry.token))
-        self._pending.clear()
-        self._in_window = 0
-        self._out.clear()
+        self._window.fail_all(reason, events)
         if was_bound:
             events.append(ConnectionDead(reason))
         return events

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from smsengine.bind import Backoff, BindEvent, BindKeeper, CmppBind, CmppBindKeeper
+from smsengine.bind import Backoff, BindEvent, CmppBind, CmppBindKeeper, Keeper
 from smsengine.cmpp import (
     ActiveTest,
     CmppAuthenticationError,
@@ -37,7 +37,7 @@ from smsengine.cmpp import (
     authenticator_source,
     encode,
 )
-from smsengine.smpp import AuthenticationError, NotSentError, SmppError
+from smsengine.link import AuthenticationError, LinkError, NotSentError
 
 SP_ID = "900001"
 SECRET = "888888"
@@ -203,9 +203,9 @@ async def test_1000_submits_pipelined_through_send_callback() -> None:
         "127.0.0.1", ismg.port, config(window=1000)
     ) as bind:
         done = asyncio.get_running_loop().create_future()
-        results: list[tuple[Response | None, SmppError | None]] = []
+        results: list[tuple[Response | None, LinkError | None]] = []
 
-        def callback(resp: Response | None, err: SmppError | None) -> None:
+        def callback(resp: Response | None, err: LinkError | None) -> None:
             results.append((resp, err))
             if len(results) == 1000:
                 done.set_result(None)
@@ -259,7 +259,7 @@ async def test_keeper_alarms_and_waits_long_on_wrong_secret() -> None:
 async def test_keeper_binds_sends_and_terminates_on_stop() -> None:
     async with ismg_server() as ismg:
         keeper = CmppBindKeeper("127.0.0.1", ismg.port, config(), backoff=Backoff(0.01))
-        assert isinstance(keeper, BindKeeper)
+        assert isinstance(keeper, Keeper)
         async with keeper:
             bind = await keeper.wait_bound(5)
             assert isinstance(bind, CmppBind)
@@ -297,7 +297,7 @@ async def test_drop_with_requests_in_flight_ends_each_once() -> None:
         bind = await CmppBind.open("127.0.0.1", ismg.port, config())
         futures = [bind.send_nowait(submit(i)) for i in range(16)]
         await asyncio.wait_for(bind.closed, 5)
-        with pytest.raises(NotSentError):  # (the adapter's own, protocol-neutral)
+        with pytest.raises(NotSentError):  # (CMPP's, a link.NotSentError)
             bind.send_nowait(submit())
         outcomes = [f.exception() if f.exception() else f.result() for f in futures]
         assert all(f.done() for f in futures)

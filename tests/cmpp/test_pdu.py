@@ -53,7 +53,15 @@ from smsengine.cmpp import (
     timestamp_now,
     unpack_msg_id,
 )
-from smsengine.smpp import NotSentError, OutcomeUnknownError
+from smsengine.link import (
+    NO_STATUS,
+    AuthenticationError,
+    LinkError,
+    NotSentError,
+    OutcomeUnknownError,
+    StatusError,
+    ThrottledError,
+)
 
 V20, V30 = Version.V20, Version.V30
 DEST = ("13800138000",)
@@ -302,13 +310,24 @@ def test_connect_status_registry() -> None:
     assert not error_for_connect_status(3).retriable
 
 
-def test_no_response_outcomes_are_the_smpp_ones_too() -> None:
+def test_no_response_outcomes_are_the_link_ones_too() -> None:
     not_sent = CmppNotSentError("window full")
     assert isinstance(not_sent, NotSentError) and isinstance(not_sent, CmppError)
     assert not_sent.retriable and str(not_sent) == "window full"
     unknown = CmppOutcomeUnknownError("no SUBMIT_RESP", timed_out=True)
     assert isinstance(unknown, OutcomeUnknownError) and isinstance(unknown, CmppError)
     assert unknown.timed_out and not unknown.retriable
+    # No CMPP code describes them (an SMPP ESME_RSYSERR, 8, would read as Result 8 here).
+    assert not_sent.status == unknown.status == NO_STATUS
+
+
+def test_cmpp_errors_stand_on_the_link_ones_not_on_smpp() -> None:
+    assert isinstance(error_for_connect_status(3), AuthenticationError)
+    assert isinstance(error_for_connect_status(7), StatusError)
+    assert isinstance(error_for_result(8), ThrottledError)
+    assert issubclass(CmppError, LinkError)
+    for cls in (CmppError, CmppNotSentError, CmppOutcomeUnknownError, CmppAuthenticationError):
+        assert not any(k.__module__.startswith("smsengine.smpp") for k in cls.__mro__)
 
 
 # --- framer failures --------------------------------------------------------------------------

@@ -42,17 +42,19 @@ from smsengine.cmpp.session import (
     CmppSessionConfig,
     CmppSessionState,
 )
-from smsengine.smpp import AuthenticationError, NotSentError, OutcomeUnknownError
-from smsengine.smpp.errors import SessionStateError
-from smsengine.smpp.session import (
+from smsengine.link import (
+    AuthenticationError,
     BindFailed,
     Bound,
     ConnectionDead,
     IncomingRequest,
+    NotSentError,
+    OutcomeUnknownError,
     ProtocolError,
     RequestFailed,
     ResponseReceived,
     SessionEvent,
+    SessionStateError,
     Unbound,
 )
 
@@ -360,9 +362,9 @@ def test_window_is_configurable() -> None:
 
 def test_sequence_id_wraps_past_uint32_and_skips_ids_in_flight() -> None:
     session, ismg = connected()
-    session._seq = 0  # the next id is 1 again, the CONNECT's, long answered
+    session._window.seq = 0  # the next id is 1 again, the CONNECT's, long answered
     assert session.send_request(submit(), 0.0, "one") == 1
-    session._seq = MAX_SEQUENCE - 1
+    session._window.seq = MAX_SEQUENCE - 1
     assert session.send_request(submit(), 0.0, "max") == MAX_SEQUENCE
     assert session.send_request(submit(), 0.0, "wrapped") == 2  # 0 never, 1 still in flight
     pdus = ismg.feed(session.data_to_send())
@@ -664,6 +666,62 @@ def test_terminate_by_the_ismg(bytewise: bool) -> None:
     assert resp == TerminateResp(sequence_id=ismg.seq)
     assert session.state is CmppSessionState.CLOSED
     assert session.next_deadline() is None
+
+
+def test_a_terminate_from_the_ismg_after_answering_ours_is_answered_too() -> None:
+    # Either side may send CMPP_TERMINATE (4.3, 11.7): an ISMG seen in the wild answers ours,
+    # then sends its own. The session had ended; the ISMG still gets its TERMINATE_RESP, and
+    # this is no protocol error.
+    session, ismg = connected()
+    session.unbind(5.0)
+    (term,) = ismg.feed(session.data_to_send())
+    events = session.receive_data(ismg.answer(term) + ismg.request(Terminate()), 6.0)
+    assert [type(e) for e in events] == [Unbound]
+    assert session.state is CmppSessionState.CLOSED
+    (resp,) = ismg.feed(session.data_to_send())
+    assert resp == TerminateResp(sequence_id=ismg.seq)
+
+
+@pytest.mark.parametrize("bytewise", [False, True])
+def test_terminates_that_cross_end_the_session_once(bytewise: bool) -> None:
+    session, ismg = connected()
+    session.unbind(5.0)
+    (term,) = ismg.feed(session.data_to_send())
+    (event,) = feed(session, ismg.request(Terminate()), 6.0, bytewise=bytewise)
+    assert isinstance(event, Unbound) and event.by_peer
+    (resp,) = ismg.feed(session.data_to_send())
+    assert resp == TerminateResp(sequence_id=ismg.seq)
+    assert session.receive_data(ismg.answer(term), 7.0) == []  # our TERMINATE's answer
+    assert session.state is CmppSessionState.CLOSED and session.next_deadline() is None
+
+
+def test_a_terminate_before_connect_resp_ends_the_session() -> None:
+    session = CmppSession(make_config(), 0.0)
+    session.bind(0.0)
+    ismg = Ismg()
+    ismg.feed(session.data_to_send())
+    (event,) = session.receive_data(ismg.request(Terminate()), 1.0)
+    assert isinstance(event, Unbound) and event.by_peer
+    (resp,) = ismg.feed(session.data_to_send())
+    assert resp == TerminateResp(sequence_id=ismg.seq)
+    assert session.next_deadline() is None
+
+
+def test_a_terminate_after_a_refused_connect_is_answered() -> None:
+    session = CmppSession(make_config(secret="wrong"), 0.0)
+    session.bind(0.0)
+    ismg = Ismg()
+    (connect,) = ismg.feed(session.data_to_send())
+    events = session.receive_data(ismg.answer(connect) + ismg.request(Terminate()), 1.0)
+    assert [type(e) for e in events] == [BindFailed]
+    (resp,) = ismg.feed(session.data_to_send())
+    assert resp == TerminateResp(sequence_id=ismg.seq)
+
+
+def test_an_sp_to_ismg_pdu_from_the_ismg_is_still_named_so() -> None:
+    session, ismg = connected()
+    (event,) = session.receive_data(ismg.request(submit()), 1.0)
+    assert isinstance(event, ProtocolError) and "SP-to-ISMG" in event.detail
 
 
 def test_active_test_resp_of_12_octets_is_accepted() -> None:

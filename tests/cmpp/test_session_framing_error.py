@@ -25,7 +25,7 @@ from smsengine.cmpp import (
     encode,
 )
 from smsengine.cmpp.session import CmppSession, CmppSessionConfig
-from smsengine.smpp.session import (
+from smsengine.link import (
     ConnectionDead,
     IncomingRequest,
     RequestFailed,

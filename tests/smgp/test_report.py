@@ -145,3 +145,35 @@ def test_report_values_are_checked_when_built(fields: dict[str, object], field: 
     with pytest.raises(InvalidPduError) as info:
         Report(**values)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+@settings(max_examples=300)
+@given(
+    msg_id=st.binary(min_size=10, max_size=10),
+    values=st.lists(st.binary(min_size=3, max_size=3), min_size=2, max_size=2),
+    dates=st.lists(st.binary(min_size=10, max_size=10), min_size=2, max_size=2),
+    stat=st.binary(min_size=7, max_size=7) | st.sampled_from([b"DELIVRD", b"UNDELIV"]),
+    err=st.binary(min_size=3, max_size=3),
+    text=st.binary(max_size=30),
+)
+def test_fast_path_agrees_with_the_keyword_parser(
+    msg_id: bytes, values: list[bytes], dates: list[bytes], stat: bytes, err: bytes, text: bytes
+) -> None:
+    """Any octets in the spec layout's value slots: the fixed-offset reading, when it is
+    taken, gives what the keyword parser gives."""
+    from smsengine.smgp.report import _parse_keywords, _parse_spec_layout
+
+    data = b"".join((
+        b"id:", msg_id, b" sub:", values[0], b" dlvrd:", values[1], b" Submit date:", dates[0],
+        b" done date:", dates[1], b" stat:", stat, b" err:", err, b" Text:", text,
+    ))  # fmt: skip
+    fast = _parse_spec_layout(data)
+    try:
+        slow = _parse_keywords(data)
+    except ReportDecodeError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == slow
+    if b":" not in b"".join((*values, *dates, stat, err)):
+        assert fast is not None

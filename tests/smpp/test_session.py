@@ -454,7 +454,7 @@ def test_window_caps_outstanding_requests() -> None:
 
 def test_sequence_numbers_wrap_to_one() -> None:
     session, peer = bound_session(peer=Peer(auto=False))
-    session._seq = MAX_SEQUENCE - 1
+    session._window.seq = MAX_SEQUENCE - 1
     seqs = [session.send_request(submit(i), 1.0) for i in range(3)]
     assert seqs == [MAX_SEQUENCE, 1, 2]
     pump(session, peer, 1.0)
@@ -467,7 +467,7 @@ def test_wrap_never_reuses_a_number_in_flight() -> None:
     pump(session, peer, 1.0)
     peer.answer(peer.unanswered[1])  # 3 is free again
     pump(session, peer, 1.0)
-    session._seq = MAX_SEQUENCE - 1
+    session._window.seq = MAX_SEQUENCE - 1
     seqs = [session.send_request(submit(i), 1.0) for i in range(4)]
     assert seqs == [MAX_SEQUENCE, 1, 3, 6]
     assert not set(seqs) & {2, 4, 5}
@@ -963,7 +963,7 @@ def test_every_request_gets_exactly_one_outcome(ops: list[tuple[str, int]], lose
             now += arg
             settle(session.handle_timer(now))
         elif op == "wrap":
-            session._seq = MAX_SEQUENCE - arg  # low numbers may still be in flight
+            session._window.seq = MAX_SEQUENCE - arg  # low numbers may still be in flight
         elif op == "deliver":
             peer.send(DeliverSm(source_addr="1", destination_addr="2"))
             settle(deliver(peer.data_to_send(), chunk, lambda d, t=now: session.receive_data(d, t)))
@@ -1076,7 +1076,7 @@ def test_encoded_unbind_is_refused_with_the_hint() -> None:
 def test_sequence_numbers_of_encoded_requests_wrap_and_skip_those_in_flight() -> None:
     session, peer = bound_session(peer=Peer(auto=False), window=10)
     in_flight = [session.send_request(encoded(i), 1.0) for i in range(3)]  # 2, 3, 4
-    session._seq = MAX_SEQUENCE - 1
+    session._window.seq = MAX_SEQUENCE - 1
     seqs = [session.send_request(encoded(i), 1.0) for i in range(4)]
     assert seqs == [MAX_SEQUENCE, 1, 5, 6]
     assert in_flight == [2, 3, 4]

@@ -25,7 +25,7 @@ def text(width: int) -> st.SearchStrategy[str]:
     return st.text(_CHARS, max_size=width).map(lambda s: s.rstrip(" "))
 
 
-def _field(marker: object) -> st.SearchStrategy[Any]:
+def field(marker: object) -> st.SearchStrategy[Any]:
     if isinstance(marker, pdu_mod._U8):
         return st.integers(marker.lo, marker.hi)
     if isinstance(marker, pdu_mod._Text):
@@ -45,7 +45,7 @@ def _field(marker: object) -> st.SearchStrategy[Any]:
 
 
 def value_of(cls: type) -> st.SearchStrategy[Any]:
-    fields = {n: _field(m) for n, m in pdu_mod._layout(cls)}
+    fields = {n: field(m) for n, m in pdu_mod._layout(cls)}
     if issubclass(cls, Pdu):
         fields["sequence_number"] = sequence_numbers
     return st.builds(cls, **fields)

@@ -82,7 +82,7 @@ def submit(**fields: Any) -> Submit:
         (Submit, {"tp_pid": 256}, "tp_pid", 5, "outside 0..255"),
         (Submit, {"tp_udhi": -1}, "tp_udhi", 5, "outside 0..255"),
         (Submit, {"message_coding": "8"}, "message_coding", 5, "must be an int, got str"),
-        (Submit, {"message_type": True}, "message_type", 5, "must be an int, got bool"),
+        (Submit, {"message_type": 1.0}, "message_type", 5, "must be an int, got float"),
         (Submit, {"message_content": "hi"}, "message_content", 8, "must be bytes, got str"),
         (Submit, {"message_content": b"x" * 1885}, "message_content", 8, "2049 octets"),
         (Submit, {"reserve": b"\0" * 7}, "reserve", 5, "7 octets, exactly 8"),

@@ -366,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fakesmsc(sub)
 
+    from .daemon.server import add_parser as add_serve
+
+    add_serve(sub)
+
     bench = sub.add_parser(
         "bench",
         help="load-test the engine against the fake SMSC (own process) or any SMPP server",

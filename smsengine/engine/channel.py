@@ -81,7 +81,11 @@ class Channel:
         self._suppressed_kinds = suppressed_kinds if suppressed is not None else frozenset()
         self._loop = asyncio.get_running_loop()
         now = self._loop.time()
-        self.flow = AimdRate(config.tps or 1e9, now, latency_limit=config.latency_limit)
+        # The floor a throttle cannot cut below: 10 % of the TPS. A channel without one paces
+        # itself against a ceiling it found (twice the rate the carrier took): a share of that
+        # would be no floor, so it has only the absolute one.
+        self.flow = AimdRate(config.tps or 1e9, now, latency_limit=config.latency_limit,
+                             floor_share=0.1 if config.tps > 0 else 0.0)
         burst = config.burst or max(config.tps, 1.0)
         self.bucket = TokenBucket(config.tps, burst, now)
         self._keepers: list[BindKeeper] = []
@@ -182,7 +186,8 @@ class Channel:
         else:
             raise MessageRefusedError(
                 f"the text takes {len(pdus)} parts on channel {self.name!r}, which sends at "
-                f"most {self.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
+                f"most {self.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN,
+                field="text")
         self.lanes.push(handle.message.kind, handle, front=front)
         self._track.queued(handle, parts)
         if self._idle:
@@ -517,31 +522,30 @@ class Channel:
     def _self_paced_throttle(self, now: float) -> None:
         """A throttled response on a channel without a TPS limit. The first one starts pacing
         (otherwise each refused submit would be resent at once and refused again, as fast as
-        the windows allow): the token bucket paces the channel from then on. Each cut (at most
-        one a second) goes to half the rate, or to what the carrier took over the last second
-        if that is less, so the rate gets to what the carrier takes within a cut or two rather
-        than halving its way down; the ceiling becomes twice the new rate, so the additive
-        climb back (5 % of the ceiling a second) probes gently, and pacing ends only after the
-        rate has stayed at that ceiling, unthrottled, for PACING_RELEASE seconds (tick)."""
+        the windows allow): the token bucket paces the channel from then on, from what the
+        carrier took over the last second (measured here: the flow controller counts only
+        while pacing), so the rate gets there at once rather than halving its way down; the
+        ceiling becomes twice that rate, so the additive climb back (5 % of the ceiling a
+        second) probes gently, and pacing ends only after the rate has stayed at that ceiling,
+        unthrottled, for PACING_RELEASE seconds (tick). Later cuts are the flow controller's
+        own (AimdRate.on_throttled: to what the carrier takes, or undone if the refusals do not
+        depend on the rate)."""
         flow = self.flow
+        if self._limited:
+            flow.on_throttled(now)
+            return
         at, sent, answered = self._marks[0]
         elapsed = now - at
-        started = not self._limited
-        if started:
-            sending = (self.counters["segments"] - sent) / elapsed if elapsed > 0 else 0.0
-            flow.reset(max(sending, 10.0), now)
-        if not flow.on_throttled(now):
-            return  # (within the cooldown of the last cut)
+        sending = (self.counters["segments"] - sent) / elapsed if elapsed > 0 else 0.0
+        flow.reset(max(sending, 10.0), now)
         # (Over at least a quarter second: just after a tick, a low guess, which the climb
         # back corrects.)
         took = (self._answered() - answered) / max(elapsed, 0.25)
-        flow.rate = max(flow.floor, min(flow.rate, took))
+        flow.on_throttled(now, took)
         flow.ceiling = max(2.0 * flow.rate, 10.0)
-        if started:
-            self.bucket.reset(flow.rate, self.config.burst or flow.rate, now)
-            self._limited = True
-            self._on_event(BindEvent("pacing", self.name,
-                                     f"throttled: paced at {flow.rate:.0f}/s"))
+        self.bucket.reset(flow.rate, self.config.burst or flow.rate, now)
+        self._limited = True
+        self._on_event(BindEvent("pacing", self.name, f"throttled: paced at {flow.rate:.0f}/s"))
 
     def tick(self, now: float) -> None:
         """Housekeeping (twice a second): the AIMD recovery, the measured send rate, and the

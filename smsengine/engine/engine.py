@@ -60,6 +60,14 @@ MoHandler = Callable[[MoMessage], Any]
 _NO_LANE = -1.0  # (not a validity: what _lanes.get gives for a kind that is not a lane)
 
 
+# A PDU field the protocol could not carry -> the Message field it came from (SMPP, CMPP).
+_PDU_FIELDS = {
+    "destination_addr": "destination", "Dest_terminal_Id": "destination",
+    "source_addr": "source", "Src_Id": "source",
+    "short_message": "text", "message_payload": "text", "Msg_Content": "text",
+}
+
+
 def _number(number: str) -> str:
     """A number as the opt-out list keeps it: without a leading ``+`` (a reply's source and a
     message's destination may each be written either way)."""
@@ -73,7 +81,7 @@ def _check_destination(destination: str) -> None:
     if not (digits.isdigit() and digits.isascii()):
         raise MessageRefusedError(
             f"destination {destination!r} is not a phone number: digits, with an optional "
-            "leading +", status=CommandStatus.ESME_RINVDSTADR)
+            "leading +", status=CommandStatus.ESME_RINVDSTADR, field="destination")
 
 
 class _Route:
@@ -266,7 +274,10 @@ class Engine:
 
     def _handed_over(self) -> None:
         for hook in self._write_hooks:
-            hook()
+            try:
+                hook()
+            except Exception:  # a hook's failure must not stop the dispatcher
+                log.exception("before_write hook %r failed", hook)
 
     def cancel(self, ref: str) -> bool:
         """Cancel the message ``ref`` if none of it has left yet: it ends CANCELLED (True).
@@ -316,16 +327,31 @@ class Engine:
         if len(pdus) > target.max_parts:
             raise MessageRefusedError(
                 f"the text takes {len(pdus)} parts on channel {target.name!r}, which sends at "
-                f"most {target.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN)
+                f"most {target.max_parts} (max_parts)", status=CommandStatus.ESME_RINVMSGLEN,
+                field="text")
         return len(pdus)
 
-    def has_room(self, kind: str, channel: str | None = None) -> bool:
-        """Whether the lane of ``kind`` has room on every channel (or on ``channel``): what
-        the daemon's outbox feeds by."""
-        lane = self._folded.get(kind.strip().casefold(), kind)
-        channels = (self.channels.values() if channel is None
+    def lane_of(self, kind: str) -> str:
+        """The lane a kind goes in (kinds are named as their lanes are, case folded), or
+        MessageRefusedError for an unknown kind."""
+        lane = self._folded.get(kind.strip().casefold())
+        if lane is None:
+            raise MessageRefusedError(
+                f"unknown kind {kind!r}: the kinds are {', '.join(self._lanes)}",
+                status=CommandStatus.ESME_RSUBMITFAIL, field="kind")
+        return lane
+
+    def default_validity(self, kind: str) -> float | None:
+        """The seconds a message of ``kind`` may wait when it gives no validity ([validity])."""
+        return self._lanes.get(self.lane_of(kind))
+
+    def room(self, kind: str, channel: str | None = None) -> int:
+        """How many more messages the lane of ``kind`` takes on every channel (or on
+        ``channel``): what the daemon's outbox feeds by."""
+        lane = self.lane_of(kind)
+        channels = (list(self.channels.values()) if channel is None
                     else [self.channels[channel]] if channel in self.channels else [])
-        return all(c.lanes.room(lane) > 0 for c in channels)
+        return min((c.lanes.room(lane) for c in channels), default=0)
 
     def _prepare(self, message: Message, ref: str | None,
                  channel: str | None) -> tuple[MessageHandle, Channel, list[Any]]:
@@ -340,17 +366,17 @@ class Engine:
             _check_destination(destination)
         if not (message.text or message.data):
             raise MessageRefusedError("the message is empty: give text or data",
-                                      status=CommandStatus.ESME_RINVMSGLEN)
+                                      status=CommandStatus.ESME_RINVMSGLEN, field="text")
         if message.kind in self._suppressed_kinds and _number(destination) in self.suppression:
             raise MessageRefusedError(
                 f"{message.destination} opted out of {message.kind} messages",
-                status=CommandStatus.ESME_RX_R_APPN)
+                status=CommandStatus.ESME_RX_R_APPN, field="destination")
         if channel is not None:
             target = self.channels.get(channel)
             if target is None:
                 raise MessageRefusedError(
                     f"unknown channel {channel!r}: the channels are {', '.join(self.channels)}",
-                    status=CommandStatus.ESME_RSUBMITFAIL)
+                    status=CommandStatus.ESME_RSUBMITFAIL, field="channel")
         else:
             target = self._only
             if target is None or target.alarm:
@@ -370,19 +396,15 @@ class Engine:
             # campaign's send_many goes on past it.
             status = (exc.status if isinstance(exc, InvalidPduError)
                       else CommandStatus.ESME_RSUBMITFAIL)
-            raise MessageRefusedError(f"{target.name}: {exc}", status=status) from None
+            raise MessageRefusedError(f"{target.name}: {exc}", status=status,
+                                      field=_PDU_FIELDS.get(exc.field)) from None
         return handle, target, pdus
 
     def _with_lane(self, message: Message) -> Message:
         """``message`` with its kind named as its lane is (``OTP`` is ``otp``); an unknown kind
         is refused, never sent in some default lane (where it would also escape the opt-out
         policy of the kind it meant)."""
-        lane = self._folded.get(message.kind.strip().casefold())
-        if lane is None:
-            raise MessageRefusedError(
-                f"unknown kind {message.kind!r}: the kinds are {', '.join(self._lanes)}",
-                status=CommandStatus.ESME_RSUBMITFAIL)
-        return msgspec.structs.replace(message, kind=lane)
+        return msgspec.structs.replace(message, kind=self.lane_of(message.kind))
 
     async def send(self, message: Message | None = None, /, **fields: Any) -> MessageHandle:
         """Queue one message: ``send(Message(...))`` or ``send(destination=…, text=…)``."""
@@ -411,7 +433,7 @@ class Engine:
                     f"every channel of the route for {message.destination} is refusing us",
                     status=CommandStatus.ESME_RSYSERR, retriable=True)
         raise MessageRefusedError(f"no route for {message.destination} ({message.kind})",
-                                  status=CommandStatus.ESME_RINVDSTADR)
+                                  status=CommandStatus.ESME_RINVDSTADR, field="destination")
 
     # --- results --------------------------------------------------------------------------------
 

@@ -92,14 +92,17 @@ STATE_BY_CODE = dict(enumerate(MessageState))
 
 class MessageRefusedError(SmppError):
     """The engine would not send this message (suppressed number, no route, too long…).
-    ``status`` is the SMPP status that describes it; nothing reached a carrier."""
+    ``status`` is the SMPP status that describes it; nothing reached a carrier. ``field``
+    names the :class:`Message` field at fault (``destination``, ``text``, ``kind``,
+    ``source``, ``channel``), or None when it is none of them (the queue is full)."""
 
     retriable = False
 
     def __init__(self, message: str, *, status: int = CommandStatus.ESME_RSUBMITFAIL,
-                 retriable: bool = False) -> None:
+                 retriable: bool = False, field: str | None = None) -> None:
         super().__init__(message, status=status)
         self.retriable = retriable
+        self.field = field
 
 
 class MessageExpiredError(MessageRefusedError):

@@ -49,7 +49,13 @@ if TYPE_CHECKING:
     from .status import StatusStore
     from .stores import CorrelationStore, SuppressionStore
 
-__all__ = ["SqliteCorrelationStore", "SqliteStatusStore", "SqliteSuppressionStore", "StoreError"]
+__all__ = [
+    "SharedFileStore",
+    "SqliteCorrelationStore",
+    "SqliteStatusStore",
+    "SqliteSuppressionStore",
+    "StoreError",
+]
 
 # 2: message_status (version 1 files gain it when opened).
 _SCHEMA_VERSION = 2
@@ -270,6 +276,12 @@ class _FileStore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+#: The base for a store of one's own in an engine's file (the daemon's outbox): it shares the
+#: file's one connection and its open transaction with the engine's stores, so that what it
+#: writes commits together with the correlation records (see the module docstring).
+SharedFileStore = _FileStore
 
 
 class SqliteCorrelationStore(_FileStore):

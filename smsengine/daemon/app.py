@@ -1,0 +1,583 @@
+"""The HTTP API (aiohttp), kept thin: each handler validates, calls one gateway or engine
+method, and encodes. Errors are RFC 9457 problem details (``application/problem+json``).
+
+The route table :data:`ROUTES` is the one list of what exists: the aiohttp router and the
+OpenAPI document (``GET /openapi.json``) are both made from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from ..engine import MessageState, MessageStatus
+from .auth import Forbidden, Keyring, Principal, Unauthorized
+from .config import DaemonConfig, Scope
+from .gateway import Busy, Gateway, StoreUnavailable
+from .outbox import BY_NAME, STATE_NAMES, OutboxState, Row
+from .schema import (
+    Accepted,
+    BatchIn,
+    BatchOut,
+    ErrorOut,
+    FieldError,
+    Health,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    PartOut,
+    Problem,
+    ReasonOut,
+    Refused,
+    Suppression,
+    SuppressionIn,
+    SuppressionPage,
+    Timestamps,
+    _utc,
+    openapi,
+)
+
+__all__ = ["ROUTES", "make_app"]
+
+log = logging.getLogger("smsengine.http")
+_encode = msgspec.json.Encoder().encode
+_decode_message = msgspec.json.Decoder(MessageIn).decode
+_decode_top = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_MESSAGE_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(MessageIn))
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_PROBLEM = "urn:smsengine:problem:"
+
+
+class ProblemError(Exception):
+    """Raised by a handler; the middleware answers it as problem details."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str, *,
+                 errors: list[FieldError] | None = None, limit: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.limit = limit
+        self.headers = headers or {}
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=_encode(body), status=status, content_type="application/json")
+
+
+def _problem(request: web.Request, exc: ProblemError) -> web.Response:
+    body = Problem(type=_PROBLEM + exc.kind, title=exc.title, status=exc.status,
+                   detail=exc.detail, instance=request.path,
+                   request_id=request.get("request_id"), errors=exc.errors, limit=exc.limit)
+    response = web.Response(body=_encode(body), status=exc.status,
+                            content_type="application/problem+json")
+    response.headers.update(exc.headers)
+    return response
+
+
+def _field_of(error: msgspec.ValidationError, raw: bytes, prefix: str = "") -> str:
+    """The path of the field a validation error is about (for the message only: nothing
+    branches on it). An unknown field is found by comparing keys, not by reading the text."""
+    try:
+        keys = _decode_top(raw).keys()
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        keys = set()  # type: ignore[assignment]
+    unknown = sorted(set(keys) - _MESSAGE_FIELDS)
+    if unknown:
+        return prefix + unknown[0]
+    found = _PATH.search(str(error))
+    return prefix + (found.group(1) if found else "") if found else prefix.rstrip(".") or "body"
+
+
+def _malformed(body: bytes, exc: msgspec.DecodeError) -> ProblemError:
+    """Malformed JSON, with where (the stdlib parser, on this error path only, gives the
+    position as numbers)."""
+    try:
+        json.loads(body)
+        where = ""
+    except json.JSONDecodeError as err:
+        where = f" at line {err.lineno} column {err.colno} (position {err.pos}): {err.msg}"
+    except (UnicodeDecodeError, RecursionError):
+        where = ": the body is not UTF-8 JSON"
+    return ProblemError(400, "malformed-json", "Malformed JSON",
+                        f"the body is not valid JSON{where}")
+
+
+# --- encoding a message --------------------------------------------------------------------------
+
+def message_out(row: Row, state: OutboxState, status: MessageStatus | None) -> MessageOut:
+    parts: list[PartOut]
+    if status is not None and status.parts:
+        parts = [PartOut(index=p.index, smsc_id=p.smsc_id,
+                         state=_part_state(p.state, state), submitted_at=_utc(p.submitted_at),
+                         done_at=_utc(p.done_at)) for p in status.parts]
+    else:
+        parts = [PartOut(index=i, smsc_id="", state=STATE_NAMES[state])  # type: ignore[arg-type]
+                 for i in range(row.parts)]
+    error = reason = None
+    if status is not None and status.error is not None:
+        e = status.error
+        error = ErrorOut(code=e.type, detail=e.message, status=e.status or None,
+                         retriable=e.retriable)
+    if status is not None and status.reason is not None:
+        r = status.reason
+        reason = ReasonOut(stat=r.stat, err=r.err, network_type=r.network_type,
+                           network_code=r.network_code)
+    submitted = status.submitted_at if status is not None else None
+    done = row.done_at if row.done_at is not None else (
+        status.done_at if status is not None and status.final else None)
+    return MessageOut(
+        id=row.id, state=STATE_NAMES[state], final=state.final,  # type: ignore[arg-type]
+        to=row.to, from_=row.request.source, kind=row.kind,
+        channel=(status.channel if status is not None and status.channel else row.channel),
+        text=row.request.text, out_id=row.out_id, metadata=row.request.metadata,
+        parts_count=row.parts, parts=parts, error=error, reason=reason,
+        timestamps=Timestamps(accepted=_utc(row.accepted_at),  # type: ignore[arg-type]
+                              scheduled_for=_utc(row.send_at), sending=_utc(row.sent_at),
+                              submitted=_utc(submitted), done=_utc(done) if state.final
+                              else None))
+
+
+def _part_state(state: MessageState, message: OutboxState) -> Any:
+    if state is MessageState.QUEUED and message is OutboxState.SCHEDULED:
+        return "scheduled"
+    return state.value
+
+
+# --- the handlers --------------------------------------------------------------------------------
+
+class Api:
+    def __init__(self, config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.keyring = keyring
+        self.draining = False
+        self.in_flight = 0
+        self._openapi: bytes | None = None
+
+    # (principal, body) for the send route; each handler is given the principal
+    async def send(self, request: web.Request, principal: Principal) -> web.Response:
+        body = await _body(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            code, payload = await self._send(body, None)
+            return web.Response(body=payload, status=code, content_type=_type(code))
+        if not _KEY.match(key):
+            raise ProblemError(400, "invalid-header", "Invalid Idempotency-Key",
+                               "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                               errors=[FieldError(field="Idempotency-Key",
+                                                  detail="1 to 255 visible ASCII characters")])
+        fingerprint = hashlib.sha256(body).digest()
+        gateway = self.gateway
+
+        async def answer() -> tuple[bytes, int, bytes]:
+            known = gateway.answered(principal.name, key)
+            if known is not None:
+                return known
+            code, payload = await self._send(body, (principal.name, key, fingerprint))
+            return fingerprint, code, payload
+
+        first, code, payload = await gateway.once(principal.name, key, answer)
+        if first != fingerprint:
+            raise ProblemError(409, "idempotency-key-reused", "Idempotency-Key reused",
+                               "this Idempotency-Key was used with a different request body")
+        response = web.Response(body=payload, status=code, content_type=_type(code))
+        response.headers["Idempotency-Key"] = key
+        return response
+
+    async def _send(self, body: bytes,
+                    remember: tuple[str, str, bytes] | None) -> tuple[int, bytes]:
+        """Decode, accept, encode: (status, body). With ``remember``, the answer is kept under
+        the key, committed with the messages."""
+        items, batch = self._decode(body)
+        answers = await self.gateway.accept(items, self._keeper(remember, batch), batch=batch)
+        return _encode_answers(answers, batch)
+
+    def _keeper(self, remember: tuple[str, str, bytes] | None,
+                batch: bool) -> Callable[[list[Accepted | Refused]], None] | None:
+        if remember is None:
+            return None
+        principal, key, fingerprint = remember
+
+        def keep(answers: list[Accepted | Refused]) -> None:
+            code, payload = _encode_answers(answers, batch)
+            self.gateway.remember(principal, key, fingerprint, code, payload)
+
+        return keep
+
+    def _decode(self, body: bytes) -> tuple[list[MessageIn | ErrorOut], bool]:
+        try:
+            top = _decode_top(body)
+        except msgspec.DecodeError as exc:
+            raise _malformed(body, exc) from None
+        except msgspec.ValidationError:
+            raise ProblemError(400, "invalid-body", "Invalid request",
+                               "the body must be a JSON object: one message, or "
+                               '{"messages": [...]}') from None
+        if "messages" not in top:
+            try:
+                return [_decode_message(body)], False
+            except msgspec.ValidationError as exc:
+                field = _field_of(exc, body)
+                raise ProblemError(400, "invalid-field", "Invalid field", f"{field}: {exc}",
+                                   errors=[FieldError(field=field, detail=str(exc))]) from None
+        extra = sorted(set(top) - {"messages"})
+        if extra:
+            raise ProblemError(400, "invalid-field", "Invalid field",
+                               f"unknown field {extra[0]!r} beside messages",
+                               errors=[FieldError(field=extra[0], detail="unknown field")])
+        try:
+            raws = _decode_list(top["messages"])
+        except msgspec.ValidationError:
+            raise ProblemError(400, "invalid-field", "Invalid field",
+                               "messages must be a list of messages",
+                               errors=[FieldError(field="messages", detail="not a list")]
+                               ) from None
+        limit = self.config.server.max_batch
+        if len(raws) > limit:
+            raise ProblemError(413, "batch-too-large", "Batch too large",
+                               f"{len(raws)} messages in one request; the limit is {limit}",
+                               limit=limit)
+        if not raws:
+            raise ProblemError(400, "invalid-field", "Invalid field", "messages is empty",
+                               errors=[FieldError(field="messages", detail="empty")])
+        items: list[MessageIn | ErrorOut] = []
+        for i, raw in enumerate(raws):
+            try:
+                items.append(_decode_message(raw))
+            except msgspec.ValidationError as exc:
+                field = _field_of(exc, bytes(raw), f"messages[{i}].")
+                items.append(ErrorOut(code="invalid_field", detail=str(exc), field=field))
+        return items, True
+
+    async def get_message(self, request: web.Request, principal: Principal) -> web.Response:
+        row = self._row(request.match_info["id"])
+        state, status = self.gateway.status_of(row)
+        return _json(message_out(row, state, status))
+
+    def _row(self, message_id: str) -> Row:
+        outbox = self.gateway.outbox
+        assert outbox is not None
+        seq = outbox.seq_of(message_id)
+        row = outbox.row(seq) if seq is not None else None
+        if row is None:
+            raise ProblemError(404, "not-found", "No such message",
+                               f"no message {message_id!r}")
+        return row
+
+    async def list_messages(self, request: web.Request, principal: Principal) -> web.Response:
+        q = request.query
+        unknown = sorted(set(q) - {"to", "out_id", "state", "since", "until", "cursor", "limit"})
+        if unknown:
+            raise _bad_param(unknown[0], "unknown query parameter")
+        state = None
+        if "state" in q:
+            state = BY_NAME.get(q["state"])
+            if state is None:
+                raise _bad_param("state", f"one of {', '.join(BY_NAME)}")
+        page = self.config.server.page_size
+        limit = _int_param(q, "limit", page, 1, 10 * page)
+        before = None
+        if q.get("cursor"):
+            cursor = q["cursor"]
+            if not (cursor.isdigit() and cursor.isascii() and len(cursor) <= 18):
+                raise _bad_param("cursor", "pass the next_cursor of the previous page")
+            before = int(cursor)
+        outbox = self.gateway.outbox
+        assert outbox is not None
+        rows = outbox.page(to=q.get("to"), out_id=q.get("out_id"), state=state,
+                           since=_time_param(q, "since"), until=_time_param(q, "until"),
+                           before=before, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        messages = [message_out(r, *self.gateway.status_of(r)) for r in rows]
+        return _json(MessagePage(messages=messages,
+                                 next_cursor=str(rows[-1].seq) if more else None))
+
+    async def cancel(self, request: web.Request, principal: Principal) -> web.Response:
+        row = self._row(request.match_info["id"])
+        done, state = self.gateway.cancel(row.seq)
+        if not done:
+            raise ProblemError(409, "not-cancellable", "Too late to cancel",
+                               f"message {row.id} is {STATE_NAMES[state]}: only a scheduled "
+                               "or queued message can be cancelled")
+        await self.gateway.committed()
+        row = self._row(row.id)
+        return _json(message_out(row, *self.gateway.status_of(row)))
+
+    async def list_suppressions(self, request: web.Request,
+                                principal: Principal) -> web.Response:
+        q = request.query
+        unknown = sorted(set(q) - {"cursor", "limit"})
+        if unknown:
+            raise _bad_param(unknown[0], "unknown query parameter")
+        page = self.config.server.page_size
+        limit = _int_param(q, "limit", page, 1, 10 * page)
+        outbox = self.gateway.outbox
+        assert outbox is not None
+        rows = outbox.suppressions(q.get("cursor", ""), limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return _json(SuppressionPage(
+            suppressions=[Suppression(number=n, reason=r, at=_utc(a))  # type: ignore[arg-type]
+                          for n, r, a in rows],
+            next_cursor=rows[-1][0] if more else None))
+
+    def _number(self, request: web.Request) -> str:
+        number = request.match_info["number"]
+        digits = number[1:] if number.startswith("+") else number
+        if not (digits.isdigit() and digits.isascii() and len(digits) <= 20):
+            raise ProblemError(400, "invalid-field", "Invalid number",
+                               f"{number!r} is not a phone number",
+                               errors=[FieldError(field="number", detail="digits, with an "
+                                                  "optional leading +")])
+        return digits
+
+    async def get_suppression(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        number = self._number(request)
+        outbox = self.gateway.outbox
+        assert outbox is not None
+        found = outbox.suppression(number)
+        if found is None:
+            raise ProblemError(404, "not-found", "Not suppressed",
+                               f"{number} is not on the suppression list")
+        return _json(Suppression(number=found[0], reason=found[1],
+                                 at=_utc(found[2])))  # type: ignore[arg-type]
+
+    async def put_suppression(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        number = self._number(request)
+        body = await _body(request)
+        reason = "manual"
+        if body.strip():
+            try:
+                reason = msgspec.json.decode(body, type=SuppressionIn).reason
+            except msgspec.DecodeError as exc:
+                raise _malformed(body, exc) from None
+            except msgspec.ValidationError as exc:
+                raise ProblemError(400, "invalid-field", "Invalid field", str(exc),
+                                   errors=[FieldError(field="reason", detail=str(exc))]
+                                   ) from None
+        engine = self.gateway.engine
+        assert engine is not None
+        engine.suppress(number, reason)
+        return await self.get_suppression(request, principal)
+
+    async def delete_suppression(self, request: web.Request,
+                                 principal: Principal) -> web.Response:
+        number = self._number(request)
+        engine = self.gateway.engine
+        assert engine is not None
+        engine.unsuppress(number)
+        return web.Response(status=204)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _json(Health(status="ok"))
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        problems = self.gateway.ready()
+        if self.draining:
+            problems["daemon"] = "shutting down"
+        if problems:
+            return _json(Health(status="unavailable", checks=problems), 503)
+        return _json(Health(status="ok"))
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        if self._openapi is None:
+            self._openapi = _encode(openapi(ROUTES))
+        return web.Response(body=self._openapi, content_type="application/json")
+
+
+def _type(code: int) -> str:
+    return "application/problem+json" if code >= 400 else "application/json"
+
+
+def _encode_answers(answers: list[Accepted | Refused], batch: bool) -> tuple[int, bytes]:
+    if batch:
+        accepted = sum(isinstance(a, Accepted) for a in answers)
+        return (202 if accepted else 200), _encode(BatchOut(
+            accepted=accepted, refused=len(answers) - accepted, messages=answers))
+    answer = answers[0]
+    if isinstance(answer, Accepted):
+        return 202, _encode(answer)
+    error = answer.error
+    field = error.field or "body"
+    return 400, _encode(Problem(
+        type=_PROBLEM + error.code.replace("_", "-"), title="Message refused", status=400,
+        detail=error.detail, errors=[FieldError(field=field, detail=error.detail)]))
+
+
+async def _body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app["max_body"]
+        raise ProblemError(413, "body-too-large", "Body too large",
+                           f"the body is over the limit of {limit} bytes",
+                           limit=limit) from None
+
+
+def _bad_param(name: str, detail: str) -> ProblemError:
+    return ProblemError(400, "invalid-parameter", "Invalid query parameter",
+                        f"{name}: {detail}", errors=[FieldError(field=name, detail=detail)])
+
+
+def _int_param(q: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = q.get(name)
+    if raw is None:
+        return default
+    if not (raw.isdigit() and raw.isascii() and len(raw) < 10 and low <= int(raw) <= high):
+        raise _bad_param(name, f"an integer from {low} to {high}")
+    return int(raw)
+
+
+def _time_param(q: Any, name: str) -> float | None:
+    raw = q.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad_param(name, "an RFC 3339 time with a zone, e.g. 2026-12-07T10:00:00Z"
+                         ) from None
+    if value.tzinfo is None:
+        raise _bad_param(name, "give the time zone (Z or +08:00)")
+    return value.timestamp()
+
+
+Handler = Callable[[web.Request, Principal], Awaitable[web.Response]]
+
+#: Every route: the router and the OpenAPI document are made from this list.
+ROUTES: list[dict[str, Any]] = [
+    {"name": "send", "method": "POST", "path": "/v1/messages", "scope": "send",
+     "handler": "send", "summary": "Send one message, or a batch of up to max_batch",
+     "request": (MessageIn, BatchIn), "responses": {202: Accepted, 200: BatchOut, 400: Problem,
+                                                401: Problem, 403: Problem, 409: Problem,
+                                                413: Problem, 503: Problem}},
+    {"name": "list_messages", "method": "GET", "path": "/v1/messages", "scope": "read",
+     "handler": "list_messages", "summary": "Find messages, newest first, a page at a time",
+     "query": {"to": "the number", "out_id": "the caller's id", "state": "a state",
+               "since": "accepted at or after (RFC 3339)", "until": "accepted before",
+               "cursor": "next_cursor of the previous page", "limit": "page size"},
+     "responses": {200: MessagePage, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "get_message", "method": "GET", "path": "/v1/messages/{id}", "scope": "read",
+     "handler": "get_message", "summary": "A message's state, parts and timestamps",
+     "responses": {200: MessageOut, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "cancel", "method": "DELETE", "path": "/v1/messages/{id}", "scope": "send",
+     "handler": "cancel", "summary": "Cancel a scheduled or queued message",
+     "responses": {200: MessageOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem}},
+    {"name": "list_suppressions", "method": "GET", "path": "/v1/suppressions", "scope": "read",
+     "handler": "list_suppressions", "summary": "The opt-out list, by number",
+     "query": {"cursor": "next_cursor of the previous page", "limit": "page size"},
+     "responses": {200: SuppressionPage, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "get_suppression", "method": "GET", "path": "/v1/suppressions/{number}",
+     "scope": "read", "handler": "get_suppression", "summary": "Whether a number opted out",
+     "responses": {200: Suppression, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "put_suppression", "method": "PUT", "path": "/v1/suppressions/{number}",
+     "scope": "admin", "handler": "put_suppression", "summary": "Put a number on the list",
+     "request": SuppressionIn,
+     "responses": {200: Suppression, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "delete_suppression", "method": "DELETE", "path": "/v1/suppressions/{number}",
+     "scope": "admin", "handler": "delete_suppression", "summary": "Take a number off the list",
+     "responses": {204: None, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "healthz", "method": "GET", "path": "/healthz", "handler": "healthz",
+     "summary": "The process is up", "responses": {200: Health}},
+    {"name": "readyz", "method": "GET", "path": "/readyz", "handler": "readyz",
+     "summary": "The store is writable and every channel has a bind up",
+     "responses": {200: Health, 503: Health}},
+    {"name": "openapi", "method": "GET", "path": "/openapi.json", "handler": "openapi",
+     "summary": "This document", "responses": {200: None}},
+]
+
+
+def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[web.Application,
+                                                                                Api]:
+    api = Api(config, gateway, keyring)
+
+    @web.middleware
+    async def middleware(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        given = request.headers.get("X-Request-Id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request["request_id"] = request_id
+        started = time.perf_counter()
+        api.in_flight += 1
+        response: web.StreamResponse
+        try:
+            if api.draining and request.path not in ("/healthz", "/readyz"):
+                raise ProblemError(503, "shutting-down", "Shutting down",
+                                   "the daemon is shutting down; try another node or later",
+                                   headers={"Retry-After": "5"})
+            response = await handler(request)
+        except ProblemError as exc:
+            response = _problem(request, exc)
+        except Unauthorized as exc:
+            response = _problem(request, ProblemError(
+                401, "unauthorized", "Unauthorized", str(exc),
+                headers={"WWW-Authenticate": 'Bearer realm="smsengine"'}))
+        except Forbidden as exc:
+            response = _problem(request, ProblemError(403, "forbidden", "Forbidden", str(exc)))
+        except Busy as exc:
+            response = _problem(request, ProblemError(
+                503, "outbox-full", "Outbox full", str(exc),
+                headers={"Retry-After": str(exc.retry_after)}))
+        except StoreUnavailable as exc:
+            response = _problem(request, ProblemError(
+                503, "store-unavailable", "Store unavailable", str(exc),
+                headers={"Retry-After": "5"}))
+        except web.HTTPException as exc:
+            # aiohttp's own (404 for an unknown path, 405): as problem details too.
+            response = _problem(request, ProblemError(
+                exc.status, "http-" + str(exc.status), exc.reason, exc.text or exc.reason))
+        except Exception:
+            log.exception("request %s %s failed", request.method, request.path,
+                          extra={"request_id": request_id})
+            response = _problem(request, ProblemError(
+                500, "internal", "Internal error",
+                f"an unexpected error; quote request id {request_id}"))
+        finally:
+            api.in_flight -= 1
+        response.headers["X-Request-Id"] = request_id
+        log.info("%s %s %d", request.method, request.path, response.status, extra={
+            "request_id": request_id, "method": request.method, "path": request.path,
+            "status": response.status, "ms": round((time.perf_counter() - started) * 1e3, 2),
+            "principal": request.get("principal")})
+        return response
+
+    app = web.Application(middlewares=[middleware], client_max_size=config.server.max_body)
+    app["max_body"] = config.server.max_body
+    for route in ROUTES:
+        method = getattr(api, route["handler"])
+        scope: Scope | None = route.get("scope")
+        app.router.add_route(route["method"], route["path"],
+                             _guarded(method, keyring, scope) if scope else method)
+    return app, api
+
+
+def _guarded(method: Handler, keyring: Keyring,
+             scope: Scope) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        principal = keyring.authenticate(request.headers.get("Authorization"))
+        request["principal"] = principal.name
+        keyring.require(principal, scope)
+        return await method(request, principal)
+
+    return handler

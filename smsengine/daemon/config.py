@@ -1,0 +1,208 @@
+"""The daemon's configuration: one TOML file with the engine's channels and routes (every key
+:class:`~smsengine.engine.EngineConfig` takes, at the top level) plus three sections of its own::
+
+    [server]                 # the HTTP API
+    host = "127.0.0.1"
+    port = 8080
+
+    [store]                  # the outbox (and the engine's receipt correlation and opt-outs)
+    path = "smsengine.db"
+    synchronous = "normal"
+
+    [[api_keys]]
+    name = "shop"
+    key_env = "SMSENGINE_SHOP_KEY"   # or key = "…" (kept out of logs, errors and reprs)
+    scopes = ["send", "read"]
+
+A bad value is reported with its path (``server.port``, ``api_keys[1].key_env``); a key's value
+never appears in an error or a repr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from ..engine import EngineConfig, EngineConfigError, engine_config_from_dict
+
+__all__ = [
+    "ApiKeyConfig",
+    "DaemonConfig",
+    "DaemonConfigError",
+    "Scope",
+    "ServerConfig",
+    "StoreConfig",
+    "daemon_config_from_dict",
+    "load_daemon_config",
+]
+
+Scope = Literal["send", "read", "admin"]
+_MIN_KEY = 16  # characters: a shorter key is guessable
+
+
+class DaemonConfigError(ValueError):
+    """A configuration value is wrong; ``field`` names it."""
+
+    retriable = False
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body: int = 1_048_576  # bytes of a request body; more is 413
+    max_batch: int = 1000  # messages in one POST /v1/messages; more is 413
+    # On SIGTERM: seconds to let in-flight requests finish, then to let submits in flight get
+    # their answers; what is still queued stays in the outbox for the next start.
+    shutdown_timeout: float = 10.0
+    idempotency_ttl: float = 86400.0  # seconds an Idempotency-Key's first answer is kept
+    page_size: int = 100  # GET /v1/messages: default (and maximum: 10 times this) page
+
+
+class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    path: str = "smsengine.db"
+    # What a commit waits for. Every answer 202 comes after its messages' commit.
+    #   "normal": the commit is in the WAL, not fsynced: it survives a crash of the daemon
+    #             (kill -9, OOM) but an OS crash or power cut may lose the last commits before
+    #             a checkpoint (accepted messages lost; messages sent may be sent again).
+    #   "full":   fsync per commit (one per loop tick, shared by every request in it): survives
+    #             a power cut too; costs an fsync per tick.
+    #   "off":    nothing is fsynced, not even checkpoints: a power cut may corrupt the file.
+    synchronous: Literal["off", "normal", "full"] = "normal"
+    # Messages accepted and not final (queued, scheduled, with a carrier); past it, new
+    # requests get 503 with Retry-After.
+    max_outbox: int = 1_000_000
+    # Messages of one kind handed to the engine ahead of the carrier (its lane's capacity);
+    # the rest wait in the outbox, so an OTP never queues behind a campaign in memory.
+    feed_ahead: int = 20_000
+    retention: float = 7 * 86400.0  # seconds a final message stays queryable
+
+
+class ApiKeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    key: str = ""
+    key_env: str = ""  # the environment variable holding the key, instead of ``key``
+    scopes: list[Scope] = msgspec.field(default_factory=lambda: ["send", "read"])
+
+    def __repr__(self) -> str:  # (msgspec's would print the key)
+        return (f"ApiKeyConfig(name={self.name!r}, key={'<redacted>' if self.key else ''!r}, "
+                f"key_env={self.key_env!r}, scopes={self.scopes!r})")
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("name", self.name), ("key", "<redacted>" if self.key else ""),
+                ("key_env", self.key_env), ("scopes", self.scopes)]
+
+
+class DaemonConfig(msgspec.Struct, frozen=True):
+    engine: EngineConfig
+    server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    api_keys: list[ApiKeyConfig] = msgspec.field(default_factory=list)
+
+    def keys(self) -> dict[str, ApiKeyConfig]:
+        """Each key's value (from the file or its environment variable) -> its config."""
+        found: dict[str, ApiKeyConfig] = {}
+        for i, cfg in enumerate(self.api_keys):
+            value = cfg.key or os.environ.get(cfg.key_env, "")
+            if not value:
+                raise DaemonConfigError(f"api_keys[{i}].key_env",
+                                        f"the environment variable {cfg.key_env!r} is not set")
+            if len(value) < _MIN_KEY:
+                raise DaemonConfigError(f"api_keys[{i}]",
+                                        f"the key is shorter than {_MIN_KEY} characters")
+            if value in found:
+                raise DaemonConfigError(f"api_keys[{i}]", "the same key as another entry")
+            found[value] = cfg
+        return found
+
+
+_SECTIONS = {"server": ServerConfig, "store": StoreConfig}
+
+
+def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConfig:
+    """Validate the daemon's config given as plain data (the TOML structure)."""
+    prefix = f"{where}: " if where else ""
+    data = dict(data)
+    sections: dict[str, Any] = {}
+    for name, kind in _SECTIONS.items():
+        raw = data.pop(name, {})
+        if not isinstance(raw, dict):
+            raise DaemonConfigError(name, f"{prefix}must be a table ([{name}])")
+        try:
+            sections[name] = msgspec.convert(raw, kind)
+        except msgspec.ValidationError as exc:
+            raise DaemonConfigError(_field(name, exc), prefix + str(exc)) from None
+    raw_keys = data.pop("api_keys", [])
+    try:
+        keys = msgspec.convert(raw_keys, list[ApiKeyConfig])
+    except msgspec.ValidationError as exc:
+        raise DaemonConfigError(_field("api_keys", exc), prefix + str(exc)) from None
+    _check(sections["server"], sections["store"], keys, prefix)
+    data["store"] = sections["store"].path
+    data.setdefault("lane_capacity", sections["store"].feed_ahead)
+    try:
+        engine = engine_config_from_dict(data)
+    except EngineConfigError as exc:
+        raise DaemonConfigError(exc.field, prefix + exc.message) from None
+    return DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
+                        api_keys=keys)
+
+
+def load_daemon_config(path: str | Path) -> DaemonConfig:
+    where = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DaemonConfigError(where, f"cannot be read ({exc.strerror})") from None
+    try:
+        data = msgspec.toml.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise DaemonConfigError(where, f"not valid TOML: {exc}") from None
+    return daemon_config_from_dict(data, where)
+
+
+def _field(section: str, exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    marker = "at `$"
+    if marker in text:
+        rest = text.split(marker, 1)[1].split("`", 1)[0]
+        return section + rest.replace("$", "")
+    return section
+
+
+def _check(server: ServerConfig, store: StoreConfig, keys: list[ApiKeyConfig],
+           prefix: str) -> None:
+    def bad(field: str, message: str) -> DaemonConfigError:
+        return DaemonConfigError(field, prefix + message)
+
+    if not 0 <= server.port < 65536:
+        raise bad("server.port", f"{server.port} is not a TCP port")
+    for field in ("max_body", "max_batch", "page_size"):
+        if getattr(server, field) < 1:
+            raise bad(f"server.{field}", "must be >= 1")
+    for field in ("shutdown_timeout", "idempotency_ttl"):
+        if not getattr(server, field) > 0:
+            raise bad(f"server.{field}", "must be > 0")
+    if not store.path:
+        raise bad("store.path", "name the outbox's SQLite file")
+    for field in ("max_outbox", "feed_ahead"):
+        if getattr(store, field) < 1:
+            raise bad(f"store.{field}", "must be >= 1")
+    if not store.retention > 0:
+        raise bad("store.retention", "must be > 0")
+    names: set[str] = set()
+    for i, key in enumerate(keys):
+        if not key.name or key.name in names:
+            raise bad(f"api_keys[{i}].name", f"must be unique and non-empty: {key.name!r}")
+        names.add(key.name)
+        if bool(key.key) == bool(key.key_env):
+            raise bad(f"api_keys[{i}]", "give exactly one of key or key_env")
+        if not key.scopes:
+            raise bad(f"api_keys[{i}].scopes", "give at least one of send, read, admin")

@@ -1,0 +1,572 @@
+"""The outbox in front of the engine: what the HTTP routes call.
+
+- **Accept** (:meth:`Gateway.accept`): each message is judged as the engine would judge it
+  (:meth:`~smsengine.engine.Engine.check`), the good ones are written to the outbox, and the
+  answer waits for their commit. Requests in the same loop tick share one commit (group commit).
+- **Feed**: queued messages go to the engine only as fast as its lanes have room
+  (``[store] feed_ahead`` per kind); the rest wait in the outbox, in order, so an OTP never
+  waits behind a campaign held in memory. A message accepted when its kind has no backlog goes
+  to the engine straight after its commit.
+- **Schedule**: a message with a future ``send_at`` waits in the outbox; it is released within
+  a second of its time (a check every 0.25 s), across restarts.
+- **Record**: the engine's tracker is observed; a part handed to a bind marks its message
+  ``sending`` before the loop can write it (:meth:`~smsengine.engine.Engine.before_write`),
+  and every state with its timestamp, SMSC ids and errors goes to the outbox, batched per tick.
+- **Recover** (at start): ``queued`` is sent; ``sending`` (it may have left, no answer known)
+  ends UNKNOWN, or is sent again where the channel's ``resend_unknown`` says so, counted;
+  ``submitted`` waits for its receipts, which the engine correlates from the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ..engine import (
+    Engine,
+    ErrorInfo,
+    Message,
+    MessageRefusedError,
+    MessageState,
+    MessageStatus,
+)
+from ..engine.sqlite import StoreError
+from ..engine.status import status_of
+from ..engine.tracker import Change
+from ..smpp import CommandStatus, status_name
+from .config import DaemonConfig
+from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
+from .schema import Accepted, ErrorOut, MessageIn, Refused
+
+__all__ = ["Busy", "Gateway", "RecoveryReport", "StoreUnavailable"]
+
+log = logging.getLogger("smsengine.daemon")
+
+_SENDING = MessageState.SENDING
+# The engine's Message field -> the API's.
+_API_FIELDS = {"destination": "to", "source": "from", "text": "text", "kind": "kind",
+               "channel": "channel"}
+_CODES: dict[int, str] = {
+    CommandStatus.ESME_RX_R_APPN: "opted_out",
+    CommandStatus.ESME_RINVDSTADR: "invalid_number",
+    CommandStatus.ESME_RINVMSGLEN: "invalid_text",
+    CommandStatus.ESME_RMSGQFUL: "queue_full",
+}
+
+
+class Busy(Exception):
+    """The outbox holds ``max_outbox`` messages not final: try again after ``retry_after``."""
+
+    retriable = True
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(Exception):
+    """The outbox could not commit (disk full, file gone): nothing of the request was kept."""
+
+    retriable = True
+
+
+class RecoveryReport(msgspec.Struct, kw_only=True):
+    queued: int = 0  # to send (never handed to a carrier link)
+    scheduled: int = 0
+    awaiting_receipts: int = 0  # submitted: their receipts still correlate
+    unknown: int = 0  # handed to a link, no answer recorded: UNKNOWN, not sent again
+    resent: int = 0  # the same, sent again because the channel has resend_unknown
+
+
+class Gateway:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.outbox: Outbox | None = None
+        self.engine: Engine | None = None
+        self.recovery = RecoveryReport()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._marked: set[str] = set()  # refs marked sending and not final
+        self._backlog: dict[str, int] = {}  # kind -> queued rows not yet fed
+        self._cursor: dict[str, int] = {}  # kind -> the last ``ready`` fed
+        self._open = 0  # messages not final
+        self._wake = asyncio.Event()
+        self._running = False
+        self._feeding = True
+        # Idempotency keys being answered: (principal, key) -> that answer, when ready.
+        self._answering: dict[tuple[str, str], asyncio.Future[tuple[bytes, int, bytes]]] = {}
+        self.counters = dict.fromkeys(("accepted", "refused", "fed", "cancelled",
+                                       "store_errors", "released"), 0)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        self._loop = asyncio.get_running_loop()
+        self.outbox = outbox = Outbox(cfg.store.path, synchronous=cfg.store.synchronous,
+                                      retention=cfg.store.retention)
+        self.engine = engine = Engine(cfg.engine, statuses=outbox)
+        self._recover()
+        await engine.start()
+        engine.tracker.observe(self._observe)
+        engine.before_write(self._before_write)
+        self._open = outbox.open_count()
+        self._running = True
+        for coro in (self._feed(), self._schedule(), self._housekeeping()):
+            self._tasks.append(self._loop.create_task(coro))
+        log.info("outbox %s: %d messages open (%s)", cfg.store.path, self._open,
+                 ", ".join(f"{k} {v}" for k, v in msgspec.structs.asdict(self.recovery).items()))
+
+    def stop_feeding(self) -> None:
+        """Shutdown: nothing more goes to the engine; what is queued stays in the outbox."""
+        self._feeding = False
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Stop the feeder, let submits in flight get their answers (bounded), record them,
+        close. What the engine still holds queued is queued in the outbox for the next start:
+        the engine's settling at stop is not recorded."""
+        self._feeding = False
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.stop(drain_timeout)  # (closes the outbox after its last flush)
+
+    # --- accept --------------------------------------------------------------------------------
+
+    def _message(self, item: MessageIn) -> Message:
+        return Message(destination=item.to, text=item.text, source=item.from_, kind=item.kind,
+                       validity=item.validity)
+
+    def judge(self, item: MessageIn) -> int | ErrorOut:
+        """The parts ``item`` takes, or why it cannot be sent (naming its field)."""
+        assert self.engine is not None
+        try:
+            return self.engine.check(self._message(item), channel=item.channel)
+        except MessageRefusedError as exc:
+            field = _API_FIELDS.get(exc.field or "")
+            return ErrorOut(code=_CODES.get(exc.status, "refused"), detail=str(exc),
+                            field=field, status=exc.status, retriable=exc.retriable)
+        except ValueError as exc:  # Message's own checks (a destination over 20 characters)
+            return ErrorOut(code="invalid_field", detail=str(exc), field="to")
+
+    def check_room(self, n: int) -> None:
+        limit = self.config.store.max_outbox
+        if self._open + n > limit:
+            raise Busy(f"the outbox holds {self._open} messages not yet final (max_outbox "
+                       f"{limit})", retry_after=5)
+
+    async def accept(self, items: list[MessageIn | ErrorOut],
+                     remember: Callable[[list[Accepted | Refused]], None] | None = None,
+                     *, batch: bool = False) -> list[Accepted | Refused]:
+        """Write the acceptable messages to the outbox and answer once they are committed.
+        ``items``: what the request held, an ErrorOut for one that did not decode.
+        ``remember(answers)`` keeps the answer (an Idempotency-Key's) in the same commit.
+        ``batch``: a refusal names its field by its path in the batch (``messages[3].to``)."""
+        outbox, engine = self.outbox, self.engine
+        assert outbox is not None and engine is not None and self._loop is not None
+        now = time.time()
+        answers: list[Accepted | Refused] = []
+        rows: list[NewRow] = []
+        for i, item in enumerate(items):
+            if isinstance(item, ErrorOut):
+                answers.append(Refused(error=item))
+                continue
+            judged = self.judge(item)
+            if isinstance(judged, ErrorOut):
+                if batch and judged.field is not None:
+                    judged = msgspec.structs.replace(judged, field=f"messages[{i}].{judged.field}")
+                answers.append(Refused(error=judged, out_id=item.out_id))
+                continue
+            send_at = item.send_at.timestamp() if item.send_at is not None else None
+            scheduled = send_at is not None and send_at > now + 0.5
+            seq = outbox.next_seq()
+            rows.append(NewRow(
+                seq=seq, state=OutboxState.SCHEDULED if scheduled else OutboxState.QUEUED,
+                to=item.to, kind=engine.lane_of(item.kind), out_id=item.out_id,
+                channel=item.channel,
+                request=Request(text=item.text, source=item.from_, validity=item.validity,
+                                metadata=item.metadata),
+                parts=judged, ready=None if scheduled else outbox.next_ready(),
+                accepted_at=now, send_at=send_at))
+            answers.append(Accepted(id=outbox.id_of(seq), parts=judged, out_id=item.out_id,
+                                    state="scheduled" if scheduled else "queued"))
+        self.counters["refused"] += len(answers) - len(rows)
+        if rows:
+            self.check_room(len(rows))
+            outbox.insert(rows)
+        if remember is not None:
+            remember(answers)
+        if rows:
+            self._open += len(rows)
+            try:
+                await self.committed()
+            except StoreUnavailable:
+                self._open -= len(rows)
+                raise
+            self.counters["accepted"] += len(rows)
+            self._fast_feed(rows)
+        return answers
+
+    def remember(self, principal: str, key: str, fingerprint: bytes, code: int,
+                 body: bytes) -> None:
+        assert self.outbox is not None
+        self.outbox.remember(principal, key, fingerprint, code, body, time.time())
+
+    def answered(self, principal: str, key: str) -> tuple[bytes, int, bytes] | None:
+        assert self.outbox is not None
+        return self.outbox.idempotent(principal, key)
+
+    async def once(self, principal: str, key: str,
+                   answer: Callable[[], Any]) -> tuple[bytes, int, bytes]:
+        """Run ``answer()`` (a coroutine function giving (fingerprint, code, body)) once per
+        key at a time: a second request with the key while the first is being answered waits
+        for that answer."""
+        pending = self._answering.get((principal, key))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        assert self._loop is not None
+        future: asyncio.Future[tuple[bytes, int, bytes]] = self._loop.create_future()
+        self._answering[(principal, key)] = future
+        try:
+            result: tuple[bytes, int, bytes] = await answer()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # (retrieved: a waiter that gave up must not log it)
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._answering[(principal, key)]
+
+    # --- commits -------------------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None and self._loop is not None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    async def committed(self) -> None:
+        """Until what is buffered now is committed (StoreUnavailable if it could not be)."""
+        assert self._loop is not None
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        self._schedule_flush()
+        await waiter
+
+    def _flush(self) -> None:
+        """Write and commit what is buffered; wake the requests waiting for it."""
+        self._flush_handle = None
+        waiters, self._waiters = self._waiters, []
+        outbox = self.outbox
+        try:
+            if outbox is not None and outbox.dirty:
+                outbox.flush()
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            self.counters["store_errors"] += 1
+            log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(StoreUnavailable(f"the outbox could not commit: {exc}"))
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def flush_now(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+
+    def _before_write(self) -> None:
+        """The engine handed parts to binds: their ``sending`` marks commit before the loop
+        can write them."""
+        if self.outbox is not None and self.outbox.dirty:
+            self._flush()
+
+    def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,
+                 change: Change) -> None:
+        handle = change.handle
+        if handle is not None and new is _SENDING:
+            if ref not in self._marked:
+                self._marked.add(ref)
+                seq = self.outbox.seq_of(ref) if self.outbox is not None else None
+                if seq is not None:
+                    self.outbox.mark_sending(seq, handle.channel, at)  # type: ignore[union-attr]
+            return
+        if change.final and change.part is None:
+            if self.engine is not None and self.engine.tracker.settling:
+                return  # (the engine stopping: the outbox keeps its own state for next time)
+            self._marked.discard(ref)
+            if handle is not None:
+                self._open -= 1
+                if any(self._backlog.values()):
+                    self._wake.set()  # a lane has room again
+            elif self.outbox is not None:
+                self._open -= 1
+        self._schedule_flush()
+
+    # --- feed ----------------------------------------------------------------------------------
+
+    def _fast_feed(self, rows: list[NewRow]) -> None:
+        """Straight to the engine after their commit, when their kind has no backlog and its
+        lane has room; else into the backlog, for the feeder."""
+        engine = self.engine
+        assert engine is not None
+        woke = False
+        for row in rows:
+            if row.state is not OutboxState.QUEUED:
+                continue
+            kind = row.kind
+            if (not self._feeding or self._backlog.get(kind, 0)
+                    or engine.room(kind, row.channel) <= 0):
+                self._backlog[kind] = self._backlog.get(kind, 0) + 1
+                woke = True
+                continue
+            assert row.ready is not None
+            if self._submit(row.seq, row.to, row.kind, row.channel, row.request,
+                            row.send_at or row.accepted_at):
+                self._cursor[kind] = row.ready
+            else:
+                self._backlog[kind] = self._backlog.get(kind, 0) + 1
+                woke = True
+        if woke:
+            self._wake.set()
+
+    def _submit(self, seq: int, to: str, kind: str, channel: str | None,
+                request: Request, since: float) -> bool:
+        """Hand one queued message to the engine: True, or False when its lane is full (it
+        stays queued). A message the engine now refuses (opted out since, no route) ends
+        FAILED in the outbox. Its validity counts from ``since`` (its acceptance, or its
+        send_at): one that waited in the outbox gets what is left of it (or of its kind's
+        default), and one with nothing left ends EXPIRED unsent."""
+        engine, outbox = self.engine, self.outbox
+        assert engine is not None and outbox is not None
+        ref = outbox.id_of(seq)
+        validity = request.validity
+        now = time.time()
+        if now - since >= 1.0:
+            if validity is None:
+                validity = engine.default_validity(kind)
+            if validity is not None:
+                validity -= now - since
+                if validity <= 0:
+                    outbox.set_status(seq, MessageStatus(
+                        ref=ref, destination=to, kind=kind, state=MessageState.EXPIRED,
+                        final=True, queued_at=since, done_at=now,
+                        error=ErrorInfo(type="MessageExpiredError", status=0, name="",
+                                        retriable=False, message="its validity lapsed while "
+                                        "it waited in the outbox; it was never sent")))
+                    self._open -= 1
+                    self._schedule_flush()
+                    return True
+        try:
+            engine.submit(Message(destination=to, text=request.text, source=request.source,
+                                  kind=kind, validity=validity), ref=ref, channel=channel)
+        except MessageRefusedError as exc:
+            if exc.status == CommandStatus.ESME_RMSGQFUL:
+                return False
+            now = time.time()
+            outbox.set_status(seq, MessageStatus(
+                ref=ref, destination=to, kind=kind, state=MessageState.FAILED, final=True,
+                error=ErrorInfo(type=type(exc).__name__, status=exc.status,
+                                name=status_name(exc.status), retriable=exc.retriable,
+                                message=str(exc)),
+                done_at=now))
+            self._open -= 1
+            self._schedule_flush()
+        except ValueError as exc:
+            log.error("message %s cannot be sent: %s", ref, exc)
+            outbox.set_state(seq, OutboxState.FAILED, time.time())
+            self._open -= 1
+        self.counters["fed"] += 1
+        return True
+
+    async def _feed(self) -> None:
+        """Queued messages from the outbox to the engine, per kind, as its lanes have room."""
+        while self._running:
+            self._wake.clear()
+            if self._feeding:
+                try:
+                    self._feed_once()
+                except (sqlite3.Error, StoreError) as exc:
+                    log.error("outbox read failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.2)
+
+    def _feed_once(self) -> None:
+        engine, outbox = self.engine, self.outbox
+        assert engine is not None and outbox is not None
+        for kind, waiting in list(self._backlog.items()):
+            if waiting <= 0:
+                continue
+            room = engine.room(kind)
+            if room <= 0:
+                continue
+            rows = outbox.backlog(kind, self._cursor.get(kind, 0), min(room, 2000, waiting))
+            if not rows:
+                self._backlog[kind] = 0  # (cancelled while waiting)
+                continue
+            for row in rows:
+                if not self._submit(row.seq, row.to, row.kind, row.channel, row.request,
+                                    row.send_at or row.accepted_at):
+                    break
+                assert row.ready is not None
+                self._cursor[kind] = row.ready
+                self._backlog[kind] -= 1
+            if self._backlog[kind] > 0:
+                self._wake.set()  # more to come at the next turn
+
+    # --- schedule ------------------------------------------------------------------------------
+
+    async def _schedule(self) -> None:
+        while self._running:
+            try:
+                self._release(time.time())
+            except (sqlite3.Error, StoreError) as exc:
+                log.error("outbox read failed: %s", exc)
+            await asyncio.sleep(0.25)
+
+    def _release(self, now: float) -> None:
+        outbox = self.outbox
+        assert outbox is not None
+        due = outbox.due(now)
+        if not due:
+            return
+        released = [(seq, outbox.next_ready()) for seq, _ in due]
+        outbox.release(released)
+        for _, kind in due:
+            self._backlog[kind] = self._backlog.get(kind, 0) + 1
+        self.counters["released"] += len(due)
+        self._schedule_flush()
+        self._wake.set()
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while self._running:
+            await asyncio.sleep(60.0)
+            outbox = self.outbox
+            if outbox is None:
+                continue
+            try:
+                self.flush_now()
+                self._open = outbox.open_count()  # (the running count drifts on late receipts)
+                now = time.time()
+                if gone := outbox.prune(now):
+                    log.info("outbox: %d final messages past their retention pruned", gone)
+                outbox.prune_keys(now - self.config.server.idempotency_ttl)
+            except (sqlite3.Error, StoreError) as exc:
+                log.error("outbox prune failed: %s", exc)
+
+    # --- recovery ------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """What an earlier run left (see the module docstring)."""
+        outbox = self.outbox
+        assert outbox is not None
+        report = RecoveryReport()
+        channels = {c.name: c for c in self.config.engine.channels}
+        now = time.time()
+        for row in outbox.in_state(OutboxState.SENDING):
+            channel = channels.get(row.channel or "")
+            if channel is not None and channel.resend_unknown:
+                outbox.set_state(row.seq, OutboxState.QUEUED, now, ready=outbox.next_ready())
+                report.resent += 1
+                continue
+            status = row.status or MessageStatus(
+                ref=row.id, destination=row.to, kind=row.kind, channel=row.channel or "",
+                state=MessageState.UNKNOWN, final=True, queued_at=row.accepted_at)
+            outbox.set_state(row.seq, OutboxState.UNKNOWN, now, msgspec.structs.replace(
+                status, state=MessageState.UNKNOWN, final=True, done_at=now,
+                error=ErrorInfo(type="OutcomeUnknownError", status=0, name="",
+                                retriable=False,
+                                message="the daemon stopped after the message was handed to "
+                                        "a carrier link and before the carrier answered: it "
+                                        "may have been sent, so it is not sent again")))
+            report.unknown += 1
+        outbox.flush()
+        self._backlog = outbox.backlog_counts()
+        self._cursor = {}
+        report.queued = sum(self._backlog.values())
+        report.scheduled = len(outbox.in_state(OutboxState.SCHEDULED))
+        report.awaiting_receipts = len(outbox.in_state(OutboxState.SUBMITTED))
+        self.recovery = report
+        if report.unknown or report.resent:
+            log.warning("recovery: %d messages were with a carrier link when the daemon "
+                        "stopped, their outcome unknown: %d end UNKNOWN, %d sent again "
+                        "(resend_unknown)", report.unknown + report.resent, report.unknown,
+                        report.resent)
+
+    # --- queries and cancel --------------------------------------------------------------------
+
+    def status_of(self, row: Row) -> tuple[OutboxState, MessageStatus | None]:
+        """A row's state and status, with what is buffered or live taken into account."""
+        assert self.outbox is not None and self.engine is not None
+        ref = row.id
+        handle = self.engine.tracker.tracked.get(ref)
+        if handle is not None:
+            status = status_of(handle)
+            if ref in self._marked and status.state is MessageState.QUEUED:
+                return OutboxState.SENDING, status
+            return _from_engine(status.state, row.state), status
+        pending = self.outbox.pending_status(row.seq)
+        if pending is not None:
+            return _from_engine(pending.state, row.state), pending
+        return row.state, row.status
+
+    def cancel(self, seq: int) -> tuple[bool, OutboxState]:
+        """Cancel a scheduled or queued message: (done, its state now)."""
+        outbox, engine = self.outbox, self.engine
+        assert outbox is not None and engine is not None
+        row = outbox.row(seq)
+        if row is None:
+            raise KeyError(seq)
+        state, _ = self.status_of(row)
+        if state is OutboxState.CANCELLED:
+            return True, state
+        if state not in (OutboxState.SCHEDULED, OutboxState.QUEUED):
+            return False, state
+        now = time.time()
+        if row.id in engine.tracker.tracked:
+            if not engine.cancel(row.id):
+                return False, OutboxState.SENDING
+        else:
+            outbox.set_state(seq, OutboxState.CANCELLED, now, only_from=(
+                OutboxState.SCHEDULED, OutboxState.QUEUED))
+            self._open -= 1
+            if row.state is OutboxState.QUEUED and self._backlog.get(row.kind, 0) > 0:
+                self._backlog[row.kind] -= 1
+        self.counters["cancelled"] += 1
+        self._schedule_flush()
+        return True, OutboxState.CANCELLED
+
+    def ready(self) -> dict[str, str]:
+        """What is not ready (empty: ready): the store, and each channel's binds."""
+        problems: dict[str, str] = {}
+        try:
+            assert self.outbox is not None
+            self.outbox.probe(time.time())
+        except (sqlite3.Error, StoreError, OSError, AssertionError) as exc:
+            problems["store"] = f"not writable: {exc}"
+        if self.engine is not None:
+            for name, channel in self.engine.channels.items():
+                if not channel.bound:
+                    problems[f"channel {name}"] = "no bind up"
+        if not self._running:
+            problems["daemon"] = "stopping"
+        return problems
+
+
+def _from_engine(state: MessageState, row_state: OutboxState) -> OutboxState:
+    return FROM_ENGINE.get(state, row_state)

@@ -1,0 +1,251 @@
+"""What the HTTP API takes and gives, as msgspec structs: the one source of the request
+validation and of the OpenAPI document (:func:`openapi`).
+
+Times are RFC 3339 strings on the way in (``send_at``) and out; durations are seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = [
+    "Accepted",
+    "BatchIn",
+    "BatchOut",
+    "ErrorOut",
+    "FieldError",
+    "Health",
+    "MessageIn",
+    "MessageOut",
+    "MessagePage",
+    "PartOut",
+    "Problem",
+    "ReasonOut",
+    "Refused",
+    "State",
+    "Suppression",
+    "SuppressionIn",
+    "SuppressionPage",
+    "Timestamps",
+]
+
+def _utc(epoch: float | None) -> datetime | None:
+    """An epoch time as an aware UTC datetime (encoded RFC 3339 with Z)."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+State = Literal["scheduled", "queued", "sending", "submitted", "delivered", "undeliverable",
+                "expired", "rejected", "failed", "unknown", "cancelled"]
+Kind = Annotated[str, Meta(min_length=1, max_length=32, description="a lane: otp, "
+                           "notification, marketing, or another the engine configures")]
+Number = Annotated[str, Meta(min_length=1, max_length=21, pattern=r"^\+?[0-9]+$",
+                             description="digits, with an optional leading +")]
+Metadata = dict[Annotated[str, Meta(max_length=64)], str | int | float | bool | None]
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One message to send."""
+
+    to: Number
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    from_: Annotated[str, Meta(max_length=21)] | None = msgspec.field(default=None, name="from")
+    kind: Kind = "notification"
+    channel: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    # RFC 3339 with a zone (Z or ±hh:mm); in the future: scheduled
+    send_at: Annotated[datetime, Meta(tz=True)] | None = None
+    validity: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None  # seconds
+    out_id: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    metadata: Metadata | None = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Up to the server's ``max_batch`` messages (1 000 by default)."""
+
+    messages: list[MessageIn]
+
+
+class Accepted(msgspec.Struct, kw_only=True, tag_field="status", tag="accepted"):
+    """``"status": "accepted"``: committed to the outbox."""
+
+    id: str
+    state: Literal["queued", "scheduled"]
+    parts: int  # the SMS parts it takes (billed)
+    out_id: str | None = None
+
+
+class FieldError(msgspec.Struct, kw_only=True):
+    field: str  # its path: "to", "messages[3].to"
+    detail: str
+
+
+class ErrorOut(msgspec.Struct, kw_only=True):
+    code: str  # what went wrong, for programs: invalid_field, refused, opted_out, …
+    detail: str
+    field: str | None = None
+    status: int | None = None  # the protocol status, when the engine refused it
+    retriable: bool = False
+
+
+class Refused(msgspec.Struct, kw_only=True, tag_field="status", tag="refused"):
+    """``"status": "refused"``: not kept; ``error`` says why, naming the field."""
+
+    error: ErrorOut
+    out_id: str | None = None
+
+
+class BatchOut(msgspec.Struct, kw_only=True):
+    accepted: int
+    refused: int
+    messages: list[Accepted | Refused]  # in the order given
+
+
+class PartOut(msgspec.Struct, kw_only=True):
+    index: int
+    smsc_id: str  # the carrier's id, once it has one
+    state: State
+    submitted_at: datetime | None = None
+    done_at: datetime | None = None
+
+
+class ReasonOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a receipt said of a message not delivered."""
+
+    stat: str
+    err: str = ""
+    network_type: int | None = None
+    network_code: int | None = None
+
+
+class Timestamps(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """When the message reached each state it has been in."""
+
+    accepted: datetime
+    scheduled_for: datetime | None = None
+    sending: datetime | None = None  # its first part handed to a carrier link
+    submitted: datetime | None = None  # every part accepted by the carrier
+    done: datetime | None = None  # final
+
+
+class MessageOut(msgspec.Struct, kw_only=True):
+    id: str
+    state: State
+    final: bool
+    to: str
+    from_: str | None = msgspec.field(default=None, name="from")
+    kind: str
+    channel: str | None = None
+    text: str
+    out_id: str | None = None
+    metadata: Metadata | None = None
+    parts_count: int
+    parts: list[PartOut]
+    error: ErrorOut | None = None
+    reason: ReasonOut | None = None
+    timestamps: Timestamps
+
+
+class MessagePage(msgspec.Struct, kw_only=True):
+    messages: list[MessageOut]
+    next_cursor: str | None  # pass as ?cursor= for the next page; null: the last page
+
+
+class SuppressionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, Meta(max_length=200)] = "manual"
+
+
+class Suppression(msgspec.Struct, kw_only=True):
+    number: str
+    reason: str
+    at: datetime
+
+
+class SuppressionPage(msgspec.Struct, kw_only=True):
+    suppressions: list[Suppression]
+    next_cursor: str | None
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None  # each invalid field, by path
+    limit: int | None = None  # the limit exceeded (413)
+
+
+def openapi(routes: list[dict[str, Any]]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document for ``routes`` (method, path, summary, scope, request,
+    responses: {status: struct type}, query: {name: description}), with every struct's schema
+    generated by msgspec."""
+    types: list[Any] = [Problem]
+    for route in routes:
+        request = route.get("request")
+        if request is not None:
+            types.extend(request if isinstance(request, tuple) else (request,))
+        types.extend(t for t in route["responses"].values() if t is not None)
+    schemas, components = msgspec.json.schema_components(
+        list(dict.fromkeys(types)), ref_template="#/components/schemas/{name}")
+    refs = dict(zip(dict.fromkeys(types), schemas, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        op: dict[str, Any] = {"summary": route["summary"], "operationId": route["name"]}
+        if route.get("scope"):
+            op["security"] = [{"bearer": []}]
+            op["description"] = f"Needs an API key with the {route['scope']!r} scope."
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in _path_params(route["path"])]
+        params += [{"name": n, "in": "query", "required": False, "description": d,
+                    "schema": {"type": "string"}} for n, d in route.get("query", {}).items()]
+        if route["name"] == "send":
+            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                           "schema": {"type": "string", "maxLength": 255}})
+        if params:
+            op["parameters"] = params
+        request = route.get("request")
+        if request is not None:
+            schema = ({"oneOf": [refs[t] for t in request]} if isinstance(request, tuple)
+                      else refs[request])
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": schema}}}
+        responses: dict[str, Any] = {}
+        for status, kind in route["responses"].items():
+            media = "application/problem+json" if kind is Problem else "application/json"
+            body: dict[str, Any] = {"description": _DESCRIPTIONS.get(int(status), "")}
+            if kind is not None:
+                body["content"] = {media: {"schema": refs[kind]}}
+            responses[str(status)] = body
+        op["responses"] = responses
+        paths.setdefault(route["path"], {})[route["method"].lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "smsengine", "version": "1",
+                 "description": "SMS gateway over SMPP and CMPP: durable acceptance, statuses, "
+                                "suppressions."},
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+_DESCRIPTIONS = {
+    200: "OK", 202: "Accepted: committed to the outbox", 207: "Some accepted, some refused",
+    400: "Invalid request", 401: "No or unknown API key", 403: "The key lacks the scope",
+    404: "Not found", 409: "Conflict", 413: "Too large", 503: "Unavailable",
+}

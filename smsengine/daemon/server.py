@@ -1,0 +1,234 @@
+"""The daemon's process: ``smsengine serve --config FILE`` (or ``--demo``).
+
+Start: open the outbox, recover what an earlier run left, start the engine, listen. SIGTERM or
+SIGINT: new requests get 503; requests in flight have ``shutdown_timeout`` to finish; then the
+HTTP server closes, the feeder stops, submits in flight get the rest of the time for their
+answers, and what is still queued stays in the outbox for the next start.
+
+``--demo`` runs the same daemon against a fake SMSC in the same process, with a fresh store
+and API key, and prints three curl commands to try it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .._args import port as port_type
+from ..engine import EngineConfigError
+from ..engine.sqlite import StoreError
+from .app import make_app
+from .auth import Keyring
+from .config import DaemonConfig, DaemonConfigError, daemon_config_from_dict, load_daemon_config
+from .gateway import Gateway
+
+__all__ = ["add_parser", "serve"]
+
+log = logging.getLogger("smsengine.daemon")
+
+# Attributes every LogRecord has; anything else on a record was passed in ``extra``.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the record's extras
+    (request_id, status, ms…)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def _logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
+                announce: Any = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; 0 on a clean stop."""
+    keyring = Keyring(config.keys())
+    gateway = Gateway(config)
+    await gateway.start()
+    app, api = make_app(config, gateway, keyring)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, config.server.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await gateway.stop(1.0)
+        print(f"smsengine serve: cannot listen on {config.server.host}:{config.server.port}: "
+              f"{exc.strerror}", file=sys.stderr)
+        return 2
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"smsengine serve listening on http://{config.server.host}:{bound}", flush=True)
+    if announce is not None:
+        announce(bound)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    started = loop.time()
+    budget = config.server.shutdown_timeout
+    log.info("shutting down: new requests get 503; draining %d in flight", api.in_flight)
+    api.draining = True
+    gateway.stop_feeding()
+    while api.in_flight and loop.time() - started < budget:
+        await asyncio.sleep(0.02)
+    await runner.cleanup()
+    await gateway.stop(max(0.5, budget - (loop.time() - started)))
+    log.info("stopped")
+    print("smsengine serve stopped", flush=True)
+    return 0
+
+
+# --- the demo ------------------------------------------------------------------------------------
+
+def _demo_config(smsc_port: int, store: str, key: str) -> DaemonConfig:
+    from ..demo import PASSWORD, SYSTEM_ID
+
+    return daemon_config_from_dict({
+        "channels": [{"name": "demo", "host": "127.0.0.1", "port": smsc_port,
+                      "system_id": SYSTEM_ID, "password": PASSWORD, "transceivers": 2,
+                      "default_source": "SHOP"}],
+        "server": {"host": "127.0.0.1", "port": 0},
+        "store": {"path": store},
+        "api_keys": [{"name": "demo", "key": key, "scopes": ["send", "read", "admin"]}],
+    })
+
+
+async def _demo(port: int) -> int:
+    from ..demo import PASSWORD, SYSTEM_ID
+    from ..fakesmsc import FakeSMSC, config_from_dict
+
+    smsc = FakeSMSC(config_from_dict({
+        "accounts": [{"system_id": SYSTEM_ID, "password": PASSWORD,
+                      "bind_modes": ["transceiver"], "max_binds": 4}],
+        "receipts": {"delay": {"kind": "uniform", "low": 0.5, "high": 2.0}},
+    }))
+    await smsc.start()
+    key = "demo-" + secrets.token_urlsafe(18)
+    with tempfile.TemporaryDirectory(prefix="smsengine-demo-") as folder:
+        config = _demo_config(smsc.port, str(Path(folder) / "outbox.db"), key)
+        if port:
+            import msgspec
+
+            config = msgspec.structs.replace(
+                config, server=msgspec.structs.replace(config.server, port=port))
+
+        def announce(bound: int) -> None:
+            base = f"http://127.0.0.1:{bound}"
+            auth = f'-H "Authorization: Bearer {key}"'
+            print(f"""
+fake SMSC on 127.0.0.1:{smsc.port} (receipts after 0.5-2 s); outbox {config.store.path}
+API key: {key}
+
+Send a login code:
+  curl -s {auth} -H 'Content-Type: application/json' \\
+    -d '{{"to": "8613800138000", "text": "Your code is 402113", "kind": "otp"}}' \\
+    {base}/v1/messages
+
+Its status (put the id from the answer in place of ID):
+  curl -s {auth} {base}/v1/messages/ID
+
+A batch of two:
+  curl -s {auth} -H 'Content-Type: application/json' \\
+    -d '{{"messages": [{{"to": "8613800138001", "text": "Order 1001 shipped"}},
+                      {{"to": "8613800138002", "text": "Order 1002 shipped"}}]}}' \\
+    {base}/v1/messages
+
+API description: {base}/openapi.json   Stop with Ctrl-C.
+""", flush=True)
+
+        try:
+            return await serve(config, announce=announce)
+        finally:
+            await smsc.stop()
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve", help="run the daemon: an HTTP API over a durable outbox",
+        description="Run smsengine as a service: POST messages over HTTP, query their status. "
+                    "Accepted messages are kept in a SQLite outbox and survive a crash.")
+    parser.add_argument("--config", metavar="FILE", help="the daemon's TOML config "
+                        "(see examples/smsengine.toml)")
+    parser.add_argument("--demo", action="store_true",
+                        help="run against a built-in fake SMSC with a fresh key and store")
+    parser.add_argument("--port", type=port_type, default=None,
+                        help="listen on this port instead of the config's [server] port")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="json: one JSON object per line, with a request id per request")
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"))
+    parser.set_defaults(func=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _logging(args.log_format, args.log_level)
+    if args.demo:
+        return _run(_demo(args.port or 0))
+    if not args.config:
+        print("smsengine serve: give --config FILE (or --demo)", file=sys.stderr)
+        return 2
+    try:
+        config = load_daemon_config(args.config)
+        config.keys()  # (a missing key variable is a config error, named now)
+    except (DaemonConfigError, EngineConfigError) as exc:
+        print(f"smsengine serve: {exc}", file=sys.stderr)
+        return 2
+    if args.port is not None:
+        import msgspec
+
+        config = msgspec.structs.replace(
+            config, server=msgspec.structs.replace(config.server, port=args.port))
+    try:
+        return _run(serve(config))
+    except StoreError as exc:
+        print(f"smsengine serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(coro: Any) -> int:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        if os.environ.get("SMSENGINE_NO_UVLOOP") != "1":
+            return int(uvloop.run(coro))
+    return int(asyncio.run(coro))

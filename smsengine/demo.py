@@ -69,9 +69,10 @@ ROWS: list[tuple[MessageState | str, str]] = [
 # What the channel's flow state (engine.flow.AimdRate.state, "flow" in Engine.stats()) means.
 FLOW_STATES = {
     "open": "full rate",
-    "throttled": "the carrier said slow down: rate halved",
+    "throttled": "the carrier said slow down: rate cut to what it takes",
     "slow": "the carrier answered late: rate halved",
     "recovering": "climbing back to full rate",
+    "refusing": "the carrier refuses a share whatever the rate: not cut for it",
 }
 FLOW_LEGEND = "flow = the channel's flow control: " + ", ".join(
     f"{state} ({meaning})" for state, meaning in FLOW_STATES.items())

@@ -1,12 +1,24 @@
 """Flow control, sans-I/O: a token bucket counted in segments, and an AIMD rate controller.
 
 Carriers bill and limit per segment, so a 3-part message takes three tokens. The controller cuts
-the allowed rate multiplicatively when the carrier throttles (ESME_RTHROTTLED, ESME_RMSGQFUL) or
-its responses slow down, and gives it back additively and gradually: the classic AIMD that
-converges on what the carrier really accepts without oscillating wildly. Time is passed in.
+the allowed rate when the carrier throttles (ESME_RTHROTTLED, ESME_RMSGQFUL, CMPP Result 8) or
+its responses slow down, and gives it back additively and gradually: AIMD, converging on what
+the carrier really accepts without oscillating wildly. Time is passed in.
+
+A throttle cut never goes below the goodput, the segments the carrier accepted a second just
+before, nor below a floor (10 % of the ceiling by default): sending slower than the carrier
+takes only loses throughput. And some carriers refuse a fixed share of submits whatever the
+rate; halving on each throttled second would then take the rate to the floor and the campaign
+would never finish (issue 21: 0.5 % of the ceiling). A cut is therefore also an experiment: if
+the goodput fell with the rate, in proportion, the refusals did not depend on the rate, the
+cut is undone, and their share is learned as the carrier's baseline, at which throttles cut no
+more (for ``relearn`` seconds, then the experiment is made again). Under a TPS limit the
+goodput holds when the rate is cut, and the cuts stand.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 __all__ = ["AimdRate", "TokenBucket"]
 
@@ -67,41 +79,110 @@ class TokenBucket:
 
 
 class AimdRate:
-    """The send rate a channel is allowed now, between ``floor`` and ``ceiling`` (its TPS).
+    """The send rate a channel is allowed now, between :attr:`floor` and ``ceiling`` (its TPS).
 
-    - throttle: ``rate *= decrease`` (at most once per ``cooldown`` seconds, so one burst of
-      throttled responses counts once);
-    - slow responses (latency EWMA above ``latency_limit``): the same cut;
+    - throttle (at most one cut per ``cooldown`` seconds, so one burst of throttled responses
+      counts once): the rate goes to the goodput of the last second, what the carrier took;
+      ``rate * decrease`` while that is not known yet. If a cut made during the throttling cost
+      goodput in proportion, the next throttle undoes it (state ``refusing``) instead of
+      cutting again; see the module docstring;
+    - slow responses (latency EWMA above ``latency_limit``): ``rate *= decrease``;
     - otherwise recovery of ``ceiling * recovery`` per second, until the ceiling.
+
+    :meth:`on_response` is to be called for each accepted segment (it counts the goodput) and
+    :meth:`recover` regularly, a few times a second (it samples the counts).
     """
 
-    __slots__ = ("ceiling", "cooldown", "decrease", "floor", "last_cut", "last_update",
-                 "latency", "latency_limit", "rate", "recovery", "state")
+    __slots__ = ("_baseline", "_cuts", "_episode", "_probe", "_samples", "accepted", "ceiling",
+                 "cooldown", "decrease", "floor_share", "last_cut", "last_update", "latency",
+                 "latency_limit", "min_rate", "rate", "recovery", "refused", "relearn", "state")
 
-    def __init__(self, ceiling: float, now: float, *, floor: float = 1.0, decrease: float = 0.5,
-                 recovery: float = 0.05, cooldown: float = 1.0,
-                 latency_limit: float = 2.0) -> None:
+    #: Seconds without a throttle after which the next one begins a new episode of throttling
+    #: (with its own rate to come back to, and its own goodput measure).
+    QUIET = 3.0
+    #: Shortest stretch of counts a goodput or a refused share is measured over.
+    MIN_SPAN = 0.5
+
+    def __init__(self, ceiling: float, now: float, *, floor: float = 1.0,
+                 floor_share: float = 0.1, decrease: float = 0.5, recovery: float = 0.05,
+                 cooldown: float = 1.0, latency_limit: float = 2.0,
+                 relearn: float = 10.0) -> None:
         self.ceiling = ceiling
-        self.floor = min(floor, ceiling)
-        self.rate = ceiling
+        self.min_rate = floor
+        self.floor_share = floor_share
         self.decrease = decrease
         self.recovery = recovery
         self.cooldown = cooldown
         self.latency_limit = latency_limit
-        self.latency = 0.0
-        self.last_cut = -1e18
-        self.last_update = now
-        self.state = "open"
+        self.relearn = relearn
+        self.accepted = 0  # segments accepted, counted by on_response
+        self.refused = 0  # throttled responses, counted by on_throttled
+        self._samples: deque[tuple[float, int, int]] = deque(maxlen=16)
+        self.reset(ceiling, now)
+
+    @property
+    def floor(self) -> float:
+        """The lowest rate a cut may leave: ``floor``, or ``floor_share`` of the ceiling if
+        that is more (never above the ceiling)."""
+        return min(self.ceiling, max(self.min_rate, self.ceiling * self.floor_share))
 
     def reset(self, ceiling: float, now: float) -> None:
-        """Start over, at a new ceiling, with no cut and no latency history."""
+        """Start over, at a new ceiling, with no cut, no latency and no throttling history."""
         self.ceiling = ceiling
-        self.floor = min(self.floor, ceiling)
         self.rate = ceiling
         self.latency = 0.0
         self.last_cut = -1e18
         self.last_update = now
         self.state = "open"
+        self._samples.clear()
+        self._samples.append((now, self.accepted, self.refused))
+        # (start, accepted, refused, rate before its first cut, last throttle) of the current
+        # throttling, and the cuts made in it; the cut being tested (when, rate before, rate
+        # after, goodput and share refused before, the rate an undo goes back to); the share
+        # of refusals found not to depend on the rate, and when.
+        self._episode: tuple[float, int, int, float, float] | None = None
+        self._cuts = 0
+        self._probe: tuple[float, float, float, float, float, float] | None = None
+        self._baseline: tuple[float, float] | None = None
+
+    # --- counting ---------------------------------------------------------------------------
+
+    def _sample(self, now: float) -> None:
+        samples = self._samples
+        if now - samples[-1][0] >= 0.25:
+            samples.append((now, self.accepted, self.refused))
+
+    def _since(self, start: float) -> tuple[float, int, int]:
+        """The counts as they were at ``start`` or just before (the oldest kept, if older)."""
+        found = self._samples[0]
+        for sample in self._samples:
+            if sample[0] > start:
+                break
+            found = sample
+        return found
+
+    def _rates(self, start: float, now: float) -> tuple[float, float] | None:
+        """(accepted per second, share of responses refused) from about ``start`` to
+        ``now``; None over less than MIN_SPAN or without a response."""
+        t, accepted, refused = self._since(start)
+        episode = self._episode
+        if episode is not None and t < episode[0] <= start:
+            t, accepted, refused = episode[:3]  # (exact, kept at its start)
+        elif t < start - self.MIN_SPAN:
+            return None  # (no count near enough: recover() has not been sampling)
+        span = now - t
+        accepted = self.accepted - accepted
+        answered = accepted + self.refused - refused
+        if span < self.MIN_SPAN or not answered:
+            return None
+        return accepted / span, 1.0 - accepted / answered
+
+    def goodput(self, now: float) -> float | None:
+        """Segments accepted a second over the last second or so; None when not known."""
+        rates = self._rates(now - self.cooldown, now)
+        return None if rates is None else rates[0]
+
+    # --- events -------------------------------------------------------------------------------
 
     def _cut(self, now: float, why: str) -> bool:
         if now - self.last_cut < self.cooldown:
@@ -112,12 +193,90 @@ class AimdRate:
         self.state = why
         return True
 
-    def on_throttled(self, now: float) -> bool:
-        """The carrier said slow down; True if the rate was cut."""
-        return self._cut(now, "throttled")
+    def on_throttled(self, now: float, goodput: float | None = None) -> bool:
+        """The carrier said slow down; True if the rate was cut. ``goodput``: what the carrier
+        took a second lately, when the caller measured it (else it is measured here)."""
+        self.refused += 1
+        self._sample(now)
+        episode = self._episode
+        if episode is None or now - episode[4] > self.QUIET:
+            # The carrier's burst, if it has one, is spent by the first throttle: goodput
+            # counted from here on is its rate.
+            self._episode = (now, self.accepted, self.refused - 1, self.rate, now)
+            self._cuts = 0
+            self._probe = None
+        else:
+            self._episode = (*episode[:4], now)
+        if now - self.last_cut < self.cooldown:
+            return False
+        probe = self._probe
+        if probe is not None:
+            self._probe = None
+            if self._undo(probe, now):
+                return False
+        baseline = self._baseline
+        if baseline is not None:
+            if now - baseline[1] > self.relearn:
+                self._baseline = None  # (the carrier may have changed: cut, and see again)
+            else:
+                rates = self._rates(now - self.cooldown, now)
+                if rates is None or rates[1] <= baseline[0] * 1.25 + 0.05:
+                    return False  # its usual refusals: cutting would not lessen them
+        return self._throttle_cut(now, goodput)
+
+    def _throttle_cut(self, now: float, goodput: float | None) -> bool:
+        if goodput is None:
+            goodput = self.goodput(now)
+        rate = self.rate
+        target = max(self.floor, rate * self.decrease if goodput is None else goodput)
+        if target >= rate:
+            return False  # it took all we sent: a throttle at the edge of its bucket
+        # Test the cut (see _undo) if it is large enough to tell, and the goodput before it was
+        # measured inside this throttling (not inflated by the carrier's burst).
+        episode = self._episode
+        assert episode is not None
+        if target <= 0.8 * rate and now - episode[0] >= self.MIN_SPAN:
+            before = self._rates(max(episode[0], now - self.cooldown), now)
+            if before is not None and before[0] > 0:
+                # An undo goes back to the rate before the throttling began if no cut but the
+                # first one (made before anything could be measured) came before this one;
+                # otherwise only this cut is undone.
+                back = episode[3] if self._cuts <= 1 else rate
+                self._probe = (now, rate, target, *before, back)
+        self._cuts += 1
+        self.rate = target
+        self.last_cut = now
+        self.last_update = now
+        self.state = "throttled"
+        return True
+
+    def _undo(self, probe: tuple[float, float, float, float, float, float], now: float) -> bool:
+        """The first throttle after a tested cut: True if the goodput fell with the rate, in
+        proportion, and the share refused stayed what it was (then the throttling does not
+        depend on the rate: the cut is undone, and the share refused becomes the baseline).
+        A share that rose means the carrier changed meanwhile: the cut stands."""
+        at, before, after, goodput_before, share_before, back = probe
+        if now - at > 3 * self.cooldown:
+            return False  # (too long ago to compare)
+        rates = self._rates(at, now)
+        if rates is None:
+            return False
+        goodput_after, share = rates
+        k = after / before
+        # Proportional would be k times the goodput before; a rate limit keeps it whole.
+        if (goodput_after >= goodput_before * (k + (1.0 - k) / 4)
+                or share > share_before * 1.25 + 0.05):
+            return False
+        self.rate = min(self.ceiling, max(self.rate, back))
+        self._baseline = (share, now)
+        self.last_update = now
+        self.state = "refusing"
+        return True
 
     def on_response(self, latency: float, now: float) -> bool:
-        """A response came after ``latency`` seconds; True if the rate was cut for it."""
+        """A segment was accepted after ``latency`` seconds; True if the rate was cut for
+        it."""
+        self.accepted += 1
         ewma = self.latency
         ewma = self.latency = latency if ewma == 0.0 else ewma * 0.9 + latency * 0.1
         if ewma > self.latency_limit:
@@ -129,6 +288,10 @@ class AimdRate:
         return False
 
     def recover(self, now: float) -> None:
+        self._sample(now)
+        if self.state == "refusing" and self.rate >= self.ceiling and (
+                self._episode is None or now - self._episode[4] > self.QUIET):
+            self.state = "open"  # (the refusals have stopped)
         elapsed = now - self.last_update
         if elapsed <= 0:
             return

@@ -46,6 +46,21 @@ def test_the_legend_names_every_state_of_the_flow_controller() -> None:
     seen.add(flow.state)
     flow.on_response(5.0, now=10.0)  # slower than latency_limit
     seen.add(flow.state)
+    # Half refused whatever the rate: the second cut, tested, is undone.
+    flow = AimdRate(100.0, now=0.0)
+    sent, now, owed = 0, 0.0, 0.0
+    while flow.state != "refusing" and now < 10:
+        now += 0.01
+        owed += flow.rate * 0.01
+        while owed >= 1:
+            owed -= 1
+            sent += 1
+            if sent % 2:
+                flow.on_response(0.01, now)
+            else:
+                flow.on_throttled(now)
+        flow.recover(now)  # (it samples the counts, as the channel's tick has it do)
+    seen.add(flow.state)
     assert seen == set(FLOW_STATES)
 
 

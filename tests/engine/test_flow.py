@@ -3,6 +3,9 @@ controller."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,7 +102,9 @@ def test_aimd_cuts_on_throttle_once_per_cooldown() -> None:
         assert not aimd.on_throttled(t)
     assert aimd.rate == 50
     assert aimd.on_throttled(11.0)
-    assert aimd.rate == 25
+    # Nothing was accepted in the second since: what the carrier takes is nothing, and the
+    # rate goes to the floor (10 % of the ceiling), not to a half.
+    assert aimd.rate == 10
 
 
 def test_aimd_never_goes_below_the_floor() -> None:
@@ -153,3 +158,171 @@ def test_aimd_first_response_sets_the_latency_average() -> None:
     aimd = AimdRate(100, now=0.0, latency_limit=1.0)
     assert aimd.on_response(3.0, 0.0)  # one response is all we know
     assert aimd.rate == 50
+
+
+# --- AimdRate: never below what the carrier takes (issue 21) ----------------------------------
+
+
+def test_aimd_halves_on_the_first_throttle_while_the_goodput_is_not_known() -> None:
+    aimd = AimdRate(100, now=0.0)
+    assert aimd.goodput(0.1) is None
+    assert aimd.on_throttled(0.1)
+    assert aimd.rate == 50
+
+
+def test_aimd_cut_never_goes_below_the_goodput() -> None:
+    """The carrier took 80 a second at 100: a throttle cuts to 80, not to 50."""
+    aimd = AimdRate(100, now=0.0)
+    t = 0.0
+    for i in range(200):  # 2 s of 80 accepted a second, sampled as the channel's tick does
+        t = i / 100
+        if i % 5:
+            aimd.on_response(0.01, t)
+        if i % 50 == 0:
+            aimd.recover(t)
+    assert aimd.goodput(t) == pytest.approx(80, rel=0.05)
+    assert aimd.on_throttled(t)
+    assert aimd.rate == pytest.approx(80, rel=0.05)
+    assert aimd.state == "throttled"
+
+
+def test_aimd_throttle_at_the_edge_of_the_carriers_bucket_cuts_nothing() -> None:
+    """Everything sent was accepted in the last second (the throttle came at the edge of the
+    carrier's bucket): no cut."""
+    aimd = AimdRate(100, now=0.0)
+    for i in range(100):
+        aimd.on_response(0.01, i / 100)
+        if i % 25 == 0:
+            aimd.recover(i / 100)
+    aimd.rate = 90.0  # (recovering after an earlier cut)
+    assert not aimd.on_throttled(1.0)
+    assert aimd.rate == 90.0
+
+
+def test_aimd_floor_is_a_share_of_the_ceiling_or_the_absolute_minimum() -> None:
+    assert AimdRate(100, now=0.0).floor == 10
+    assert AimdRate(100, now=0.0, floor=25).floor == 25
+    assert AimdRate(100, now=0.0, floor_share=0.0).floor == 1.0
+    assert AimdRate(0.5, now=0.0).floor == 0.5  # never above the ceiling
+    aimd = AimdRate(1000, now=0.0, cooldown=0.0)
+    for t in range(1, 50):  # a carrier refusing everything
+        aimd.on_throttled(float(t))
+    assert aimd.rate == 100
+
+
+# A carrier model, answering each segment sent at the controller's rate: True if accepted.
+Carrier = Callable[[float], bool]
+
+
+def refusing(share: float, seed: int = 1) -> Carrier:
+    """Refuses ``share`` of the submits whatever the rate."""
+    rng = random.Random(seed)
+    return lambda now: rng.random() >= share
+
+
+def limited(tps: float) -> Carrier:
+    """A TPS limit: a token bucket of one second's worth (as the fake SMSC's)."""
+    bucket = {"tokens": tps, "last": 0.0}
+
+    def accept(now: float) -> bool:
+        bucket["tokens"] = min(tps, bucket["tokens"] + (now - bucket["last"]) * tps)
+        bucket["last"] = now
+        if bucket["tokens"] >= 1:
+            bucket["tokens"] -= 1
+            return True
+        return False
+
+    return accept
+
+
+def run(aimd: AimdRate, carrier: Carrier, seconds: float, start: float = 0.0,
+        step: float = 0.005) -> tuple[list[tuple[float, float]], int, float]:
+    """Send at ``aimd.rate`` for ``seconds`` (the channel's token bucket, simplified), the
+    carrier answering each segment at once; recover() twice a second, as the channel's tick.
+    Returns the (time, rate) of each step, the segments accepted, and the time at the end."""
+    now, owed, accepted, next_tick = start, 0.0, 0, start
+    rates = []
+    while now < start + seconds:
+        owed += aimd.rate * step
+        while owed >= 1:
+            owed -= 1
+            if carrier(now):
+                accepted += 1
+                aimd.on_response(0.01, now)
+            else:
+                aimd.on_throttled(now)
+        if now >= next_tick:
+            aimd.recover(now)
+            next_tick += 0.5
+        rates.append((now, aimd.rate))
+        now += step
+    return rates, accepted, now
+
+
+def test_aimd_under_a_refusal_that_does_not_depend_on_the_rate_keeps_sending() -> None:
+    """Half of all submits refused whatever the rate (issue 21: AIMD halved every second down
+    to 0.5 % of the ceiling). A cut that costs goodput in proportion is undone, the share is
+    learned, and the channel sends near its ceiling: well over the 40 % of the unthrottled
+    rate the campaign must reach."""
+    ceiling = 1000.0
+    aimd = AimdRate(ceiling, now=0.0)
+    rates, accepted, _ = run(aimd, refusing(0.5), 30.0)
+    unthrottled = ceiling * 30.0
+    assert accepted >= 0.45 * unthrottled, accepted / unthrottled
+    assert min(rate for _, rate in rates) >= 0.2 * ceiling
+    assert aimd.state == "refusing"
+    # Every relearn period the experiment is made again: a dip of a second or two, no more.
+    low = [t for t, rate in rates if rate < 0.9 * ceiling]
+    assert len(low) * 0.005 < 30.0 * 0.15
+
+
+def test_aimd_under_a_tps_limit_converges_to_it() -> None:
+    """Rate-dependent throttling (a TPS limit five times below the ceiling): cuts to what the
+    carrier takes stand, and the rate settles within 10 % of the limit."""
+    limit, ceiling = 40.0, 200.0
+    aimd = AimdRate(ceiling, now=0.0)
+    rates, _, _ = run(aimd, limited(limit), 30.0)
+    assert aimd.state != "refusing"
+    settled = [rate for t, rate in rates if t >= 10.0]
+    mean = sum(settled) / len(settled)
+    assert abs(mean - limit) <= 0.1 * limit, mean
+    assert max(settled) <= 1.25 * limit
+
+
+def test_aimd_cut_for_a_tps_limit_is_not_mistaken_for_a_fixed_refusal() -> None:
+    """Far above the limit (100 times), each cut leaves the goodput whole: none is undone.
+    (No floor share: 10 % of this ceiling would be above the limit.)"""
+    aimd = AimdRate(4000.0, now=0.0, floor_share=0.0)
+    rates, _, _ = run(aimd, limited(40.0), 10.0)
+    assert aimd.state != "refusing"
+    assert rates[-1][1] <= 1.25 * 40.0
+
+
+def test_aimd_fixed_refusal_ending_gives_back_the_open_state() -> None:
+    ceiling = 500.0
+    aimd = AimdRate(ceiling, now=0.0)
+    _, _, now = run(aimd, refusing(0.5), 8.0)
+    assert aimd.state == "refusing"
+    _, accepted, now = run(aimd, refusing(0.0), 10.0, start=now)
+    assert aimd.state == "open" and aimd.rate == ceiling
+    assert accepted >= 0.95 * ceiling * 10.0
+
+
+def test_aimd_tps_limit_appearing_over_a_fixed_refusal_still_cuts() -> None:
+    """A baseline of refusals was learned; then the carrier also limits the rate: the share
+    refused rises above the baseline, and the rate comes down to the limit."""
+    ceiling = 1000.0
+    aimd = AimdRate(ceiling, now=0.0)
+    _, _, now = run(aimd, refusing(0.3), 6.0)
+    assert aimd.state == "refusing"
+    share, limit = refusing(0.3, seed=2), limited(100.0)
+    rates, _, _ = run(aimd, lambda t: share(t) and limit(t), 20.0, start=now)
+    settled = [rate for t, rate in rates if t >= now + 10.0]
+    assert sum(settled) / len(settled) <= 1.5 * 100.0 / 0.7
+
+
+def test_aimd_reset_forgets_the_throttling() -> None:
+    aimd = AimdRate(500.0, now=0.0)
+    _, _, now = run(aimd, refusing(0.5), 4.0)
+    aimd.reset(200.0, now)
+    assert (aimd.rate, aimd.state, aimd.goodput(now + 0.1)) == (200.0, "open", None)

@@ -84,6 +84,8 @@ class Framer:
         """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
+        if isinstance(data, memoryview) and data.format != "B":
+            data = data.cast("B")
         buf = self._buf
         src: bytes | bytearray | memoryview
         if buf:

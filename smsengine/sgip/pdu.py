@@ -35,12 +35,17 @@ from typing import Annotated, Any, ClassVar, Final
 import msgspec
 
 from .constants import (
+    CHARGE_NUMBER_SP_PAYS,
     HEADER_LENGTH,
     MAX_PDU_LENGTH,
     MAX_USER_COUNT,
     RESERVE_LENGTH,
+    AgentFlag,
     CommandId,
+    FeeType,
     LoginType,
+    MorelatetoMTFlag,
+    ReportFlag,
     Result,
 )
 from .errors import InvalidPduError, PduDecodeError, result_name
@@ -509,24 +514,28 @@ class Submit(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
     ``expire_time`` / ``schedule_time`` are ``yymmddhhmmsstnnp`` or empty. ``reserve`` is where
     an on-demand reply copies the MO's LinkID (10.3). Once sent, this PDU's
     ``sequence_number`` is the id its Reports come back with (6).
+
+    The defaults are the reference's example Submit (12): the SP pays, free, an MT not caused
+    by an MO, and ReportFlag 1 — a report whatever the outcome, where the protocol's own 0
+    reports failures only (4.4).
     """
 
     command_id = CommandId.SGIP_SUBMIT
     response_class = SubmitResp
     sp_number: Text21 = ""
-    charge_number: Text21 = ""
+    charge_number: Text21 = CHARGE_NUMBER_SP_PAYS
     user_numbers: Users = ()
     corp_id: Text5 = ""
     service_type: Text10 = ""
-    fee_type: Annotated[int, _U8(0, 4)] = 0
-    fee_value: Text6 = ""
-    given_value: Text6 = ""
-    agent_flag: Annotated[int, _U8(0, 1)] = 0
-    morelateto_mt_flag: Annotated[int, _U8(0, 3)] = 2
+    fee_type: Annotated[int, _U8(0, 4)] = FeeType.FREE
+    fee_value: Text6 = "0"
+    given_value: Text6 = "0"
+    agent_flag: Annotated[int, _U8(0, 1)] = AgentFlag.RECEIVABLE
+    morelateto_mt_flag: Annotated[int, _U8(0, 3)] = MorelatetoMTFlag.MT_NOT_FOR_MO
     priority: Annotated[int, _U8(0, 9)] = 0
     expire_time: Text16 = ""
     schedule_time: Text16 = ""
-    report_flag: Annotated[int, _U8(0, 3)] = 1
+    report_flag: Annotated[int, _U8(0, 3)] = ReportFlag.ALWAYS
     tp_pid: U8 = 0
     tp_udhi: U8 = 0
     message_coding: U8 = 0

@@ -314,6 +314,17 @@ def test_framer_golden_byte_at_a_time(name: str, vector: str, pdu: Pdu) -> None:
     assert framer.buffered == 0
 
 
+def test_submit_defaults_are_the_reference_example() -> None:
+    example = SPEC_VECTORS[4][2]
+    assert isinstance(example, Submit)
+    built = Submit(
+        sequence_number=sp(2), sp_number="10655001", user_numbers=(USER,), corp_id="12345",
+        service_type="TEST", message_coding=MessageCoding.UCS2, message_content=UCS2_TEST,
+    )
+    assert built == example
+    assert encode(built) == unhex(SUBMIT)
+
+
 def test_every_pdu_class_has_a_golden_vector() -> None:
     assert {type(pdu) for _, _, pdu in VECTORS} == set(PDU_CLASSES.values())
 

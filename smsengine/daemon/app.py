@@ -222,14 +222,15 @@ class Api:
         return keep
 
     def _decode(self, body: bytes) -> tuple[list[MessageIn | ErrorOut], bool]:
+        # (ValidationError is a DecodeError: it is caught first)
         try:
             top = _decode_top(body)
-        except msgspec.DecodeError as exc:
-            raise _malformed(body, exc) from None
         except msgspec.ValidationError:
             raise ProblemError(400, "invalid-body", "Invalid request",
                                "the body must be a JSON object: one message, or "
                                '{"messages": [...]}') from None
+        except msgspec.DecodeError as exc:
+            raise _malformed(body, exc) from None
         if "messages" not in top:
             try:
                 return [_decode_message(body)], False
@@ -237,6 +238,8 @@ class Api:
                 field = _field_of(exc, body)
                 raise ProblemError(400, "invalid-field", "Invalid field", f"{field}: {exc}",
                                    errors=[FieldError(field=field, detail=str(exc))]) from None
+            except msgspec.DecodeError as exc:  # (bad UTF-8 inside a string)
+                raise _malformed(body, exc) from None
         extra = sorted(set(top) - {"messages"})
         if extra:
             raise ProblemError(400, "invalid-field", "Invalid field",
@@ -264,6 +267,9 @@ class Api:
             except msgspec.ValidationError as exc:
                 field = _field_of(exc, bytes(raw), f"messages[{i}].")
                 items.append(ErrorOut(code="invalid_field", detail=str(exc), field=field))
+            except msgspec.DecodeError as exc:
+                items.append(ErrorOut(code="malformed", detail=f"not valid JSON: {exc}",
+                                      field=f"messages[{i}]"))
         return items, True
 
     async def get_message(self, request: web.Request, principal: Principal) -> web.Response:
@@ -369,12 +375,12 @@ class Api:
         if body.strip():
             try:
                 reason = msgspec.json.decode(body, type=SuppressionIn).reason
-            except msgspec.DecodeError as exc:
-                raise _malformed(body, exc) from None
             except msgspec.ValidationError as exc:
                 raise ProblemError(400, "invalid-field", "Invalid field", str(exc),
                                    errors=[FieldError(field="reason", detail=str(exc))]
                                    ) from None
+            except msgspec.DecodeError as exc:
+                raise _malformed(body, exc) from None
         engine = self.gateway.engine
         assert engine is not None
         engine.suppress(number, reason)

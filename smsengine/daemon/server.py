@@ -1,9 +1,9 @@
 """The daemon's process: ``smsengine serve --config FILE`` (or ``--demo``).
 
 Start: open the outbox, recover what an earlier run left, start the engine, listen. SIGTERM or
-SIGINT: new requests get 503; requests in flight have ``shutdown_timeout`` to finish; then the
-HTTP server closes, the feeder stops, submits in flight get the rest of the time for their
-answers, and what is still queued stays in the outbox for the next start.
+SIGINT: new requests get 503; requests in flight have ``shutdown_timeout`` to finish; the
+feeder stops, submits in flight get the rest of the time for their answers, then the HTTP server
+closes; what is still queued stays in the outbox for the next start.
 
 ``--demo`` runs the same daemon against a fake SMSC in the same process, with a fresh store
 and API key, and prints three curl commands to try it.
@@ -105,12 +105,14 @@ async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
     started = loop.time()
     budget = config.server.shutdown_timeout
     log.info("shutting down: new requests get 503; draining %d in flight", api.in_flight)
+    # The port stays open meanwhile, answering 503 with Retry-After, so a client (or a load
+    # balancer) hears that this node is going, rather than finding the port closed.
     api.draining = True
     gateway.stop_feeding()
     while api.in_flight and loop.time() - started < budget:
         await asyncio.sleep(0.02)
-    await runner.cleanup()
     await gateway.stop(max(0.5, budget - (loop.time() - started)))
+    await runner.cleanup()
     log.info("stopped")
     print("smsengine serve stopped", flush=True)
     return 0

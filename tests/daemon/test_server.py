@@ -1,0 +1,118 @@
+"""The daemon's process: SIGTERM drains (503 meanwhile, what is queued stays in the outbox for
+the next start, nothing sent twice), JSON log lines with a request id, ``--demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from smsengine.fakesmsc import FakeSMSC, config_from_dict
+from tests._support.daemon_process import KEY, daemon, daemon_config
+
+
+async def test_sigterm_drains_answers_503_and_keeps_the_queue(tmp_path: Path) -> None:
+    # A carrier answering after 1 s with a window of 4: most of 200 messages are still queued
+    # when SIGTERM comes.
+    slow = FakeSMSC(config_from_dict({"latency": {"kind": "fixed", "value": 1.0}}))
+    await slow.start()
+    try:
+        config = daemon_config(tmp_path, slow.port, channel="window = 2",
+                               top="")
+        async with daemon(config) as gw:
+            status, body, _ = await gw.request("POST", "/v1/messages", json={"messages": [
+                {"to": f"86135{n:08d}", "text": f"notice {n}"} for n in range(200)]})
+            assert status == 202
+            ids = [m["id"] for m in body["messages"]]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while not len(slow.ledger):
+                assert loop.time() < deadline
+                await asyncio.sleep(0.02)
+            gw.proc.send_signal(15)
+            refused = None
+            late = 0  # (accepted before the signal was handled: sent like the others)
+            while refused is None:
+                status, problem, headers = await gw.request(
+                    "POST", "/v1/messages", json={"to": f"86136{late:08d}", "text": "late"})
+                if status == 503:
+                    refused = (problem, headers)
+                else:
+                    assert status == 202
+                    ids.append(problem["id"])
+                    late += 1
+            assert refused[0]["type"].endswith("shutting-down")
+            assert refused[1]["Retry-After"]
+            assert await asyncio.wait_for(gw.proc.wait(), 20) == 0
+        sent_before = len(slow.ledger)
+        assert 0 < sent_before < 200
+    finally:
+        await slow.stop()
+    fast = FakeSMSC()
+    await fast.start()
+    try:
+        async with daemon(daemon_config(tmp_path, fast.port)) as gw:
+            for message_id in ids:
+                m = await gw.until(message_id, lambda m: m["final"], timeout=20)
+                assert m["state"] in ("delivered", "unknown"), m
+        # Nothing twice: each number reached a carrier once, across the two.
+        numbers = [e.destination_addr for e in [*slow.ledger, *fast.ledger]]
+        assert sorted(numbers) == sorted(set(numbers)) and len(numbers) == 200 + late
+        assert f"86136{late:08d}" not in numbers  # (the one refused with 503)
+    finally:
+        await fast.stop()
+
+
+async def test_json_logs_carry_a_request_id(smsc: FakeSMSC, tmp_path: Path) -> None:
+    async with daemon(daemon_config(tmp_path, smsc.port), "--log-format", "json") as gw:
+        status, _, headers = await gw.request("GET", "/v1/messages/nope-1",
+                                              headers={"X-Request-Id": "trace-42"})
+        assert status == 404 and headers["X-Request-Id"] == "trace-42"
+        status, _, headers = await gw.request("GET", "/v1/messages?limit=1")
+        generated = headers["X-Request-Id"]
+        assert await gw.terminate() == 0
+    lines = [json.loads(line) for line in gw.log if line.startswith("{")]
+    assert len(lines) == len([line for line in gw.log if line.strip()])  # every line is JSON
+    requests = [e for e in lines if e["logger"] == "smsengine.http"]
+    assert {"trace-42", generated} <= {e["request_id"] for e in requests}
+    mine = next(e for e in requests if e["request_id"] == "trace-42")
+    assert mine["status"] == 404 and mine["path"] == "/v1/messages/nope-1"
+    assert mine["principal"] == "admin" and KEY not in json.dumps(lines)
+
+
+async def test_the_demo_prints_a_key_and_curl_commands_that_work() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smsengine", "serve", "--demo", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        text = ""
+        while "Stop with Ctrl-C" not in text:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+            assert line, f"the demo exited: {text}"
+            text += line
+        key = re.search(r"API key: (\S+)", text)
+        base = re.search(r"(http://127\.0\.0\.1:\d+)/v1/messages", text)
+        assert key and base and text.count("curl ") == 3
+        async with aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {key.group(1)}"}) as http:
+            async with http.post(base.group(1) + "/v1/messages", json={
+                    "to": "8613800138000", "text": "Your code is 402113",
+                    "kind": "otp"}) as resp:
+                assert resp.status == 202
+                message_id = (await resp.json())["id"]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while True:
+                async with http.get(f"{base.group(1)}/v1/messages/{message_id}") as resp:
+                    if (await resp.json())["state"] == "delivered":
+                        break
+                assert loop.time() < deadline
+                await asyncio.sleep(0.1)
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 20) == 0

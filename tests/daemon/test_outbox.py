@@ -1,0 +1,104 @@
+"""The outbox on a real SQLite file: ids, buffered writes committed together (or not at all),
+the states a crash leaves and what recovery makes of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsengine.daemon.config import daemon_config_from_dict
+from smsengine.daemon.gateway import Gateway
+from smsengine.daemon.outbox import NewRow, Outbox, OutboxState, Request
+from smsengine.engine import MessageState, MessageStatus
+from smsengine.engine.sqlite import StoreError
+
+
+def _row(outbox: Outbox, to: str = "8613800138000", *, state: OutboxState = OutboxState.QUEUED,
+         kind: str = "notification", seq: int | None = None) -> NewRow:
+    return NewRow(seq=outbox.next_seq() if seq is None else seq, state=state, to=to, kind=kind,
+                  out_id=None, channel=None, request=Request(text="hi"), parts=1,
+                  ready=outbox.next_ready(), accepted_at=1000.0, send_at=None)
+
+
+def test_ids_are_the_stores_own_and_never_reused(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    with Outbox(path) as outbox:
+        rows = [_row(outbox) for _ in range(3)]
+        outbox.insert(rows)
+        outbox.flush()
+        tag = outbox.tag
+        assert [outbox.seq_of(outbox.id_of(r.seq)) for r in rows] == [1, 2, 3]
+        assert outbox.seq_of("ffffffff-1") is None and outbox.seq_of(f"{tag}-x") is None
+        outbox.set_state(3, OutboxState.DELIVERED, 1.0)
+        outbox.flush()
+        assert outbox.prune(1e12) == 1  # (final, past any retention)
+    with Outbox(path) as outbox:
+        assert outbox.tag == tag
+        assert outbox.next_seq() == 4  # row 3 is gone, its number is not handed out again
+
+
+def test_a_failed_commit_keeps_nothing_of_it(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as outbox:
+        outbox.insert([_row(outbox)])
+        outbox.flush()
+        good = _row(outbox, "8613800138001")
+        clash = _row(outbox, "8613800138002", seq=1)  # (row 1 exists: the batch fails)
+        outbox.insert([good, clash])
+        with pytest.raises(StoreError, match="commit failed"):
+            outbox.flush()
+        assert outbox.row(good.seq) is None and not outbox.dirty
+        assert outbox.row(1) is not None  # what was committed before stays
+
+
+def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.db") as outbox:
+        row = _row(outbox)
+        outbox.insert([row])
+        outbox.mark_sending(row.seq, "main", 1001.0)
+        outbox.flush()
+        got = outbox.row(row.seq)
+        assert got is not None and got.state is OutboxState.SENDING and got.channel == "main"
+        assert got.sent_at == 1001.0 and got.ready is None
+        ref = outbox.id_of(row.seq)
+        outbox.record(MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False,
+                                    channel="main"))
+        assert outbox.get(ref) is not None  # (buffered, already visible)
+        outbox.flush()
+        outbox.update_part(ref, 0, MessageState.DELIVERED, "abc", 1003.0)
+        outbox.finish(ref, MessageState.DELIVERED, 1003.0)
+        outbox.flush()
+        got = outbox.row(row.seq)
+        assert got is not None and got.state is OutboxState.DELIVERED and got.done_at == 1003.0
+        assert got.status is not None and got.status.parts[0].smsc_id == "abc"
+
+
+@pytest.mark.parametrize("resend", [False, True])
+def test_recovery_sends_what_never_left_and_never_resends_blindly(tmp_path: Path,
+                                                                  resend: bool) -> None:
+    config = daemon_config_from_dict({
+        "channels": [{"name": "main", "host": "127.0.0.1", "port": 9, "system_id": "shop",
+                      "password": "", "resend_unknown": resend}],
+        "store": {"path": str(tmp_path / "o.db")}})
+    with Outbox(config.store.path) as outbox:
+        queued, sending, submitted = (_row(outbox, f"86138{n}") for n in range(3))
+        outbox.insert([queued, sending, submitted])
+        outbox.mark_sending(sending.seq, "main", 1.0)
+        outbox.mark_sending(submitted.seq, "main", 1.0)
+        outbox.record(MessageStatus(ref=outbox.id_of(submitted.seq),
+                                    state=MessageState.SUBMITTED, final=False))
+        outbox.flush()
+    gateway = Gateway(config)
+    with Outbox(config.store.path) as outbox:
+        gateway.outbox = outbox
+        gateway._recover()
+        report = gateway.recovery
+        after = {r.seq: r.state for r in outbox.page(limit=10)}
+    assert after[submitted.seq] is OutboxState.SUBMITTED and report.awaiting_receipts == 1
+    if resend:
+        assert after[sending.seq] is OutboxState.QUEUED and report.resent == 1
+        assert report.queued == 2 and report.unknown == 0
+    else:
+        assert after[sending.seq] is OutboxState.UNKNOWN and report.unknown == 1
+        assert report.queued == 1 and report.resent == 0
+    assert after[queued.seq] is OutboxState.QUEUED

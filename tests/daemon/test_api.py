@@ -280,3 +280,19 @@ async def test_the_openapi_document_matches_the_routes(gw: Daemon) -> None:
             assert body["type"] == "urn:smsengine:problem:not-found", (method, path)
     schemas = doc["components"]["schemas"]
     assert {"MessageIn", "BatchIn", "MessageOut", "Problem"} <= set(schemas)
+
+
+async def test_past_max_outbox_new_requests_get_503_with_retry_after(tmp_path: Path) -> None:
+    # No carrier: nothing becomes final, so the outbox fills at 5.
+    async with daemon(daemon_config(tmp_path, 9, store="max_outbox = 5")) as gw:
+        status, body, _ = await gw.request("POST", "/v1/messages", json={"messages": [
+            {"to": f"86137{n:08d}", "text": "x"} for n in range(4)]})
+        assert status == 202
+        status, problem, headers = await gw.request("POST", "/v1/messages", json={
+            "messages": [{"to": "8613700000010", "text": "x"}] * 2})
+        assert status == 503 and problem["type"].endswith("outbox-full")
+        assert int(headers["Retry-After"]) > 0 and "max_outbox" in problem["detail"]
+        assert await gw.send(to="8613700000011", text="the fifth fits")
+        # Cancelling one makes room again.
+        assert (await gw.request("DELETE", f"/v1/messages/{body['messages'][0]['id']}"))[0] == 200
+        assert await gw.send(to="8613700000012", text="room again")

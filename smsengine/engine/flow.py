@@ -12,7 +12,7 @@ rate; halving on each throttled second would then take the rate to the floor and
 would never finish (issue 21: 0.5 % of the ceiling). A cut is therefore also an experiment: if
 the goodput fell with the rate, in proportion, the refusals did not depend on the rate, the
 cut is undone, and their share is learned as the carrier's baseline, at which throttles cut no
-more (for ``relearn`` seconds, then the experiment is made again). Under a TPS limit the
+more (for ``relearn`` seconds, 30, then the experiment is made again). Under a TPS limit the
 goodput holds when the rate is cut, and the cuts stand.
 """
 
@@ -82,10 +82,12 @@ class AimdRate:
     """The send rate a channel is allowed now, between :attr:`floor` and ``ceiling`` (its TPS).
 
     - throttle (at most one cut per ``cooldown`` seconds, so one burst of throttled responses
-      counts once): the rate goes to the goodput of the last second, what the carrier took;
-      ``rate * decrease`` while that is not known yet. If a cut made during the throttling cost
-      goodput in proportion, the next throttle undoes it (state ``refusing``) instead of
-      cutting again; see the module docstring;
+      counts once): the rate goes to the goodput of the last second, what the carrier took
+      (``rate * decrease`` if that cannot be measured). The first cut of a throttling waits
+      MIN_SPAN to measure it: the carrier's burst is spent by its first throttle, and what it
+      takes after that is its rate. If a cut cost goodput in proportion, the first throttle
+      MIN_SPAN after it undoes it (state ``refusing``) instead of cutting again; see the
+      module docstring;
     - slow responses (latency EWMA above ``latency_limit``): ``rate *= decrease``;
     - otherwise recovery of ``ceiling * recovery`` per second, until the ceiling.
 
@@ -93,7 +95,7 @@ class AimdRate:
     :meth:`recover` regularly, a few times a second (it samples the counts).
     """
 
-    __slots__ = ("_baseline", "_cuts", "_episode", "_probe", "_samples", "accepted", "ceiling",
+    __slots__ = ("_baseline", "_episode", "_probe", "_samples", "accepted", "ceiling",
                  "cooldown", "decrease", "floor_share", "last_cut", "last_update", "latency",
                  "latency_limit", "min_rate", "rate", "recovery", "refused", "relearn", "state")
 
@@ -102,11 +104,13 @@ class AimdRate:
     QUIET = 3.0
     #: Shortest stretch of counts a goodput or a refused share is measured over.
     MIN_SPAN = 0.5
+    #: Fewest answers a share refused above the baseline is believed on.
+    MIN_ANSWERS = 20
 
     def __init__(self, ceiling: float, now: float, *, floor: float = 1.0,
                  floor_share: float = 0.1, decrease: float = 0.5, recovery: float = 0.05,
                  cooldown: float = 1.0, latency_limit: float = 2.0,
-                 relearn: float = 10.0) -> None:
+                 relearn: float = 30.0) -> None:
         self.ceiling = ceiling
         self.min_rate = floor
         self.floor_share = floor_share
@@ -136,13 +140,12 @@ class AimdRate:
         self.state = "open"
         self._samples.clear()
         self._samples.append((now, self.accepted, self.refused))
-        # (start, accepted, refused, rate before its first cut, last throttle) of the current
-        # throttling, and the cuts made in it; the cut being tested (when, rate before, rate
-        # after, goodput and share refused before, the rate an undo goes back to); the share
-        # of refusals found not to depend on the rate, and when.
+        # (start, accepted, refused, rate then, last throttle) of the current throttling; the
+        # cut being tested (when, rate before, rate after, goodput and share refused before,
+        # accepted and refused then); the share of refusals found not to depend on the rate,
+        # and when.
         self._episode: tuple[float, int, int, float, float] | None = None
-        self._cuts = 0
-        self._probe: tuple[float, float, float, float, float, float] | None = None
+        self._probe: tuple[float, float, float, float, float, int, int] | None = None
         self._baseline: tuple[float, float] | None = None
 
     # --- counting ---------------------------------------------------------------------------
@@ -161,9 +164,9 @@ class AimdRate:
             found = sample
         return found
 
-    def _rates(self, start: float, now: float) -> tuple[float, float] | None:
-        """(accepted per second, share of responses refused) from about ``start`` to
-        ``now``; None over less than MIN_SPAN or without a response."""
+    def _rates(self, start: float, now: float) -> tuple[float, float, int] | None:
+        """(accepted per second, share of responses refused, responses) from about ``start``
+        to ``now``; None over less than MIN_SPAN or without a response."""
         t, accepted, refused = self._since(start)
         episode = self._episode
         if episode is not None and t < episode[0] <= start:
@@ -175,11 +178,16 @@ class AimdRate:
         answered = accepted + self.refused - refused
         if span < self.MIN_SPAN or not answered:
             return None
-        return accepted / span, 1.0 - accepted / answered
+        return accepted / span, 1.0 - accepted / answered, answered
 
     def goodput(self, now: float) -> float | None:
-        """Segments accepted a second over the last second or so; None when not known."""
-        rates = self._rates(now - self.cooldown, now)
+        """Segments accepted a second over the last second or so (since the throttling began,
+        if that is less: before, the carrier may have been spending a burst); None when not
+        known."""
+        start = now - self.cooldown
+        if self._episode is not None:
+            start = max(start, self._episode[0])
+        rates = self._rates(start, now)
         return None if rates is None else rates[0]
 
     # --- events -------------------------------------------------------------------------------
@@ -202,26 +210,30 @@ class AimdRate:
         if episode is None or now - episode[4] > self.QUIET:
             # The carrier's burst, if it has one, is spent by the first throttle: goodput
             # counted from here on is its rate.
-            self._episode = (now, self.accepted, self.refused - 1, self.rate, now)
-            self._cuts = 0
+            episode = self._episode = (now, self.accepted, self.refused - 1, self.rate, now)
             self._probe = None
         else:
             self._episode = (*episode[:4], now)
-        if now - self.last_cut < self.cooldown:
-            return False
         probe = self._probe
-        if probe is not None:
+        if probe is not None and now - probe[0] >= self.MIN_SPAN:
             self._probe = None
             if self._undo(probe, now):
                 return False
+        if now - self.last_cut < self.cooldown:
+            return False
+        if goodput is None and now - episode[0] < self.MIN_SPAN:
+            return False  # (too early to tell what the carrier takes: measured first)
         baseline = self._baseline
         if baseline is not None:
             if now - baseline[1] > self.relearn:
                 self._baseline = None  # (the carrier may have changed: cut, and see again)
             else:
                 rates = self._rates(now - self.cooldown, now)
-                if rates is None or rates[1] <= baseline[0] * 1.25 + 0.05:
-                    return False  # its usual refusals: cutting would not lessen them
+                if (rates is None or rates[2] < self.MIN_ANSWERS
+                        or rates[1] <= baseline[0] * 1.25 + 0.05):
+                    # Its usual refusals (or too few answers to tell them from more): cutting
+                    # would not lessen them.
+                    return False
         return self._throttle_cut(now, goodput)
 
     def _throttle_cut(self, now: float, goodput: float | None) -> bool:
@@ -238,36 +250,36 @@ class AimdRate:
         if target <= 0.8 * rate and now - episode[0] >= self.MIN_SPAN:
             before = self._rates(max(episode[0], now - self.cooldown), now)
             if before is not None and before[0] > 0:
-                # An undo goes back to the rate before the throttling began if no cut but the
-                # first one (made before anything could be measured) came before this one;
-                # otherwise only this cut is undone.
-                back = episode[3] if self._cuts <= 1 else rate
-                self._probe = (now, rate, target, *before, back)
-        self._cuts += 1
+                self._probe = (now, rate, target, before[0], before[1], self.accepted,
+                               self.refused)
         self.rate = target
         self.last_cut = now
         self.last_update = now
         self.state = "throttled"
         return True
 
-    def _undo(self, probe: tuple[float, float, float, float, float, float], now: float) -> bool:
+    def _undo(self, probe: tuple[float, float, float, float, float, int, int],
+              now: float) -> bool:
         """The first throttle after a tested cut: True if the goodput fell with the rate, in
         proportion, and the share refused stayed what it was (then the throttling does not
         depend on the rate: the cut is undone, and the share refused becomes the baseline).
         A share that rose means the carrier changed meanwhile: the cut stands."""
-        at, before, after, goodput_before, share_before, back = probe
-        if now - at > 3 * self.cooldown:
+        at, before, after, goodput_before, share_before, accepted, refused = probe
+        if now - at > 3 * max(self.cooldown, self.MIN_SPAN):
             return False  # (too long ago to compare)
-        rates = self._rates(at, now)
-        if rates is None:
+        # Counted exactly from the cut: the samples are a quarter second apart or more.
+        accepted = self.accepted - accepted
+        answered = accepted + self.refused - refused
+        if answered < self.MIN_ANSWERS:
             return False
-        goodput_after, share = rates
+        goodput_after = accepted / (now - at)
+        share = 1.0 - accepted / answered
         k = after / before
         # Proportional would be k times the goodput before; a rate limit keeps it whole.
         if (goodput_after >= goodput_before * (k + (1.0 - k) / 4)
                 or share > share_before * 1.25 + 0.05):
             return False
-        self.rate = min(self.ceiling, max(self.rate, back))
+        self.rate = min(self.ceiling, max(self.rate, before))
         self._baseline = (share, now)
         self.last_update = now
         self.state = "refusing"
@@ -287,10 +299,14 @@ class AimdRate:
             self.last_update = now  # (what recover() does at the ceiling, without the call)
         return False
 
+    def _refusing(self, now: float) -> bool:
+        """A baseline of refusals was learned and they go on."""
+        return (self._baseline is not None and self._episode is not None
+                and now - self._episode[4] <= self.QUIET)
+
     def recover(self, now: float) -> None:
         self._sample(now)
-        if self.state == "refusing" and self.rate >= self.ceiling and (
-                self._episode is None or now - self._episode[4] > self.QUIET):
+        if self.state == "refusing" and self.rate >= self.ceiling and not self._refusing(now):
             self.state = "open"  # (the refusals have stopped)
         elapsed = now - self.last_update
         if elapsed <= 0:
@@ -298,4 +314,7 @@ class AimdRate:
         self.last_update = now
         if self.rate < self.ceiling and now - self.last_cut >= self.cooldown:
             self.rate = min(self.ceiling, self.rate + self.ceiling * self.recovery * elapsed)
-            self.state = "recovering" if self.rate < self.ceiling else "open"
+            if self.rate < self.ceiling:
+                self.state = "recovering"
+            else:
+                self.state = "refusing" if self._refusing(now) else "open"

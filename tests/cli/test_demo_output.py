@@ -40,7 +40,7 @@ def test_the_legend_names_every_state_of_the_flow_controller() -> None:
     explains (a state renamed or added in engine/flow.py fails here)."""
     flow = AimdRate(100.0, now=0.0, latency_limit=1.0)
     seen = {flow.state}
-    flow.on_throttled(now=1.0)
+    flow.on_throttled(now=1.0, goodput=50.0)
     seen.add(flow.state)
     flow.recover(now=3.0)
     seen.add(flow.state)

@@ -155,17 +155,21 @@ async def test_tps_is_held_on_the_smsc_ledger() -> None:
     assert ideal * 0.95 <= duration <= ideal * 1.5, (duration, ideal)
 
 
-async def send_through_throttling(smsc: FakeSMSC, engine: Engine,
-                                  n: int) -> list[tuple[float, int, float]]:
+async def send_through_throttling(smsc: FakeSMSC, engine: Engine, n: int,
+                                  states: set[str] | None = None
+                                  ) -> list[tuple[float, int, float]]:
     """Send ``n`` messages through channel ``a``; every one must be delivered and reach the
     SMSC exactly once (throttled submits are resent: none lost, none accepted twice). Returns
-    (time, throttled so far, rate) samples taken until the last one was final."""
+    (time, throttled so far, rate) samples taken until the last one was final; the flow
+    controller's states seen go in ``states``."""
     ch = engine.channels["a"]
     loop = asyncio.get_running_loop()
     samples: list[tuple[float, int, float]] = []
 
     def done() -> bool:
         samples.append((loop.time(), ch.counters["throttled"], ch.flow.rate))
+        if states is not None:
+            states.add(ch.flow.state)
         return all(h.final for h in handles)
 
     handles = await engine.send_many(msg(i) for i in range(n))
@@ -217,6 +221,25 @@ async def test_throttle_adaptation_converges_and_recovers() -> None:
         ch.flow.recover(loop.time() + 3600)
         assert ch.flow.rate == ceiling
         assert ch.flow.state == "open"
+
+
+async def test_a_refusal_that_does_not_depend_on_the_rate_is_not_throttled_down() -> None:
+    """The fake SMSC answers half of all submits ESME_RTHROTTLED whatever the rate (its
+    ``errors``): cutting the rate cannot lessen that, so the flow controller undoes its cut
+    and keeps sending near the channel's tps (issue 21: it used to halve every second down to
+    the floor). Every message still reaches the SMSC exactly once."""
+    ceiling, n = 200, 500
+    async with running({"errors": {"ESME_RTHROTTLED": 0.5}}, tps=ceiling) as (smsc, engine):
+        ch = engine.channels["a"]
+        states: set[str] = set()
+        samples = await send_through_throttling(smsc, engine, n, states)
+        assert ch.counters["throttled"] == smsc.stats["errors_injected"] > 0
+        assert "refusing" in states
+        # What the controller decided (not how fast the machine went): the cut it made while
+        # the carrier's refusals were being measured was undone, and for the last third of
+        # the run the rate stayed at the ceiling (or within the recovery it was making).
+        last = [rate for _, _, rate in samples[-len(samples) // 3:]]
+        assert min(last) >= 0.95 * ceiling, last
 
 
 async def test_a_channel_without_tps_paces_itself_once_throttled() -> None:

@@ -91,20 +91,41 @@ def test_bucket_never_admits_more_than_burst_plus_rate_times_elapsed(
 # --- AimdRate ---------------------------------------------------------------------------------
 
 
-def test_aimd_cuts_on_throttle_once_per_cooldown() -> None:
-    aimd = AimdRate(100, now=0.0, decrease=0.5, cooldown=1.0)
+def feed(aimd: AimdRate, start: float, end: float, accepted: float,
+         throttled: float = 0.0) -> None:
+    """Answers evenly spread from ``start`` to ``end``: ``accepted`` and ``throttled`` a
+    second, with recover() four times a second as the channel's tick would."""
+    steps = round((end - start) * 100)
+    owed_a = owed_t = 0.0
+    for i in range(steps):
+        now = start + i / 100
+        owed_a += accepted / 100
+        owed_t += throttled / 100
+        while owed_a >= 1:
+            owed_a -= 1
+            aimd.on_response(0.01, now)
+        while owed_t >= 1:
+            owed_t -= 1
+            aimd.on_throttled(now)
+        if i % 25 == 0:
+            aimd.recover(now)
+
+
+def test_aimd_measures_before_its_first_cut_then_cuts_once_per_cooldown() -> None:
+    aimd = AimdRate(100, now=0.0, cooldown=1.0)
+    feed(aimd, 0.0, 2.0, accepted=100)
+    # The first throttle: the carrier's burst is spent; what it takes from here is measured.
+    assert not aimd.on_throttled(2.0)
     assert aimd.rate == 100
-    assert aimd.on_throttled(10.0)
-    assert aimd.rate == 50
+    feed(aimd, 2.0, 2.5, accepted=60, throttled=40)
+    assert aimd.on_throttled(2.5)
+    assert aimd.rate == pytest.approx(60, rel=0.1)  # what it took, not a half
     assert aimd.state == "throttled"
     # The rest of the same burst of throttled responses does not cut again.
-    for t in (10.1, 10.5, 10.99):
+    rate = aimd.rate
+    for t in (2.6, 3.0, 3.49):
         assert not aimd.on_throttled(t)
-    assert aimd.rate == 50
-    assert aimd.on_throttled(11.0)
-    # Nothing was accepted in the second since: what the carrier takes is nothing, and the
-    # rate goes to the floor (10 % of the ceiling), not to a half.
-    assert aimd.rate == 10
+    assert aimd.rate == rate
 
 
 def test_aimd_never_goes_below_the_floor() -> None:
@@ -116,7 +137,7 @@ def test_aimd_never_goes_below_the_floor() -> None:
 
 def test_aimd_recovers_additively_to_the_ceiling() -> None:
     aimd = AimdRate(100, now=0.0, recovery=0.1, cooldown=1.0)
-    aimd.on_throttled(0.0)
+    aimd.on_throttled(0.0, goodput=50.0)  # (the caller measured what the carrier took)
     assert aimd.rate == 50
     aimd.recover(0.5)  # within the cooldown: no recovery yet
     assert aimd.rate == 50
@@ -163,25 +184,24 @@ def test_aimd_first_response_sets_the_latency_average() -> None:
 # --- AimdRate: never below what the carrier takes (issue 21) ----------------------------------
 
 
-def test_aimd_halves_on_the_first_throttle_while_the_goodput_is_not_known() -> None:
-    aimd = AimdRate(100, now=0.0)
+def test_aimd_goodput_is_counted_from_the_throttling_on() -> None:
+    """Before its first throttle a carrier may have been spending a burst: what it took then
+    is not its rate."""
+    aimd = AimdRate(1000, now=0.0)
     assert aimd.goodput(0.1) is None
-    assert aimd.on_throttled(0.1)
-    assert aimd.rate == 50
+    feed(aimd, 0.0, 1.0, accepted=500)
+    assert not aimd.on_throttled(1.0)
+    feed(aimd, 1.0, 1.5, accepted=100, throttled=400)
+    assert aimd.goodput(1.5) == pytest.approx(100, rel=0.05)
+    assert aimd.on_throttled(1.5)
+    assert aimd.rate == pytest.approx(100, rel=0.05)
 
 
 def test_aimd_cut_never_goes_below_the_goodput() -> None:
     """The carrier took 80 a second at 100: a throttle cuts to 80, not to 50."""
     aimd = AimdRate(100, now=0.0)
-    t = 0.0
-    for i in range(200):  # 2 s of 80 accepted a second, sampled as the channel's tick does
-        t = i / 100
-        if i % 5:
-            aimd.on_response(0.01, t)
-        if i % 50 == 0:
-            aimd.recover(t)
-    assert aimd.goodput(t) == pytest.approx(80, rel=0.05)
-    assert aimd.on_throttled(t)
+    feed(aimd, 0.0, 2.0, accepted=80, throttled=20)
+    assert aimd.goodput(2.0) == pytest.approx(80, rel=0.05)
     assert aimd.rate == pytest.approx(80, rel=0.05)
     assert aimd.state == "throttled"
 
@@ -190,13 +210,12 @@ def test_aimd_throttle_at_the_edge_of_the_carriers_bucket_cuts_nothing() -> None
     """Everything sent was accepted in the last second (the throttle came at the edge of the
     carrier's bucket): no cut."""
     aimd = AimdRate(100, now=0.0)
-    for i in range(100):
-        aimd.on_response(0.01, i / 100)
-        if i % 25 == 0:
-            aimd.recover(i / 100)
-    aimd.rate = 90.0  # (recovering after an earlier cut)
+    feed(aimd, 0.0, 1.0, accepted=100)
+    aimd.rate = 85.0  # (recovering after an earlier cut)
     assert not aimd.on_throttled(1.0)
-    assert aimd.rate == 90.0
+    feed(aimd, 1.0, 1.6, accepted=90)
+    assert not aimd.on_throttled(1.6)
+    assert aimd.rate >= 85.0 and aimd.state != "throttled"
 
 
 def test_aimd_floor_is_a_share_of_the_ceiling_or_the_absolute_minimum() -> None:

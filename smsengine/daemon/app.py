@@ -8,6 +8,7 @@ OpenAPI document (``GET /openapi.json``) are both made from it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -516,13 +517,17 @@ ROUTES: list[dict[str, Any]] = [
 def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[web.Application,
                                                                                 Api]:
     api = Api(config, gateway, keyring)
+    # Request ids: this process's random prefix and a counter (unique, and cheaper than a
+    # uuid4 per request).
+    prefix = uuid.uuid4().hex[:12] + "-"
+    counter = itertools.count(1)
 
     @web.middleware
     async def middleware(request: web.Request,
                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                          ) -> web.StreamResponse:
         given = request.headers.get("X-Request-Id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else f"{prefix}{next(counter):x}"
         request["request_id"] = request_id
         started = time.perf_counter()
         api.in_flight += 1

@@ -121,7 +121,8 @@ class Gateway:
         engine.before_write(self._before_write)
         self._open = outbox.open_count()
         self._running = True
-        for coro in (self._feed(), self._schedule(), self._housekeeping()):
+        for coro in (self._feed(), self._schedule(), self._housekeeping(),
+                     self._checkpoints()):
             self._tasks.append(self._loop.create_task(coro))
         log.info("outbox %s: %d messages open (%s)", cfg.store.path, self._open,
                  ", ".join(f"{k} {v}" for k, v in msgspec.structs.asdict(self.recovery).items()))
@@ -468,6 +469,19 @@ class Gateway:
                 outbox.prune_keys(now - self.config.server.idempotency_ttl)
             except (sqlite3.Error, StoreError) as exc:
                 log.error("outbox prune failed: %s", exc)
+
+    async def _checkpoints(self) -> None:
+        """The WAL copied into the database every second, from a thread (see
+        Outbox.checkpoint): its fsync never stalls the loop, and the WAL stays small."""
+        while self._running:
+            await asyncio.sleep(1.0)
+            outbox = self.outbox
+            if outbox is None:
+                continue
+            try:
+                await asyncio.to_thread(outbox.checkpoint)
+            except sqlite3.Error as exc:
+                log.warning("outbox checkpoint failed (tried again in a second): %s", exc)
 
     # --- recovery ------------------------------------------------------------------------------
 

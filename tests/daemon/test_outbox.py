@@ -59,7 +59,7 @@ def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:
         outbox.flush()
         got = outbox.row(row.seq)
         assert got is not None and got.state is OutboxState.SENDING and got.channel == "main"
-        assert got.sent_at == 1001.0 and got.ready is None
+        assert got.sent_at == 1001.0
         ref = outbox.id_of(row.seq)
         outbox.record(MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False,
                                     channel="main"))

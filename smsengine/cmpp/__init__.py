@@ -26,6 +26,7 @@ from .constants import (
     MAX_DEST_TERMINALS,
     MAX_DEST_TERMINALS_HARD,
     RESPONSE_BIT,
+    STAT_RECEIPT_STATES,
     CommandId,
     ConnectStatus,
     DeliverResult,
@@ -34,6 +35,7 @@ from .constants import (
     SubmitResult,
     Version,
     is_v30_layout,
+    receipt_state,
 )
 from .errors import (
     NO_STATUS,
@@ -107,6 +109,7 @@ __all__ = [
     "NO_STATUS",
     "PDU_CLASSES",
     "RESPONSE_BIT",
+    "STAT_RECEIPT_STATES",
     "ActiveTest",
     "ActiveTestResp",
     "Cancel",
@@ -173,6 +176,7 @@ __all__ = [
     "pack_msg_id",
     "parse_msg_id",
     "parse_report",
+    "receipt_state",
     "report_id_and_stat",
     "result_name",
     "timestamp_now",

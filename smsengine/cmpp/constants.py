@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from ..link import ReceiptState
+
 __all__ = [
     "HEADER_LENGTH",
     "MAX_DEST_TERMINALS",
     "MAX_DEST_TERMINALS_HARD",
     "RESPONSE_BIT",
+    "STAT_RECEIPT_STATES",
     "CommandId",
     "ConnectStatus",
     "DeliverResult",
@@ -24,6 +27,7 @@ __all__ = [
     "SubmitResult",
     "Version",
     "is_v30_layout",
+    "receipt_state",
 ]
 
 #: Total_Length, Command_Id, Sequence_Id: three big-endian uint32 (section 2).
@@ -161,3 +165,25 @@ class Stat(enum.StrEnum):
     ACCEPTD = "ACCEPTD"
     UNKNOWN = "UNKNOWN"
     REJECTD = "REJECTD"
+
+
+#: Report Stat -> the protocol-neutral receipt state (smsengine.link); see receipt_state().
+STAT_RECEIPT_STATES: Final[dict[str, ReceiptState]] = {
+    "DELIVRD": ReceiptState.DELIVERED,
+    "EXPIRED": ReceiptState.EXPIRED,
+    "DELETED": ReceiptState.DELETED,
+    "UNDELIV": ReceiptState.UNDELIVERABLE,
+    "ACCEPTD": ReceiptState.ACCEPTED,  # intermediate: gateways should not send it
+    "UNKNOWN": ReceiptState.UNKNOWN,
+    "REJECTD": ReceiptState.REJECTED,
+}
+
+
+def receipt_state(stat: str) -> ReceiptState:
+    """The receipt state a report's Stat stands for. Anything but the seven words (the
+    gateway's ``XX:nnnn`` error forms, vendor codes) is a failure to deliver, UNDELIVERABLE:
+    section 8 makes DELIVRD the only success."""
+    state = STAT_RECEIPT_STATES.get(stat)
+    if state is None:
+        state = STAT_RECEIPT_STATES.get(stat.strip().upper(), ReceiptState.UNDELIVERABLE)
+    return state

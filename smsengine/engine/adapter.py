@@ -13,14 +13,29 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from ..bind import BindEvent, BindMode
+from ..link import ReceiptState
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, Split, SplitMethod, TextError, split
 from .config import ChannelConfig
 from .model import DeliveryFailure, Message, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
-__all__ = ["UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time", "destination_for",
-           "relative_time", "split_message"]
+__all__ = ["RECEIPT_STATES", "UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time",
+           "destination_for", "relative_time", "split_message"]
+
+#: A receipt's state, in the words every protocol maps its own into (smsengine.link), -> ours;
+#: ENROUTE and ACCEPTED are intermediate (None). Keyed by plain int: an IntEnum key hashes in
+#: Python code.
+RECEIPT_STATES: dict[int, MessageState | None] = {
+    int(ReceiptState.DELIVERED): MessageState.DELIVERED,
+    int(ReceiptState.EXPIRED): MessageState.EXPIRED,
+    int(ReceiptState.DELETED): MessageState.UNDELIVERABLE,
+    int(ReceiptState.UNDELIVERABLE): MessageState.UNDELIVERABLE,
+    int(ReceiptState.REJECTED): MessageState.REJECTED,
+    int(ReceiptState.UNKNOWN): MessageState.UNKNOWN,
+    int(ReceiptState.ENROUTE): None,
+    int(ReceiptState.ACCEPTED): None,
+}
 
 
 class Receipt(NamedTuple):
@@ -51,8 +66,9 @@ class ProtocolAdapter(Protocol):
 
     @property
     def receipt_states(self) -> Mapping[int, MessageState | None]:
-        """The protocol's receipt status codes the bind's fast receipt path reports (SMPP
-        message_state) -> our state (None: intermediate). Empty for a protocol without one."""
+        """The receipt states the bind's fast receipt path reports (``on_receipt``: a
+        :class:`~smsengine.link.ReceiptState` value) -> our state (None: intermediate);
+        :data:`RECEIPT_STATES`, or empty for a protocol without that path."""
 
     def new_keeper(self, index: int, mode: BindMode, *,
                    on_event: Callable[[BindEvent], None], on_message: Callable[[Any], None],

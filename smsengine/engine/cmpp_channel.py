@@ -25,11 +25,13 @@ from ..cmpp import (
     Version,
     error_for_result,
     is_retriable_result,
+    receipt_state,
     report_id_and_stat,
 )
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, SplitMethod, encoding_for_msg_fmt
 from .adapter import (
+    RECEIPT_STATES,
     UNREADABLE,
     MoPart,
     Receipt,
@@ -47,18 +49,6 @@ __all__ = ["CmppAdapter"]
 _METHOD = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16, "sar": SplitMethod.SAR,
            "payload": SplitMethod.PAYLOAD}
 _THROTTLE = int(SubmitResult.FLOW_CONTROL)
-
-# Report Stat (cmpp.md section 8) -> our state. Anything else (the gateway's XX:nnnn error
-# forms, vendor codes) is a failure to deliver.
-_STAT_STATE: dict[str, MessageState | None] = {
-    "DELIVRD": MessageState.DELIVERED,
-    "EXPIRED": MessageState.EXPIRED,
-    "DELETED": MessageState.UNDELIVERABLE,
-    "UNDELIV": MessageState.UNDELIVERABLE,
-    "ACCEPTD": None,  # intermediate: gateways should drop it; ignored if seen
-    "UNKNOWN": MessageState.UNKNOWN,
-    "REJECTD": MessageState.REJECTED,
-}
 
 
 class CmppAdapter:
@@ -133,8 +123,9 @@ class CmppAdapter:
                 msg_id, stat = report_id_and_stat(pdu.msg_content)
             except ReportDecodeError:
                 return UNREADABLE
-            state = (_STAT_STATE[stat] if stat in _STAT_STATE
-                     else _STAT_STATE.get(stat.strip().upper(), MessageState.UNDELIVERABLE))
+            # (The Stat through the neutral receipt state: an unknown one is UNDELIVERABLE,
+            # ACCEPTD intermediate, None, and ignored if seen.)
+            state = RECEIPT_STATES[receipt_state(stat)]
             if state is None or state is MessageState.DELIVERED:
                 return Receipt(str(msg_id), state)
             # The Stat is the reason: DELIVRD's others, or the gateway's own codes (MA:0001, …).

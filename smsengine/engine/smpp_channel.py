@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bind import BindEvent, BindKeeper, BindMode, SessionConfig
+from ..smpp import RECEIPT_STATES as SMPP_TO_RECEIPT_STATE
 from ..smpp import (
     CommandStatus,
     DataSm,
@@ -38,6 +39,7 @@ from ..text import (
     single_part,
 )
 from .adapter import (
+    RECEIPT_STATES,
     UNREADABLE,
     MoPart,
     Receipt,
@@ -47,7 +49,7 @@ from .adapter import (
     split_message,
 )
 from .config import ChannelConfig
-from .model import FROM_SMPP, DeliveryFailure, MessageHandle, MessageRefusedError, MessageState
+from .model import DeliveryFailure, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Verdict
 
 __all__ = ["SMPP_RECEIPT_STATES", "SmppAdapter"]
@@ -61,12 +63,11 @@ _THROTTLE = frozenset({CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFU
 # benchmark's CPU in a py-spy profile of this line).
 _PAYLOAD = SplitMethod.PAYLOAD
 
-#: message_state -> our state; ENROUTE and ACCEPTED are intermediate (None); a value outside
-#: the spec's is UNKNOWN. Keyed by plain int: an IntEnum key hashes in Python code.
+#: message_state -> our state, through the protocol-neutral receipt state (smsengine.link);
+#: ENROUTE and ACCEPTED are intermediate (None); a value outside the spec's is UNKNOWN. Keyed
+#: by plain int: an IntEnum key hashes in Python code.
 SMPP_RECEIPT_STATES: dict[int, MessageState | None] = {
-    **{int(k): v for k, v in FROM_SMPP.items()},
-    int(SmppState.ENROUTE): None,
-    int(SmppState.ACCEPTED): None,
+    code: RECEIPT_STATES[int(state)] for code, state in SMPP_TO_RECEIPT_STATE.items()
 }
 # The receipt text's stat: (Appendix B) word -> message_state.
 _STAT_STATE = {

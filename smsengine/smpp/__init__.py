@@ -9,6 +9,7 @@ True
 """
 
 from .constants import (
+    RECEIPT_STATES,
     CommandId,
     CommandStatus,
     DataCoding,
@@ -88,6 +89,7 @@ __all__ = [
     "DEFAULT_MAX_COMMAND_LENGTH",
     "HEADER_LENGTH",
     "PDU_CLASSES",
+    "RECEIPT_STATES",
     "TLV_SPECS",
     "AlertNotification",
     "AlreadyBoundError",

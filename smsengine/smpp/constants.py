@@ -9,9 +9,13 @@ esm_class bits (5.2.12), registered_delivery bits (5.2.17), message_state (5.2.2
 from __future__ import annotations
 
 import enum
+from typing import Final
+
+from ..link import ReceiptState
 
 __all__ = [
     "GENERIC_NACK_ID",
+    "RECEIPT_STATES",
     "RESPONSE_BIT",
     "CommandId",
     "CommandStatus",
@@ -259,6 +263,20 @@ _STAT_WORDS = {
     MessageState.ACCEPTED: "ACCEPTD",
     MessageState.UNKNOWN: "UNKNOWN",
     MessageState.REJECTED: "REJECTD",
+}
+
+#: message_state -> the protocol-neutral receipt state (smsengine.link), keyed by plain int.
+#: The neutral numbering is message_state's, so each value equals its key: a receipt's
+#: message_state goes up from the fast receipt path as it came (tests/smpp hold it to that).
+RECEIPT_STATES: Final[dict[int, ReceiptState]] = {
+    int(MessageState.ENROUTE): ReceiptState.ENROUTE,
+    int(MessageState.DELIVERED): ReceiptState.DELIVERED,
+    int(MessageState.EXPIRED): ReceiptState.EXPIRED,
+    int(MessageState.DELETED): ReceiptState.DELETED,
+    int(MessageState.UNDELIVERABLE): ReceiptState.UNDELIVERABLE,
+    int(MessageState.ACCEPTED): ReceiptState.ACCEPTED,
+    int(MessageState.UNKNOWN): ReceiptState.UNKNOWN,
+    int(MessageState.REJECTED): ReceiptState.REJECTED,
 }
 
 

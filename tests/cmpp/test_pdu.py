@@ -49,6 +49,7 @@ from smsengine.cmpp import (
     pack_msg_id,
     parse_msg_id,
     parse_report,
+    receipt_state,
     result_name,
     timestamp_now,
     unpack_msg_id,
@@ -59,6 +60,7 @@ from smsengine.link import (
     LinkError,
     NotSentError,
     OutcomeUnknownError,
+    ReceiptState,
     StatusError,
     ThrottledError,
 )
@@ -501,3 +503,14 @@ def test_submits_sharing_their_middle_fields_decode_each_to_its_own_values(versi
         pdu = Submit(sequence_id=i + 1, dest_terminal_ids=DEST, src_id=str(i))
         assert decode(encode(pdu, version), version) == pdu
     assert len(codec._SUBMIT_TEMPLATES) <= codec._SUBMIT_TEMPLATES_MAX
+
+
+@pytest.mark.parametrize(("stat", "state"), [
+    ("DELIVRD", ReceiptState.DELIVERED), ("EXPIRED", ReceiptState.EXPIRED),
+    ("DELETED", ReceiptState.DELETED), ("UNDELIV", ReceiptState.UNDELIVERABLE),
+    ("ACCEPTD", ReceiptState.ACCEPTED), ("UNKNOWN", ReceiptState.UNKNOWN),
+    ("REJECTD", ReceiptState.REJECTED), (" delivrd", ReceiptState.DELIVERED),
+    ("MA:0001", ReceiptState.UNDELIVERABLE), ("", ReceiptState.UNDELIVERABLE),
+])
+def test_report_stat_maps_into_the_neutral_receipt_state(stat: str, state: ReceiptState) -> None:
+    assert receipt_state(stat) is state

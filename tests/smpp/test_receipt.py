@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from smsengine.smpp.constants import CommandStatus, MessageState
+from smsengine.link import ReceiptState
+from smsengine.smpp.constants import RECEIPT_STATES, CommandStatus, MessageState
 from smsengine.smpp.errors import SmppError
 from smsengine.smpp.receipt import DeliveryReceipt, ReceiptParseError, parse_receipt
 
@@ -1112,3 +1113,11 @@ def test_text_containing_text_key_runs_to_the_end(raw: str, text: str) -> None:
     assert r.stat == "DELIVRD"
     assert r.err == "000"
     assert r.text == text
+
+
+def test_message_state_maps_into_the_neutral_receipt_state_as_it_is() -> None:
+    # The fast receipt path hands message_state up unchanged: it must be the neutral value.
+    assert set(RECEIPT_STATES) == {int(s) for s in MessageState}
+    for code, state in RECEIPT_STATES.items():
+        assert type(state) is ReceiptState and int(state) == code
+        assert state.name == MessageState(code).name

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, cast
@@ -115,8 +116,16 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _cmd_receipt(args: argparse.Namespace) -> int:
+    text: str | bytes = args.text
     try:
-        receipt = parse_receipt(args.text)
+        args.text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Octets the locale could not decode: argv holds them as lone surrogates, which no
+        # output can print. Read the argument's octets as a receipt's octets off the wire are
+        # read (Latin-1) instead. Found by fuzz/cli_decode.py.
+        text = os.fsencode(args.text)
+    try:
+        receipt = parse_receipt(text)
     except ReceiptParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

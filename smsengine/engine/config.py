@@ -346,6 +346,8 @@ def load_engine_config(path: str | Path) -> EngineConfig:
         data = msgspec.toml.decode(Path(path).read_bytes())
     except msgspec.DecodeError as exc:
         raise EngineConfigError(where, f"not valid TOML: {exc}") from None
+    except RecursionError:  # the TOML parser recurses per level (issue 21, fuzzing)
+        raise EngineConfigError(where, "arrays or tables nested too deeply to read") from None
     _require_passwords(data, where)
     try:
         return msgspec.convert(data, EngineConfig)

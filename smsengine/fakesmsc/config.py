@@ -351,3 +351,5 @@ def load_config(path: str | Path) -> Config:
         raise _named(exc, str(path)) from None
     except msgspec.DecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    except RecursionError:  # the TOML parser recurses per level (issue 21, fuzzing)
+        raise ConfigError(str(path), "arrays or tables nested too deeply to read") from None

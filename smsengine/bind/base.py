@@ -110,6 +110,7 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
         on_message: Callable[[RequestT], None] | None = None,
         on_receipt: ReceiptHandler | None = None,
         max_queued_messages: int = 10_000,
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.name = name or config.system_id
@@ -118,6 +119,10 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
         self._on_event = on_event
         self._on_message = on_message
         self._on_receipt = on_receipt
+        # Called before any bytes are written: what the callbacks heard before (a receipt, a
+        # request handed over) is made durable first by whoever keeps it (the daemon's outbox
+        # commits), so a deliver_sm is never acknowledged before its receipt is kept.
+        self._before_write = before_write
         self._messages: asyncio.Queue[RequestT] = asyncio.Queue(max_queued_messages)
         self._transport: asyncio.Transport | None = None
         self._bound: asyncio.Future[None] = self._loop.create_future()
@@ -347,6 +352,8 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
             return
         data = self.session.data_to_send()
         if data:
+            if self._before_write is not None:
+                self._before_write()
             transport.write(data)
 
     def _arm(self) -> None:
@@ -435,6 +442,8 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
                         # socket takes them; unread input at the abort may still reset it).
                         # Not a graceful close(): a peer that sends garbage may never read
                         # (or answer a TLS shutdown), and would hold the connection open.
+                        if self._before_write is not None:
+                            self._before_write()
                         self._transport.write(event.answers)
                     self._transport.abort()
             elif type(event) is ProtocolError:
@@ -516,6 +525,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
         on_message: Callable[[RequestT], None] | None = None,
         on_receipt: ReceiptHandler | None = None,
         bind_class: type[Bind[ConfigT, RequestT, ResponseT]] | None = None,
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -530,6 +540,8 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
         self._on_event = on_event
         self._on_message = on_message
         self._on_receipt = on_receipt
+        #: Given to each bind this keeper opens (see Bind's ``before_write``).
+        self.before_write = before_write
         if bind_class is not None:
             self.bind_class = bind_class
         self.bind: Bind[ConfigT, RequestT, ResponseT] | None = None
@@ -610,7 +622,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
                     self.host, self.port, self.config, ssl=self.ssl,
                     connect_timeout=self.connect_timeout, name=self.name,
                     on_event=self._on_event, on_message=self._on_message,
-                    on_receipt=self._on_receipt,
+                    on_receipt=self._on_receipt, before_write=self.before_write,
                 )
             except AuthenticationError as exc:
                 # Wrong credentials will not fix themselves; hammering the carrier can get

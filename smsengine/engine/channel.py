@@ -70,11 +70,9 @@ class Channel:
         self.max_parts = config.max_parts
         self._on_mo = on_mo
         self._on_event = on_event
-        # Called before the dispatcher yields the loop after handing parts to binds, so before
-        # any of their bytes can be written (a bind writes in a later callback): a durable
-        # outbox commits there that they may have left (Engine.before_write).
+        # Called by each bind before it writes anything: a durable outbox commits there what
+        # it heard so far (parts handed over, receipts), Engine.before_write.
         self._on_handover = on_handover
-        self._handed = False
         # Opt-outs are checked again when a message leaves its lane (one queued before its
         # number opted out must still not go): for these kinds, with this predicate.
         self._suppressed = suppressed
@@ -127,6 +125,9 @@ class Channel:
             keeper = self.adapter.new_keeper(i, mode, on_event=self._bind_event,
                                              on_message=self._incoming,
                                              on_receipt=self._receipt_code)
+            # Every write of the bind comes after the engine's hook (Engine.before_write): a
+            # receipt's deliver_sm_resp, too, leaves only once the receipt is kept.
+            keeper.before_write = self._on_handover
             self._keepers.append(keeper)
             if mode is not BindMode.RECEIVER:
                 self._senders.append(keeper)
@@ -261,8 +262,6 @@ class Channel:
         bucket = self.bucket
         batch = 0
         while self._running:
-            if self._handed:
-                self._handover()
             if not lanes:
                 await self._sleep(None)
                 continue
@@ -276,8 +275,6 @@ class Channel:
                 # No TPS to keep to: fill the bind's window in one go. It leaves in one write
                 # when we yield, and the responses get their turn.
                 self._burst(bind, now)
-                if self._handed:
-                    self._handover()
                 await asyncio.sleep(0)
                 continue
             item = lanes.peek()
@@ -310,16 +307,7 @@ class Channel:
             if batch >= 256 or not lanes or bind.session.window_free <= 0:
                 # Yield now and then so results get processed and others get the loop.
                 batch = 0
-                if self._handed:
-                    self._handover()
                 await asyncio.sleep(0)
-
-    def _handover(self) -> None:
-        """Parts were handed to binds since the last call: tell the engine's hook (if any)
-        before the loop can write them."""
-        self._handed = False
-        if self._on_handover is not None:
-            self._on_handover()
 
     def _burst(self, bind: Any, now: float) -> None:
         """Hand ``bind`` as many queued items as its window takes, in lane order. Runs of
@@ -383,7 +371,6 @@ class Channel:
         except NotSentError:
             return 0
         self._track.on_submitted(batch, queued, now, time.time())
-        self._handed = True
         return queued
 
     def _push_back(self, items: list[Any]) -> None:
@@ -415,7 +402,6 @@ class Channel:
                 bind = None
                 continue
             self._track.on_submitted((segment,), 1, now, time.time())
-            self._handed = True
             index += 1
             sent += 1
         return sent
@@ -434,7 +420,6 @@ class Channel:
                 bind = None
                 continue
             self._track.on_submitted((segment,), 1, now, time.time())
-            self._handed = True
             return 1
 
     # --- answers, receipts, MO: reported to the tracker -----------------------------------------

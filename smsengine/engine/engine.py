@@ -265,11 +265,12 @@ class Engine:
     # --- sending --------------------------------------------------------------------------------
 
     def before_write(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` whenever a channel has handed parts to binds, before the event loop
-        can write any of them: what observers heard up to then (parts moving to SENDING) is
-        what may have left. A durable outbox commits there, so that after a crash it knows
-        which messages may have reached a carrier (never to be sent again blindly) and which
-        cannot have (to be sent)."""
+        """Call ``hook()`` before any bind writes anything: what observers heard up to then
+        (parts moving to SENDING, receipts) is made durable first. A durable outbox commits
+        there, so that after a crash it knows which messages may have reached a carrier
+        (never to be sent again blindly) and which cannot have (to be sent), and a receipt is
+        acknowledged to the carrier only once it is kept. Called once per bind per loop tick
+        with something to write: keep it cheap when there is nothing to do."""
         self._write_hooks.append(hook)
 
     def _handed_over(self) -> None:

@@ -30,7 +30,7 @@ import msgspec
 from .errors import NotSentError, OutcomeUnknownError
 from .events import ConnectionDead, RequestFailed, SessionEvent
 
-__all__ = ["Pending", "Window"]
+__all__ = ["BLOCKED", "Pending", "Window"]
 
 
 class Pending(msgspec.Struct, gc=False):

@@ -134,8 +134,10 @@ def main() -> None:
     cli += [("text_hex_with_colons", b"!00:00:00:10 00000015 00000000 00000001"),
             ("text_receipt", b"!id:1 sub:001 dlvrd:001 submit date:2401011200 "
                              b"done date:2401011201 stat:DELIVRD err:000 text:hi"),
-            ("text_not_hex", b"!zz"), ("text_option", b"!--help")]
-    write("cli_decode", [*cli[-4:], *cli[:-4]])
+            ("text_not_hex", b"!zz"), ("text_option", b"!--help"),
+            # A crash found by this target: octets the locale cannot decode, in receipt text.
+            ("text_receipt_undecodable", b"!id:\xff1 stat:DELIVRD")]
+    write("cli_decode", [*cli[-5:], *cli[:-5]])
 
     deep = b"channels = " + b"[" * 1100 + b"]" * 1100 + b"\n"
     engine = [("engine_example", strip_comments((ROOT / "examples/engine.toml").read_text())),
@@ -161,6 +163,8 @@ def main() -> None:
             raw = body if isinstance(body, bytes) else msgspec.json.encode(body)
             if len(raw) < 1000:
                 bodies.append((name, raw))
+    # The known crash daemon-deep-json (fuzz/daemon_request.py): counted while it lasts.
+    bodies.append(("deep_json_known_crash", b'{"to": ' + b"[" * 3000))
     write("daemon_request", bodies)
 
 

@@ -17,8 +17,16 @@ process that imports one tree's smsengine and runs this script's measurement (``
 against a fresh fake SMSC from this tree: only the engine under test differs. Reports each
 side's median and every round, and ratio = median(new) / median(old).
 
+``--metrics``: throughput rounds only, alternating the engine without and with
+``smsengine.metrics.EngineMetrics`` attached (its own registry, scraped once a second during the
+span, fifteen times Prometheus's default), ``--rounds`` pairs ordered off on, on off, off on…
+in this process, each against a fresh fake SMSC. Reports each side's median, every round, what
+one scrape costs, and ratio = median(on) / median(off); the last "on" round's exposition is
+checked against the channel's counters.
+
 Targets: every receipt matched; client CPU <= 15 µs per message with receipts; OTP p99 <= 50 ms;
-with ``--ab``, the new code no more than 5 % above the old (ratio <= 1.05).
+with ``--ab``, the new code no more than 5 % above the old (ratio <= 1.05); with ``--metrics``,
+metrics on no more than 5 % above off (ratio <= 1.05).
 """
 
 from __future__ import annotations
@@ -104,9 +112,28 @@ async def _until_final(handles: list[Any], wall0: float, limit: float = 600.0,
         await asyncio.sleep(0.005)
 
 
-async def _throughput(port: int, messages: int) -> dict[str, Any]:
+async def _scrape_every(metrics: Any, seconds: float, spent: list[float]) -> None:
+    """Scrape ``metrics`` every ``seconds`` (as Prometheus would), keeping each scrape's CPU."""
+    while True:
+        await asyncio.sleep(seconds)
+        t0 = time.process_time()
+        metrics.exposition()
+        spent.append(time.process_time() - t0)
+
+
+async def _throughput(port: int, messages: int, metrics: bool = False) -> dict[str, Any]:
     async with Engine(_config(port)) as engine:
         await engine.wait_ready(10)
+        exposition: dict[str, Any] = {}
+        scrapes: list[float] = []
+        if metrics:  # (only this tree's smsengine has it: --ab never asks)
+            from prometheus_client import CollectorRegistry
+
+            from smsengine.metrics import EngineMetrics
+
+            counted = EngineMetrics(engine, CollectorRegistry())
+            scraper = asyncio.get_running_loop().create_task(
+                _scrape_every(counted, 1.0, scrapes))
         gc.collect()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         handles = await engine.send_many(
@@ -116,6 +143,15 @@ async def _throughput(port: int, messages: int) -> dict[str, Any]:
         )
         looking = await _until_final(handles, wall0)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0 - looking
+        if metrics:
+            scraper.cancel()
+            t0 = time.process_time()
+            body = counted.exposition()[0]
+            scrapes.append(time.process_time() - t0)
+            exposition = {"exposition": body.decode(),
+                          "scrape_ms": round(statistics.median(scrapes) * 1000, 3),
+                          "scrapes": len(scrapes)}
+            counted.close()
         delivered = sum(1 for h in handles if h.state is MessageState.DELIVERED)
         # The channel's counters through the public Engine.stats(), read after the span; a
         # revision without one of them reports None (matched: counted from the handles).
@@ -135,6 +171,7 @@ async def _throughput(port: int, messages: int) -> dict[str, Any]:
                          "before_response": counters.get("receipts_early")},
             "delivered": delivered,
             "errors": {k: counters.get(k) for k in ("failed", "unknown", "throttled")},
+            **exposition,
         }
 
 
@@ -300,6 +337,74 @@ def _print_ab(result: dict[str, Any]) -> None:
           f"all receipts, ratio: {'met' if result['met'] else 'NOT met'}")
 
 
+# --- metrics off and on -------------------------------------------------------------------------
+
+
+def _exposed(text: str) -> dict[str, float]:
+    """The exposition's samples summed by name and the labels given as ``name{k=v,…}`` keys."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = sample.name + "{" + ",".join(f"{k}={v}" for k, v in
+                                               sorted(sample.labels.items())) + "}"
+            out[key] = sample.value
+    return out
+
+
+def _metrics_ab(messages: int, pairs: int) -> dict[str, Any]:
+    order = [side for k in range(pairs) for side in (("off", "on") if k % 2 == 0
+                                                      else ("on", "off"))]
+    rounds = [{"side": side, **_with_server(
+        lambda port, side=side: _throughput(port, messages, metrics=side == "on"))}
+        for side in order]
+    off = _side([r for r in rounds if r["side"] == "off"], messages)
+    on = _side([r for r in rounds if r["side"] == "on"], messages)
+    ratio = round(on["client_cpu_us_per_msg"] / off["client_cpu_us_per_msg"], 3)
+    last = [r for r in rounds if r["side"] == "on"][-1]
+    seen = _exposed(last["exposition"])
+    check = {
+        "delivered": (seen.get("smsengine_messages_total{channel=bench,kind=notification,"
+                               "state=delivered}"), last["delivered"]),
+        "receipts_matched": (seen.get("smsengine_receipts_total{channel=bench,result=matched}"),
+                             last["receipts"]["matched"]),
+        "parts_sent": (seen.get("smsengine_parts_sent_total{channel=bench}"), last["segments"]),
+        "delivery_count": (seen.get("smsengine_delivery_seconds_count{channel=bench}"),
+                           last["delivered"]),
+    }
+    for r in rounds:
+        r.pop("exposition", None)
+    result = {
+        "messages": messages,
+        "rounds_per_side": pairs,
+        "order": order,
+        "off": off,
+        "on": {**on, "scrape_ms": [r["scrape_ms"] for r in rounds if r["side"] == "on"]},
+        "ratio": ratio,
+        "met_ratio": ratio <= TARGET_AB_RATIO,
+        "exposition_agrees": all(a == b for a, b in check.values()),
+        "check": check,
+        "detail": {"rounds": rounds},
+    }
+    result["met"] = result["met_ratio"] and result["exposition_agrees"] and on["all_receipts"]
+    return result
+
+
+def _print_metrics_ab(result: dict[str, Any]) -> None:
+    print(f"metrics off/on: {result['messages']:,} messages a round, {result['rounds_per_side']} "
+          f"rounds a side, in the order {' '.join(result['order'])}")
+    for name in ("off", "on"):
+        side = result[name]
+        rounds = " / ".join(str(c) for c in side["rounds_client_cpu_us_per_msg"])
+        print(f"{name}: client {side['client_cpu_us_per_msg']} µs/msg (median of {rounds}), "
+              f"{side['msgs_per_s']:,} msgs/s")
+    print(f"one scrape: {result['on']['scrape_ms']} ms (median a round); exposition agrees with "
+          f"the counters: {result['exposition_agrees']} {result['check']}")
+    print(f"ratio on/off {result['ratio']} (<= {TARGET_AB_RATIO}: "
+          f"{'met' if result['met_ratio'] else 'NOT met'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -313,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ab", metavar="REV",
                         help="alternate throughput rounds of this working tree and of git "
                              "revision REV (a temporary worktree); no OTP latency")
+    parser.add_argument("--metrics", action="store_true",
+                        help="alternate throughput rounds without and with EngineMetrics "
+                             "attached (--rounds pairs); no OTP latency")
     parser.add_argument("--keep-worktree", action="store_true",
                         help="with --ab: leave REV's worktree in /tmp for the next run")
     # One A/B round, run by --ab in a fresh process: prints one JSON line.
@@ -344,6 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvloop
 
     uvloop.install()
+    if args.metrics:
+        result = _metrics_ab(args.messages, max(1, args.rounds))
+        if args.json:
+            print(json.dumps(result))
+        else:
+            _print_metrics_ab(result)
+        return 0
     # The client CPU of one round swings by a quarter on this shared VM, and a noisy spell can
     # take two rounds of three (session 5: 13.18 / 15.13 / 18.05 right after 11.64 / 13.92 /
     # 13.94 on the same build): the headline figure is the median of five rounds, and every

@@ -197,8 +197,11 @@ class Engine:
             self.statuses = SqliteStatusStore(self.store.path, retention=cfg.status.retention,
                                               max_rows=cfg.status.max_rows)
         # A fresh tracker per run, over the store this run uses: a restarted engine tracks
-        # nothing of the last run (its receipts still come, by ref, from the store).
+        # nothing of the last run (its receipts still come, by ref, from the store). A batch
+        # counter (the metrics) counts across runs.
+        batch = self.tracker.batch
         self.tracker = tracker = self._new_tracker()
+        tracker.batch = batch
         self._sync_observer()
         refs = ReferenceCounter()
         for ch_cfg in cfg.channels:

@@ -34,7 +34,14 @@ and the engine calls :meth:`Tracker.expire` (receipt TTLs, early receipts) and
 
 Observers (:meth:`Tracker.observe`) hear every move of a message and of a part as
 ``(ref, old, new, at, change)``: the engine's event feed is one, and so will be the daemon's
-outbox, metrics and webhooks. With none registered, a move costs one check for them.
+outbox and webhooks. With none registered, a move costs one check for them.
+
+A :class:`Batch` (:attr:`Tracker.batch`, one at most) is for counting (``smsengine.metrics``):
+it is not called per move; each message is appended to its lists once when it reaches
+SUBMITTED and once when it ends, and :meth:`Batch.flush` is called on every housekeeping tick
+(:meth:`Tracker.expire`) to read them. An observer, even one doing nothing, cost 28 % of the
+engine benchmark's client CPU (five calls and five :class:`Change` a message); an append costs
+a few tens of nanoseconds.
 
 Back-references (the gc=False rule of docs/performance.md): a part refers to its message
 (``handle``) and its channel (``sink``), the message to its parts. :meth:`Tracker._finish` cuts
@@ -73,6 +80,7 @@ from .stores import CorrelationRecord, CorrelationStore
 __all__ = [
     "MESSAGE_TRANSITIONS",
     "PART_TRANSITIONS",
+    "Batch",
     "Change",
     "ChannelTracker",
     "Failure",
@@ -210,6 +218,19 @@ class Observer(Protocol):
                  change: Change, /) -> None: ...
 
 
+class Batch(Protocol):
+    """A counter of messages in batches (see the module docstring). The tracker appends each
+    message to :attr:`submitted` when it reaches SUBMITTED (every part answered, one at least
+    accepted: the parts' ``submitted_at`` and ``sent`` are set) and to :attr:`finished` when it
+    is final (``done_at`` set), and calls :meth:`flush` on every housekeeping tick; the batch
+    empties its lists there, or whenever it reads them on the event loop's thread."""
+
+    submitted: list[MessageHandle]
+    finished: list[MessageHandle]
+
+    def flush(self) -> None: ...
+
+
 class Tracker:
     """Every message the engine has accepted and not finished, and the moves they make.
 
@@ -226,6 +247,8 @@ class Tracker:
         self.early_ttl = early_ttl
         self.max_early = max_early
         self.illegal = 0  # moves refused as bugs (see the module docstring)
+        #: The batch counter, if any (the metrics; see the module docstring).
+        self.batch: Batch | None = None
         self._by_reference: dict[str, MessageHandle] = {}
         # References of finished messages, the last ones, so a caller retrying a send that
         # already went gets the same handle, not a second message.
@@ -320,6 +343,8 @@ class Tracker:
                      name, count)
         for track in channels.values():
             track.expire_early(now)
+        if self.batch is not None:
+            self.batch.flush()
 
     def settle(self, now: float) -> None:
         """The engine stopped: nothing more happens to a message in it, so whatever is not
@@ -405,6 +430,9 @@ class Tracker:
         if error is not None:
             handle.error = _untraced(error)  # type: ignore[assignment]
         handle.done_at = at
+        batch = self.batch
+        if batch is not None:
+            batch.finished.append(handle)
         done = handle._done  # wait()'s future, if anyone waits: woken here
         if done is not None and not done.done():
             done.set_result(state)
@@ -452,7 +480,8 @@ class ChannelTracker:
         self._error_for = error_for
         self.counters = counters if counters is not None else {}
         for key in ("submitted", "failed", "unknown", "retried", "receipts_matched",
-                    "receipts_unmatched", "receipts_early", "late_answers"):
+                    "receipts_unmatched", "receipts_early", "receipts_expired",
+                    "late_answers"):
             self.counters.setdefault(key, 0)
         self.id_style = id_style
         self._normalise = normaliser(id_style)
@@ -528,6 +557,9 @@ class ChannelTracker:
         if unsubmitted == 0 and handle.state is _QUEUED:
             handle.submitted_at = now
             self.counters["submitted"] += 1
+            batch = tracker.batch
+            if batch is not None:
+                batch.submitted.append(handle)
             if not receipt and handle._open == 0 and handle.error is None:
                 tracker._finish(handle, _SUBMITTED, now)  # nothing more will be known
                 return
@@ -712,6 +744,7 @@ class ChannelTracker:
 
     def receipt_expired(self, record: CorrelationRecord, now: float) -> None:
         """No receipt within the TTL: the part ends UNKNOWN."""
+        self.counters["receipts_expired"] += 1
         self._receipt(record, _UNKNOWN, now)
 
     def expire_early(self, now: float) -> None:
@@ -783,6 +816,8 @@ class ChannelTracker:
             # The last part left unanswered closed without being accepted, but others were:
             # the message is with the carrier, SUBMITTED (as on_accepted would have made it).
             handle.submitted_at = now
+            if tracker.batch is not None:
+                tracker.batch.submitted.append(handle)
             tracker._message(handle, _SUBMITTED, now)
         if not handle._open and handle.done_at is None:
             self._roll_up(handle, now)

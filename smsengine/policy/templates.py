@@ -71,6 +71,9 @@ _KIND: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # One token of a text: $$, ${good_name}, ${ (anything else: an error), or a run without '$'.
 _TOKEN: Final = re.compile(r"\$\$|\$\{(?:([A-Za-z_][A-Za-z0-9_]{0,63})\})?|\$|[^$]+")
+# C0 and C1 controls but for tab and line breaks (format characters such as the ZWJ in emoji
+# sequences are fine).
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A signature at either end of a text: 【…】 with no bracket inside.
 # (19: MAX_SIGN_NAME - 1)
 _LEADING_SIGN: Final = re.compile(r"\A\s*【[^【】\s][^【】]{0,19}】")
@@ -251,7 +254,7 @@ def _check_param(template: Template, name: str, value: object) -> str:
         raise _param_error(name, "must be digits (0-9)")
     if "【" in text or "】" in text:
         raise _param_error(name, "may not hold 【 or 】 (they mark a signature)")
-    if not text.isprintable() and any(not c.isprintable() and c not in "\n\r\t" for c in text):
+    if _CONTROL.search(text):
         raise _param_error(name, "may not hold control characters")
     return text
 
@@ -343,8 +346,9 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
                  placement: Placement, optout: str, encodings: Sequence[Encoding],
                  method: SplitMethod) -> int:
     """The parts ``text`` needs, or an error naming the param that takes it past max_parts:
-    the params are put in one by one, in the text's order, the others empty, and the first
-    after which the text no longer fits is named (the template alone not fitting: ``text``)."""
+    the template alone not fitting is ``text``; otherwise the params are put in one by one,
+    in the text's order, the others empty, and the first after which the text no longer fits
+    is named."""
     limit = template.max_parts
     assert limit is not None
 
@@ -357,6 +361,14 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
     parts = parts_of(text)
     if parts is not None and parts <= limit:
         return parts
+    # The template's own text (with its signature and suffix) may be what does not fit.
+    got = parts_of(_assemble(template, dict.fromkeys(values, ""), sign, placement, optout))
+    if got is None:
+        raise TemplateError("text", "holds a character none of the channel's encodings can "
+                                    "carry")
+    if got > limit:
+        raise TemplateError("text", f"needs {got} parts without its params; the template "
+                                    f"allows {limit}")
     partial = dict.fromkeys(values, "")
     for name in values:
         partial[name] = values[name]
@@ -367,13 +379,7 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
         if got > limit:
             raise _param_error(name, f"makes the text {got} parts; the template allows "
                                      f"{limit}")
-    # The template's own text (with its signature and suffix) is what does not fit.
-    got = parts_of(_assemble(template, dict.fromkeys(values, ""), sign, placement, optout))
-    if got is None:
-        raise TemplateError("text", "holds a character none of the channel's encodings can "
-                                    "carry")
-    raise TemplateError("text", f"needs {got} parts without its params; the template allows "
-                                f"{limit}")
+    raise AssertionError("the text with every param fits, yet it did not")  # pragma: no cover
 
 
 def preview(text: str, encodings: Sequence[Encoding] = DEFAULT_ENCODINGS, *,

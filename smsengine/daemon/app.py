@@ -7,6 +7,7 @@ OpenAPI document (``GET /openapi.json``) are both made from it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -31,6 +32,9 @@ from .schema import (
     BatchIn,
     BatchOut,
     ErrorOut,
+    EventPage,
+    FailedDelivery,
+    FailedPage,
     FieldError,
     Health,
     MessageIn,
@@ -40,6 +44,8 @@ from .schema import (
     Problem,
     ReasonOut,
     Refused,
+    ReplayIn,
+    ReplayOut,
     Suppression,
     SuppressionIn,
     SuppressionPage,
@@ -177,7 +183,7 @@ class Api:
         body = await _body(request)
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            code, payload = await self._send(body, None)
+            code, payload = await self._send(body, None, principal.name)
             return web.Response(body=payload, status=code, content_type=_type(code))
         if not _KEY.match(key):
             raise ProblemError(400, "invalid-header", "Invalid Idempotency-Key",
@@ -191,7 +197,8 @@ class Api:
             known = gateway.answered(principal.name, key)
             if known is not None:
                 return known
-            code, payload = await self._send(body, (principal.name, key, fingerprint))
+            code, payload = await self._send(body, (principal.name, key, fingerprint),
+                                             principal.name)
             return fingerprint, code, payload
 
         first, code, payload = await gateway.once(principal.name, key, answer)
@@ -202,12 +209,13 @@ class Api:
         response.headers["Idempotency-Key"] = key
         return response
 
-    async def _send(self, body: bytes,
-                    remember: tuple[str, str, bytes] | None) -> tuple[int, bytes]:
+    async def _send(self, body: bytes, remember: tuple[str, str, bytes] | None,
+                    principal: str) -> tuple[int, bytes]:
         """Decode, accept, encode: (status, body). With ``remember``, the answer is kept under
         the key, committed with the messages."""
         items, batch = self._decode(body)
-        answers = await self.gateway.accept(items, self._keeper(remember, batch), batch=batch)
+        answers = await self.gateway.accept(items, self._keeper(remember, batch), batch=batch,
+                                            principal=principal)
         return _encode_answers(answers, batch)
 
     def _keeper(self, remember: tuple[str, str, bytes] | None,
@@ -395,6 +403,77 @@ class Api:
         engine.unsuppress(number)
         return web.Response(status=204)
 
+    async def list_events(self, request: web.Request, principal: Principal) -> web.Response:
+        """A long poll over the event log: events after ``after``, waiting up to ``wait``
+        seconds for one. A key without the admin scope sees its own messages' events and MO."""
+        q = request.query
+        unknown = sorted(set(q) - {"after", "wait", "limit", "types"})
+        if unknown:
+            raise _bad_param(unknown[0], "unknown query parameter")
+        after = _int_param(q, "after", 0, 0, 10**18)
+        wait = _int_param(q, "wait", 0, 0, 60)
+        limit = _int_param(q, "limit", 100, 1, 1000)
+        types = q["types"].split(",") if q.get("types") else None
+        events = self.gateway.events
+        assert events is not None
+        own = None if "admin" in principal.scopes else principal.name
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        cursor = after
+        while True:
+            found, read = events.after(cursor, limit * 10, types=types)
+            mine = [e for e in found if own is None or e.principal in (None, own)]
+            if len(mine) > limit:  # (more than a page: the cursor stops at the page's end)
+                mine = mine[:limit]
+                cursor = mine[-1].seq
+                break
+            cursor = read
+            if mine:
+                break
+            if read > after:
+                after = read  # everything read was someone else's: read on
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.draining:
+                break
+            await events.wait(remaining)
+        body = (b'{"events":[' + b",".join(e.envelope() for e in mine)
+                + b'],"next_cursor":"%d"}' % cursor)
+        return web.Response(body=body, content_type="application/json")
+
+    async def failed_webhooks(self, request: web.Request, principal: Principal) -> web.Response:
+        q = request.query
+        unknown = sorted(set(q) - {"endpoint", "cursor", "limit"})
+        if unknown:
+            raise _bad_param(unknown[0], "unknown query parameter")
+        limit = _int_param(q, "limit", 100, 1, 1000)
+        after = _int_param(q, "cursor", 0, 0, 10**18)
+        events = self.gateway.events
+        assert events is not None
+        rows = events.failed(q.get("endpoint"), after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return _json(FailedPage(failed=[FailedDelivery(**r) for r in rows],
+                                next_cursor=str(rows[-1]["seq"]) if more else None))
+
+    async def replay_webhooks(self, request: web.Request, principal: Principal) -> web.Response:
+        body = await _body(request)
+        try:
+            wanted = msgspec.json.decode(body, type=ReplayIn)
+        except msgspec.ValidationError as exc:
+            raise ProblemError(400, "invalid-field", "Invalid field", str(exc), errors=[
+                FieldError(field=_PATH.search(str(exc)).group(1)  # type: ignore[union-attr]
+                           if _PATH.search(str(exc)) else "endpoint", detail=str(exc))]
+                               ) from None
+        except msgspec.DecodeError as exc:
+            raise _malformed(body, exc) from None
+        replayed = self.gateway.replay(wanted.endpoint)
+        if replayed is None:
+            raise ProblemError(404, "not-found", "No such webhook",
+                               f"no webhook named {wanted.endpoint!r}",
+                               errors=[FieldError(field="endpoint", detail="unknown")])
+        return _json(ReplayOut(endpoint=wanted.endpoint, replayed=replayed))
+
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(Health(status="ok"))
 
@@ -504,6 +583,22 @@ ROUTES: list[dict[str, Any]] = [
     {"name": "delete_suppression", "method": "DELETE", "path": "/v1/suppressions/{number}",
      "scope": "admin", "handler": "delete_suppression", "summary": "Take a number off the list",
      "responses": {204: None, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "list_events", "method": "GET", "path": "/v1/events", "scope": "read",
+     "handler": "list_events",
+     "summary": "Events after a cursor (a long poll with wait=); the cursor survives restarts",
+     "query": {"after": "next_cursor of the previous answer (0: from the start)",
+               "wait": "seconds to wait for an event (0-60)", "limit": "at most (1-1000)",
+               "types": "comma-separated patterns, e.g. message.*,mo.received"},
+     "responses": {200: EventPage, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "failed_webhooks", "method": "GET", "path": "/v1/webhooks/failed",
+     "scope": "admin", "handler": "failed_webhooks",
+     "summary": "Webhook deliveries given up after the horizon (dead letters)",
+     "query": {"endpoint": "a webhook's name", "cursor": "next_cursor", "limit": "page size"},
+     "responses": {200: FailedPage, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "replay_webhooks", "method": "POST", "path": "/v1/webhooks/replay",
+     "scope": "admin", "handler": "replay_webhooks",
+     "summary": "Send an endpoint's dead letters again", "request": ReplayIn,
+     "responses": {200: ReplayOut, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
     {"name": "healthz", "method": "GET", "path": "/healthz", "handler": "healthz",
      "summary": "The process is up", "responses": {200: Health}},
     {"name": "readyz", "method": "GET", "path": "/readyz", "handler": "readyz",

@@ -20,6 +20,7 @@ never appears in an error or a repr.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from ..engine import EngineConfig, EngineConfigError, engine_config_from_dict
+from .webhooks import EVENT_TYPES, WebhookConfig, secret_key
 
 __all__ = [
     "ApiKeyConfig",
@@ -85,6 +87,17 @@ class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retention: float = 7 * 86400.0  # seconds a final message stays queryable
 
 
+class EventsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The event log behind GET /v1/events and the webhooks."""
+
+    # Event types recorded for GET /v1/events (patterns; each webhook's types are recorded
+    # too). Default: every final state and MO, not message.submitted (one more per message).
+    record: list[str] = msgspec.field(
+        default_factory=lambda: [t for t in EVENT_TYPES if t != "message.submitted"])
+    retention: float = 7 * 86400.0  # seconds an event delivered everywhere is kept
+    max_events: int = 10_000_000  # past it the oldest go (dead-lettered if still owed)
+
+
 class ApiKeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     key: str = ""
@@ -105,6 +118,37 @@ class DaemonConfig(msgspec.Struct, frozen=True):
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     api_keys: list[ApiKeyConfig] = msgspec.field(default_factory=list)
+    events: EventsConfig = EventsConfig()
+    webhooks: list[WebhookConfig] = msgspec.field(default_factory=list)
+
+    def recorded_events(self) -> frozenset[str]:
+        """The event types the log keeps: [events] record and every webhook's."""
+        patterns = [*self.events.record, *(p for w in self.webhooks for p in w.events)]
+        return frozenset(t for t in EVENT_TYPES
+                         if any(fnmatch.fnmatchcase(t, p) for p in patterns))
+
+    def webhook_keys(self) -> list[list[bytes]]:
+        """Each webhook's signing keys (from its secrets or its environment variable)."""
+        out = []
+        for i, hook in enumerate(self.webhooks):
+            secrets = list(hook.secrets)
+            if hook.secret_env:
+                value = os.environ.get(hook.secret_env, "")
+                if not value:
+                    raise DaemonConfigError(f"webhooks[{i}].secret_env",
+                                            f"the environment variable {hook.secret_env!r} is "
+                                            "not set")
+                secrets = value.split()
+            keys = []
+            for j, secret in enumerate(secrets):
+                try:
+                    keys.append(secret_key(secret))
+                except ValueError as exc:
+                    where = (f"webhooks[{i}].secret_env" if hook.secret_env
+                             else f"webhooks[{i}].secrets[{j}]")
+                    raise DaemonConfigError(where, str(exc)) from None
+            out.append(keys)
+        return out
 
     def keys(self) -> dict[str, ApiKeyConfig]:
         """Each key's value (from the file or its environment variable) -> its config."""
@@ -123,7 +167,8 @@ class DaemonConfig(msgspec.Struct, frozen=True):
         return found
 
 
-_SECTIONS = {"server": ServerConfig, "store": StoreConfig}
+_SECTIONS: dict[str, type[msgspec.Struct]] = {"server": ServerConfig, "store": StoreConfig,
+                                               "events": EventsConfig}
 
 
 def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConfig:
@@ -144,15 +189,23 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConf
         keys = msgspec.convert(raw_keys, list[ApiKeyConfig])
     except msgspec.ValidationError as exc:
         raise DaemonConfigError(_field("api_keys", exc), prefix + str(exc)) from None
+    raw_hooks = data.pop("webhooks", [])
+    try:
+        hooks = msgspec.convert(raw_hooks, list[WebhookConfig])
+    except msgspec.ValidationError as exc:
+        raise DaemonConfigError(_field("webhooks", exc), prefix + str(exc)) from None
     _check(sections["server"], sections["store"], keys, prefix)
+    _check_webhooks(hooks, sections["events"], prefix)
     data["store"] = sections["store"].path
     data.setdefault("lane_capacity", sections["store"].feed_ahead)
     try:
         engine = engine_config_from_dict(data)
     except EngineConfigError as exc:
         raise DaemonConfigError(exc.field, prefix + exc.message) from None
-    return DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
-                        api_keys=keys)
+    config = DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
+                          api_keys=keys, events=sections["events"], webhooks=hooks)
+    config.webhook_keys()  # (a bad secret is named now, not at the first delivery)
+    return config
 
 
 def load_daemon_config(path: str | Path) -> DaemonConfig:
@@ -175,6 +228,37 @@ def _field(section: str, exc: msgspec.ValidationError) -> str:
         rest = text.split(marker, 1)[1].split("`", 1)[0]
         return section + rest.replace("$", "")
     return section
+
+
+def _check_webhooks(hooks: list[WebhookConfig], events: EventsConfig, prefix: str) -> None:
+    names: set[str] = set()
+    for i, hook in enumerate(hooks):
+        where = f"webhooks[{i}]"
+        if not hook.name or hook.name in names:
+            raise DaemonConfigError(f"{where}.name",
+                                    f"{prefix}must be unique and non-empty: {hook.name!r}")
+        names.add(hook.name)
+        if not hook.url.startswith(("http://", "https://")):
+            raise DaemonConfigError(f"{where}.url", f"{prefix}an http:// or https:// URL")
+        if hook.secrets and hook.secret_env:
+            raise DaemonConfigError(where, f"{prefix}give secrets or secret_env, not both")
+        for field in ("batch", "concurrency"):
+            if getattr(hook, field) < 1:
+                raise DaemonConfigError(f"{where}.{field}", f"{prefix}must be >= 1")
+        for field in ("timeout", "horizon", "retry_min", "retry_max"):
+            if not getattr(hook, field) > 0:
+                raise DaemonConfigError(f"{where}.{field}", f"{prefix}must be > 0")
+        for j, pattern in enumerate(hook.events):
+            if not any(fnmatch.fnmatchcase(t, pattern) for t in EVENT_TYPES):
+                raise DaemonConfigError(f"{where}.events[{j}]",
+                                        f"{prefix}{pattern!r} matches no event type "
+                                        f"({', '.join(EVENT_TYPES)})")
+    for j, pattern in enumerate(events.record):
+        if not any(fnmatch.fnmatchcase(t, pattern) for t in EVENT_TYPES):
+            raise DaemonConfigError(f"events.record[{j}]",
+                                    f"{prefix}{pattern!r} matches no event type")
+    if events.max_events < 1 or not events.retention > 0:
+        raise DaemonConfigError("events", f"{prefix}max_events >= 1 and retention > 0")
 
 
 def _check(server: ServerConfig, store: StoreConfig, keys: list[ApiKeyConfig],

@@ -37,6 +37,7 @@ from ..engine import (
     MessageState,
     MessageStatus,
 )
+from ..engine.mo import MoMessage
 from ..engine.sqlite import StoreError
 from ..engine.status import status_of
 from ..engine.tracker import Change
@@ -44,6 +45,7 @@ from ..smpp import CommandStatus, status_name
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
 from .schema import Accepted, ErrorOut, MessageIn, Refused
+from .webhooks import EventLog, WebhookSender
 
 __all__ = ["Busy", "Gateway", "RecoveryReport", "StoreUnavailable"]
 
@@ -96,6 +98,10 @@ class Gateway:
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._marked: set[str] = set()  # refs marked sending and not final
+        # ref -> (principal, out_id) of a message in the engine, for its events
+        self._fed: dict[str, tuple[str | None, str | None]] = {}
+        self.events: EventLog | None = None
+        self.senders: list[WebhookSender] = []
         self._backlog: dict[str, int] = {}  # kind -> queued rows not yet fed
         self._cursor: dict[str, int] = {}  # kind -> the last ``ready`` fed
         self._open = 0  # messages not final
@@ -105,7 +111,7 @@ class Gateway:
         # Idempotency keys being answered: (principal, key) -> that answer, when ready.
         self._answering: dict[tuple[str, str], asyncio.Future[tuple[bytes, int, bytes]]] = {}
         self.counters = dict.fromkeys(("accepted", "refused", "fed", "cancelled",
-                                       "store_errors", "released"), 0)
+                                       "store_errors", "released", "events"), 0)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -114,11 +120,17 @@ class Gateway:
         self._loop = asyncio.get_running_loop()
         self.outbox = outbox = Outbox(cfg.store.path, synchronous=cfg.store.synchronous,
                                       retention=cfg.store.retention)
+        self.events = events = EventLog(cfg.store.path, record=cfg.recorded_events())
         self.engine = engine = Engine(cfg.engine, statuses=outbox)
         self._recover()
         await engine.start()
         engine.tracker.observe(self._observe)
         engine.before_write(self._before_write)
+        engine.on_mo(self._on_mo)
+        for hook, keys in zip(cfg.webhooks, cfg.webhook_keys(), strict=True):
+            sender = WebhookSender(hook, keys, events, self._schedule_flush, self.counters)
+            self.senders.append(sender)
+            sender.start()
         self._open = outbox.open_count()
         self._running = True
         for coro in (self._feed(), self._schedule(), self._housekeeping(),
@@ -140,8 +152,12 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(s.stop() for s in self.senders), return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop(drain_timeout)  # (closes the outbox after its last flush)
+        if self.events is not None:
+            self.flush_now()  # (the last events and webhook cursors)
+            self.events.close()
 
     # --- accept --------------------------------------------------------------------------------
 
@@ -169,7 +185,8 @@ class Gateway:
 
     async def accept(self, items: list[MessageIn | ErrorOut],
                      remember: Callable[[list[Accepted | Refused]], None] | None = None,
-                     *, batch: bool = False) -> list[Accepted | Refused]:
+                     *, batch: bool = False,
+                     principal: str | None = None) -> list[Accepted | Refused]:
         """Write the acceptable messages to the outbox and answer once they are committed.
         ``items``: what the request held, an ErrorOut for one that did not decode.
         ``remember(answers)`` keeps the answer (an Idempotency-Key's) in the same commit.
@@ -197,7 +214,7 @@ class Gateway:
                 to=item.to, kind=engine.lane_of(item.kind), out_id=item.out_id,
                 channel=item.channel,
                 request=Request(text=item.text, source=item.from_, validity=item.validity,
-                                metadata=item.metadata),
+                                metadata=item.metadata, principal=principal),
                 parts=judged, ready=None if scheduled else outbox.next_ready(),
                 accepted_at=now, send_at=send_at))
             answers.append(Accepted(id=outbox.id_of(seq), parts=judged, out_id=item.out_id,
@@ -269,9 +286,12 @@ class Gateway:
         """Write and commit what is buffered; wake the requests waiting for it."""
         self._flush_handle = None
         waiters, self._waiters = self._waiters, []
-        outbox = self.outbox
+        outbox, events = self.outbox, self.events
+        new_events = False
         try:
-            if outbox is not None and outbox.dirty:
+            if outbox is not None and (outbox.dirty or (events is not None and events.dirty)):
+                if events is not None:
+                    new_events = events.write()  # (into the transaction the outbox commits)
                 outbox.flush()
         except (sqlite3.Error, StoreError, OSError) as exc:
             self.counters["store_errors"] += 1
@@ -283,6 +303,10 @@ class Gateway:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        if new_events and events is not None:
+            events.committed()
+            for sender in self.senders:
+                sender.wake()
 
     def flush_now(self) -> None:
         if self._flush_handle is not None:
@@ -305,16 +329,65 @@ class Gateway:
                 if seq is not None:
                     self.outbox.mark_sending(seq, handle.channel, at)  # type: ignore[union-attr]
             return
-        if change.final and change.part is None:
-            if self.engine is not None and self.engine.tracker.settling:
-                return  # (the engine stopping: the outbox keeps its own state for next time)
+        if change.part is not None:
+            self._schedule_flush()
+            return
+        if self.engine is not None and self.engine.tracker.settling:
+            return  # (the engine stopping: the outbox keeps its own state for next time)
+        events = self.events
+        if events is not None and (change.final or new is MessageState.SUBMITTED):
+            kind = "message." + new.value
+            if events.wants(kind):
+                self._event(kind, ref, new, at, change)
+        if change.final:
             self._marked.discard(ref)
+            self._fed.pop(ref, None)
             if handle is not None:
                 self._open -= 1
                 if any(self._backlog.values()):
                     self._wake.set()  # a lane has room again
             elif self.outbox is not None:
                 self._open -= 1
+        self._schedule_flush()
+
+    def _event(self, kind: str, ref: str, new: MessageState, at: float,
+               change: Change) -> None:
+        """A message event into the log (committed with the change, in this tick's flush)."""
+        assert self.events is not None
+        handle = change.handle
+        data: dict[str, Any] = {"id": ref, "state": new.value}
+        error: BaseException | None
+        if handle is not None:
+            principal, out_id = self._fed.get(ref, (None, None))
+            data.update(to=handle.message.destination, out_id=out_id, channel=handle.channel,
+                        parts=len(handle.segments))
+            error, reason = handle.error, handle.reason
+        else:  # (finished after a restart: the row says whose it is)
+            seq = self.outbox.seq_of(ref) if self.outbox is not None else None
+            row = self.outbox.row(seq) if self.outbox is not None and seq is not None else None
+            principal = row.request.principal if row is not None else None
+            if row is not None:
+                data.update(to=row.to, out_id=row.out_id, channel=row.channel, parts=row.parts)
+            error, reason = change.error, change.reason
+        if error is not None:
+            status = getattr(error, "status", 0)
+            data["error"] = {"type": type(error).__name__, "status": status,
+                             "retriable": bool(getattr(error, "retriable", False)),
+                             "detail": str(error)}
+        if reason is not None:
+            data["reason"] = msgspec.structs.asdict(reason)
+        self.events.add(kind, at, principal, data)
+        self.counters["events"] += 1
+
+    def _on_mo(self, mo: MoMessage) -> None:
+        events = self.events
+        if events is None or not events.wants("mo.received"):
+            return
+        assert self.engine is not None
+        events.add("mo.received", mo.received_at, None, {
+            "from": mo.source, "to": mo.destination, "text": mo.text, "channel": mo.channel,
+            "opted_out": mo.source.lstrip("+") in self.engine.suppression})
+        self.counters["events"] += 1
         self._schedule_flush()
 
     # --- feed ----------------------------------------------------------------------------------
@@ -336,7 +409,7 @@ class Gateway:
                 continue
             assert row.ready is not None
             if self._submit(row.seq, row.to, row.kind, row.channel, row.request,
-                            row.send_at or row.accepted_at):
+                            row.send_at or row.accepted_at, row.out_id):
                 self._cursor[kind] = row.ready
             else:
                 self._backlog[kind] = self._backlog.get(kind, 0) + 1
@@ -345,7 +418,7 @@ class Gateway:
             self._wake.set()
 
     def _submit(self, seq: int, to: str, kind: str, channel: str | None,
-                request: Request, since: float) -> bool:
+                request: Request, since: float, out_id: str | None = None) -> bool:
         """Hand one queued message to the engine: True, or False when its lane is full (it
         stays queued). A message the engine now refuses (opted out since, no route) ends
         FAILED in the outbox. Its validity counts from ``since`` (its acceptance, or its
@@ -374,6 +447,8 @@ class Gateway:
         try:
             engine.submit(Message(destination=to, text=request.text, source=request.source,
                                   kind=kind, validity=validity), ref=ref, channel=channel)
+            if self.events is not None and (request.principal is not None or out_id):
+                self._fed[ref] = (request.principal, out_id)
         except MessageRefusedError as exc:
             if exc.status == CommandStatus.ESME_RMSGQFUL:
                 return False
@@ -420,7 +495,7 @@ class Gateway:
                 continue
             for row in rows:
                 if not self._submit(row.seq, row.to, row.kind, row.channel, row.request,
-                                    row.send_at or row.accepted_at):
+                                    row.send_at or row.accepted_at, row.out_id):
                     break
                 assert row.ready is not None
                 self._cursor[kind] = row.ready
@@ -564,6 +639,18 @@ class Gateway:
         self.counters["cancelled"] += 1
         self._schedule_flush()
         return True, OutboxState.CANCELLED
+
+    def replay(self, endpoint: str) -> int | None:
+        """An endpoint's dead letters sent again (up to 10 000 a call): how many; None for no
+        such webhook."""
+        for sender in self.senders:
+            if sender.config.name == endpoint:
+                assert self.events is not None
+                events = self.events.take_failed(endpoint)
+                sender.replay(events)
+                self._schedule_flush()
+                return len(events)
+        return None
 
     def ready(self) -> dict[str, str]:
         """What is not ready (empty: ready): the store, and each channel's binds."""

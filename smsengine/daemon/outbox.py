@@ -127,6 +127,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     source: str | None = None
     validity: float | None = None
     metadata: dict[str, Any] | None = None
+    principal: str | None = None  # the API key (its name) that sent it
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True):

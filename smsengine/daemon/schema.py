@@ -17,6 +17,10 @@ __all__ = [
     "BatchIn",
     "BatchOut",
     "ErrorOut",
+    "EventOut",
+    "EventPage",
+    "FailedDelivery",
+    "FailedPage",
     "FieldError",
     "Health",
     "MessageIn",
@@ -26,6 +30,8 @@ __all__ = [
     "Problem",
     "ReasonOut",
     "Refused",
+    "ReplayIn",
+    "ReplayOut",
     "State",
     "Suppression",
     "SuppressionIn",
@@ -166,6 +172,46 @@ class Suppression(msgspec.Struct, kw_only=True):
 class SuppressionPage(msgspec.Struct, kw_only=True):
     suppressions: list[Suppression]
     next_cursor: str | None
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    """One event, as webhooks send it: ``id`` (evt_<n>: dedup by it), ``type``
+    (message.delivered, mo.received, …), ``timestamp`` and ``data``."""
+
+    id: str
+    type: str
+    timestamp: str
+    data: dict[str, Any]
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    events: list[EventOut]
+    next_cursor: str  # pass as ?after= next time (it survives restarts)
+
+
+class FailedDelivery(msgspec.Struct, kw_only=True):
+    endpoint: str
+    event_id: str
+    seq: int
+    type: str
+    at: float
+    attempts: int
+    error: str
+    failed_at: float
+
+
+class FailedPage(msgspec.Struct, kw_only=True):
+    failed: list[FailedDelivery]
+    next_cursor: str | None
+
+
+class ReplayIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    endpoint: str
+
+
+class ReplayOut(msgspec.Struct, kw_only=True):
+    endpoint: str
+    replayed: int
 
 
 class Health(msgspec.Struct, kw_only=True):

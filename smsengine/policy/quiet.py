@@ -9,8 +9,12 @@ The window is wall-clock time, so it follows daylight saving in zones that have 
 ending at 02:30 on the night clocks jump from 02:00 to 03:00 ends at 03:00 (the first instant
 whose wall time is past 02:30); one ending at 01:30 on the night 01:00-02:00 happens twice ends
 at the next 01:30 after ``now`` (the first, or the second if ``now`` is in the repeated hour).
-A window may cross midnight (21:00-08:00) or not (12:00-14:00); start and end equal is refused
-(an empty window: disable quiet hours instead).
+When a change skips every wall time outside the window (a 00:15-00:00 window on the night
+Santiago jumps from 00:00 to 01:00), the hold runs on to the next end; when a change sets the
+clocks back out of the window (Santiago's 00:00 -> 23:00 under a 23:15-00:00 window), the hold
+ends at the change. A window may cross
+midnight (21:00-08:00) or not (12:00-14:00); start and end equal is refused (an empty window:
+disable quiet hours instead).
 
 Zones come from :mod:`zoneinfo`: the system's tz database, else the ``tzdata`` package.
 Sans-I/O past loading the zone, and time is an argument (``now``, seconds since the epoch).
@@ -18,6 +22,7 @@ Sans-I/O past loading the zone, and time is an argument (``now``, seconds since 
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -93,14 +98,20 @@ class QuietHours:
         epoch) the window ends, to hold it until."""
         if kind.lower() not in self.kinds:
             return None
-        local = datetime.fromtimestamp(now, self._tz)
-        wall = local.time().replace(tzinfo=None)
-        if not self.quiet(wall):
-            return None
-        day = local.date()
-        if self.start > self.end and wall >= self.start:  # before midnight: ends tomorrow
-            day += timedelta(days=1)
-        return self._instant(day, self.end, now)
+        held: float | None = None
+        # A second round only when a clock change skipped every wall time outside the window
+        # (Santiago jumps 00:00 -> 01:00: a 00:15-00:00 window then lasts until the next
+        # midnight); no zone skips two days.
+        for _ in range(3):
+            local = datetime.fromtimestamp(now, self._tz)
+            wall = local.time().replace(tzinfo=None)
+            if not self.quiet(wall):
+                return held
+            day = local.date()
+            if self.start > self.end and wall >= self.start:  # before midnight: ends tomorrow
+                day += timedelta(days=1)
+            held = now = self._leave_early(now, self._instant(day, self.end, now))
+        return held
 
     def _instant(self, day: date, wall: time, after: float) -> float:
         """The first instant later than ``after`` whose wall time in the zone is ``wall`` on
@@ -122,6 +133,23 @@ class QuietHours:
             else:
                 lo = mid + 1
         return float(lo)
+
+    def _leave_early(self, now: float, end: float) -> float:
+        """``end``, or the instant of a clock change before it that sets the wall time back
+        out of the window (Santiago's 00:00 -> 23:00 leaves a 23:15-00:00 window at once)."""
+        tz = self._tz
+        before = datetime.fromtimestamp(now, tz).utcoffset()
+        if datetime.fromtimestamp(end, tz).utcoffset() == before:
+            return end  # (no zone changes twice within a day)
+        lo, hi = math.floor(now) + 1, math.ceil(end)
+        while lo < hi:  # the first second under the new offset
+            mid = (lo + hi) // 2
+            if datetime.fromtimestamp(mid, tz).utcoffset() != before:
+                hi = mid
+            else:
+                lo = mid + 1
+        change = float(lo)
+        return change if change < end and not self.quiet(self._wall(change).time()) else end
 
     def _wall(self, instant: float) -> datetime:
         return datetime.fromtimestamp(instant, self._tz).replace(tzinfo=None)

@@ -376,8 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_fakesmsc(sub)
 
     from .daemon.server import add_parser as add_serve
+    from .daemon.top import add_parser as add_top
 
     add_serve(sub)
+    add_top(sub)
 
     bench = sub.add_parser(
         "bench",

@@ -474,6 +474,9 @@ class Api:
                                errors=[FieldError(field="endpoint", detail="unknown")])
         return _json(ReplayOut(endpoint=wanted.endpoint, replayed=replayed))
 
+    async def overview(self, request: web.Request, principal: Principal) -> web.Response:
+        return _json(self.gateway.overview())
+
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(Health(status="ok"))
 
@@ -599,6 +602,10 @@ ROUTES: list[dict[str, Any]] = [
      "scope": "admin", "handler": "replay_webhooks",
      "summary": "Send an endpoint's dead letters again", "request": ReplayIn,
      "responses": {200: ReplayOut, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "overview", "method": "GET", "path": "/v1/overview", "scope": "read",
+     "handler": "overview",
+     "summary": "Counters, channels, lanes and webhook backlogs now (smsengine top reads it)",
+     "responses": {200: dict, 401: Problem, 403: Problem}},
     {"name": "healthz", "method": "GET", "path": "/healthz", "handler": "healthz",
      "summary": "The process is up", "responses": {200: Health}},
     {"name": "readyz", "method": "GET", "path": "/readyz", "handler": "readyz",

@@ -542,8 +542,34 @@ class Gateway:
                 if gone := outbox.prune(now):
                     log.info("outbox: %d final messages past their retention pruned", gone)
                 outbox.prune_keys(now - self.config.server.idempotency_ttl)
+                self._prune_events(now)
             except (sqlite3.Error, StoreError) as exc:
                 log.error("outbox prune failed: %s", exc)
+
+    def _prune_events(self, now: float) -> None:
+        """Events every webhook has (or none is owed) and past the retention go; past
+        max_events the oldest go anyway, dead-lettered first for a webhook still owed them."""
+        events = self.events
+        if events is None:
+            return
+        cfg = self.config.events
+        owed = [s.cursor for s in self.senders if not s.disabled and s.cursor is not None]
+        keep_after = min(owed, default=events.committed_seq)
+        over = events.last_seq - cfg.max_events
+        if over > 0:
+            for sender in self.senders:
+                if sender.cursor is not None and sender.cursor < over:
+                    lost, _ = events.after(sender.cursor, over - sender.cursor)
+                    events.dead_letter(sender.config.name, lost, 0,
+                                       "the event log was over [events] max_events",
+                                       now)
+                    sender.cursor = sender.read = max(sender.read, over)
+                    events.set_cursor(sender.config.name, sender.cursor)
+                    log.error("webhook %s: %d events past [events] max_events dead-lettered",
+                              sender.config.name, len(lost))
+        if gone := events.prune(keep_after, now - cfg.retention, cfg.max_events):
+            log.info("event log: %d events pruned", gone)
+        self._schedule_flush()
 
     async def _checkpoints(self) -> None:
         """The WAL copied into the database every second, from a thread (see
@@ -639,6 +665,22 @@ class Gateway:
         self.counters["cancelled"] += 1
         self._schedule_flush()
         return True, OutboxState.CANCELLED
+
+    def overview(self) -> dict[str, Any]:
+        """What ``smsengine top`` shows: the gateway's counters, the outbox, the engine's
+        channels (binds, rate, lanes, in flight, counters) and each webhook's backlog."""
+        engine = self.engine
+        assert engine is not None
+        return {
+            "time": time.time(),
+            "open": self._open,
+            "backlog": dict(self._backlog),
+            "counters": dict(self.counters),
+            "engine": engine.stats(),
+            "webhooks": {s.config.name: {"backlog": s.backlog, "disabled": s.disabled,
+                                         "cursor": s.cursor} for s in self.senders},
+            "events": self.events.committed_seq if self.events is not None else 0,
+        }
 
     def replay(self, endpoint: str) -> int | None:
         """An endpoint's dead letters sent again (up to 10 000 a call): how many; None for no

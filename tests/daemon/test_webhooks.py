@@ -237,3 +237,43 @@ def test_a_wrong_secret_is_a_startup_error_naming_the_field(secret: str, field: 
                           "password": ""}],
             "webhooks": [{"name": "w", "url": "http://x/", "secrets": [secret]}]})
     assert caught.value.field == field and secret not in str(caught.value)
+
+
+async def test_a_receiver_that_answers_too_late_gets_it_again_counted(
+        smsc: FakeSMSC, tmp_path: Path) -> None:
+    # The first request is answered 200 only after the timeout (as "200 after 29 s" would be
+    # against a 30 s timeout): the sender has given up on it and sends it again.
+    slow = web.Application()
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.headers["webhook-id"])
+        if len(seen) == 1:
+            await asyncio.sleep(1.5)
+        return web.Response(status=200)
+
+    slow.router.add_post("/hook", handle)
+    runner = web.AppRunner(slow)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore
+    try:
+        config = daemon_config(tmp_path, smsc.port,
+                               top=_webhook(url, batch=1).replace("timeout = 2.0",
+                                                                  "timeout = 0.5"))
+        async with daemon(config) as gw:
+            message_id = await gw.send(to="8613900000020", text="late")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while len(seen) < 2:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            assert seen[0] == seen[1]  # the same webhook-id: the receiver can dedup
+            status, overview, _ = await gw.request("GET", "/v1/overview")
+            assert status == 200 and overview["counters"]["webhook_failed"] >= 1
+            assert overview["counters"]["webhook_delivered"] >= 1
+            assert overview["webhooks"]["shop"]["backlog"] == 0
+            assert (await gw.message(message_id))["final"]
+    finally:
+        await runner.cleanup()

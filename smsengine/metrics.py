@@ -120,7 +120,6 @@ _BY_RECEIPT = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE,
                          MessageState.EXPIRED, MessageState.REJECTED})
 _CHANNEL_KIND = attrgetter("channel", "message.kind")
 _CHANNEL_KIND_STATE = attrgetter("channel", "message.kind", "state")
-_CHANNEL = attrgetter("channel")
 _OTHER_KIND = "other"
 
 
@@ -193,12 +192,14 @@ class _Tally:
         self.messages[key] = self.messages.get(key, 0) + n
 
     def _submitted(self, handles: list[MessageHandle]) -> None:
+        channels = set()
         for (channel, kind), n in Counter(map(_CHANNEL_KIND, handles)).items():
             self._count(channel, kind, "submitted", n)
+            channels.add(channel)
         # A part's hand-over (``sent``) is loop time, its acceptance wall-clock time: the
         # offset between the two clocks is taken off in the histogram, once per batch.
         offset = time.time() - time.monotonic()
-        for channel, group in _by_channel(handles):
+        for channel, group in _by_channel(handles, channels):
             spans = [p.submitted_at - p.sent for h in group for p in h.segments  # type: ignore[attr-defined]
                      if p.submitted_at is not None]
             self.parts[channel] = self.parts.get(channel, 0) + len(spans)
@@ -208,10 +209,12 @@ class _Tally:
             histogram.add(spans, offset)
 
     def _finished(self, handles: list[MessageHandle]) -> None:
+        channels = set()
         for (channel, kind, state), n in Counter(map(_CHANNEL_KIND_STATE, handles)).items():
+            channels.add(channel)
             if state is not _SUBMITTED:  # (counted when submitted)
                 self._count(channel, kind, state.value, n)
-        for channel, group in _by_channel(handles):
+        for channel, group in _by_channel(handles, channels):
             spans = [h.done_at - h.submitted_at for h in group  # type: ignore[operator]
                      if h.state in _BY_RECEIPT and h.submitted_at is not None]
             if not spans:
@@ -222,16 +225,16 @@ class _Tally:
             histogram.add(spans)
 
 
-def _by_channel(handles: list[MessageHandle]) -> Iterator[tuple[str, list[MessageHandle]]]:
-    """``handles`` grouped by channel; the usual batch, all of one channel, as it is."""
-    first = handles[0].channel
-    if all(channel == first for channel in map(_CHANNEL, handles)):
-        yield first, handles
-        return
+def _by_channel(handles: list[MessageHandle],
+                channels: set[str]) -> Iterable[tuple[str, list[MessageHandle]]]:
+    """``handles`` (of ``channels``) grouped by channel; the usual batch, all of one channel,
+    as it is."""
+    if len(channels) == 1:
+        return ((next(iter(channels)), handles),)
     groups: dict[str, list[MessageHandle]] = {}
     for handle in handles:
         groups.setdefault(handle.channel, []).append(handle)
-    yield from groups.items()
+    return groups.items()
 
 
 class _Families:

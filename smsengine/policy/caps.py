@@ -306,9 +306,10 @@ class FrequencyCaps:
         key = self._key(subject, kind)
         times = list(self.store.times(key))
         insort(times, now)  # a clock that stepped back still keeps the log in order
-        horizon = now - longest
         start = max(len(times) - largest, 0)
-        while start < len(times) and times[start] <= horizon:
+        # (t + window <= now, never t <= now - window: the same sum check() does, so float
+        # rounding cannot drop a send check() would still count)
+        while start < len(times) and times[start] + longest <= now:
             start += 1
         kept = tuple(times[start:])
         self.store.put(key, kept, kept[-1] + longest)

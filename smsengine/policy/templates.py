@@ -263,12 +263,10 @@ def _has_optout(text: str, suffix: str) -> bool:
     return suffix.casefold() in text.casefold()
 
 
-def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
-              placement: Placement, optout: str) -> str:
-    pieces = _parse(template.text)
+def _substitute(template: Template, values: Mapping[str, str]) -> str:
     out: list[str] = []
     variable = False
-    for piece in pieces:
+    for piece in _parse(template.text):
         if piece is None:  # the next piece is a variable's name
             variable = True
         elif variable:
@@ -276,22 +274,45 @@ def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
             variable = False
         else:
             out.append(piece)
-    body = "".join(out)
-    lead = _LEADING_SIGN.match(body)
-    trail = None if lead else _TRAILING_SIGN.search(body)
-    head, core, tail = "", body, ""
-    if lead:
-        head, core = body[:lead.end()], body[lead.end():]
-    elif trail:
-        core, tail = body[:trail.start()], body[trail.start():]
-    if optout and template.kind == "marketing" and not _has_optout(core, optout):
+    return "".join(out)
+
+
+def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
+              placement: Placement, optout: str,
+              masked: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The text with ``values``, and the same with ``masked`` (secret params masked), laid
+    out by the same decisions: whether it carries a signature already and where, whether it
+    carries the opt-out suffix. They are taken on the masked text, so that no secret can
+    change them (a code holding 回T退订 then gets the suffix anyway): the masked text must
+    not tell anything of a secret, not even one bit. Params hold no 【 or 】, so a signature
+    found in one text sits between the same brackets in the other."""
+    body = _substitute(template, values)
+    shown = body if masked is None else _substitute(template, masked)
+    lead = _LEADING_SIGN.match(shown)
+    trail = None if lead else _TRAILING_SIGN.search(shown)
+    if lead:  # the signature ends at the first 】 (none inside one), in both texts
+        cut, cut_shown = body.index("】") + 1, lead.end()
+        head, core, tail = body[:cut], body[cut:], ""
+        head_shown, core_shown, tail_shown = shown[:cut_shown], shown[cut_shown:], ""
+    elif trail:  # it starts at the last 【
+        cut, cut_shown = body.rindex("【"), trail.start()
+        head, core, tail = "", body[:cut], body[cut:]
+        head_shown, core_shown, tail_shown = "", shown[:cut_shown], shown[cut_shown:]
+    else:
+        head = tail = head_shown = tail_shown = ""
+        core, core_shown = body, shown
+    if optout and template.kind == "marketing" and not _has_optout(core_shown, optout):
         # An English suffix after a word needs a space; Chinese text takes it as it is.
-        last = core[-1:]
+        last = core_shown[-1:]
         sep = " " if optout[:1].isascii() and last.isascii() and not last.isspace() else ""
-        core = core + sep + optout
+        core += sep + optout
+        core_shown += sep + optout
     if not lead and not trail and sign:
-        return f"【{sign}】{core}" if placement == "prefix" else f"{core}【{sign}】"
-    return head + core + tail
+        if placement == "prefix":
+            head = head_shown = f"【{sign}】"
+        else:
+            tail = tail_shown = f"【{sign}】"
+    return head + core + tail, head_shown + core_shown + tail_shown
 
 
 def render(template: Template, params: Mapping[str, object], *,
@@ -326,15 +347,13 @@ def render(template: Template, params: Mapping[str, object], *,
         except TemplateError as exc:
             raise TemplateError("signature", exc.problem) from None
     optout = DEFAULT_OPTOUT_SUFFIX if optout_suffix is None else optout_suffix
-    text = _assemble(template, values, sign, placement, optout)
     secret = [n for n in names if template.secret(n)]
+    masked_values = None
     if secret:
         masked_values = dict(values)
         for name in secret:
             masked_values[name] = MASK
-        masked = _assemble(template, masked_values, sign, placement, optout)
-    else:
-        masked = text
+    text, masked = _assemble(template, values, sign, placement, optout, masked_values)
     parts = None
     if template.max_parts is not None:
         parts = _check_parts(template, values, text, sign, placement, optout, encodings, method)
@@ -362,7 +381,7 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
     if parts is not None and parts <= limit:
         return parts
     # The template's own text (with its signature and suffix) may be what does not fit.
-    got = parts_of(_assemble(template, dict.fromkeys(values, ""), sign, placement, optout))
+    got = parts_of(_assemble(template, dict.fromkeys(values, ""), sign, placement, optout)[0])
     if got is None:
         raise TemplateError("text", "holds a character none of the channel's encodings can "
                                     "carry")
@@ -372,7 +391,7 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
     partial = dict.fromkeys(values, "")
     for name in values:
         partial[name] = values[name]
-        got = parts_of(_assemble(template, partial, sign, placement, optout))
+        got = parts_of(_assemble(template, partial, sign, placement, optout)[0])
         if got is None:
             raise _param_error(name, f"holds a character none of the channel's encodings "
                                      f"({', '.join(e.value for e in encodings)}) can carry")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from smsengine.policy import (
     MASK,
+    Placement,
     Template,
     TemplateError,
     Variable,
@@ -294,22 +295,43 @@ def test_rendering_is_the_literals_and_the_values_in_order(pieces: list[object],
     assert template_variables(source) == tuple(t.variables)
 
 
-@given(_PIECES, st.dictionaries(_NAMES, _VALUES, min_size=5, max_size=5),
-       st.text("0123456789", min_size=4, max_size=8), st.text("0123456789", min_size=4,
-                                                               max_size=8))
-def test_masking_never_depends_on_a_secret_value(pieces: list[object], values: dict[str, str],
-                                                 code_a: str, code_b: str) -> None:
+_SECRETS = st.one_of(st.text("0123456789", min_size=4, max_size=8), _VALUES,
+                     st.sampled_from(["回T退订", "x" * 30, " ", "a回T退订b"]))
+
+
+@given(_PIECES, st.dictionaries(_NAMES, _VALUES, min_size=5, max_size=5), _SECRETS, _SECRETS,
+       st.sampled_from(["otp", "marketing"]), st.sampled_from(["", "【Own】", "【${code}】"]),
+       st.sampled_from(["prefix", "suffix"]))
+def test_masking_never_depends_on_a_secret_value(
+        pieces: list[object], values: dict[str, str], code_a: str, code_b: str, kind: str,
+        ends: str, placement: Placement) -> None:
     pieces = [*pieces, ("var", "code")]
-    t = Template(name="t", kind="otp", text=_source(pieces), sign_name="Shop")
-    used = {n: values[n] for n in t.variables}
-    a = render(t, {**used, "code": code_a})
-    b = render(t, {**used, "code": code_b})
-    assert a.masked == b.masked  # the masked text holds nothing of the code
-    assert a.masked == "【Shop】" + _expected(pieces, {**used, "code": MASK})
-    assert a.text == "【Shop】" + _expected(pieces, {**used, "code": code_a})
+    source = _source(pieces)
+    text = ends + source if placement == "prefix" else source + ends
+    names = template_variables(text)
+    t = Template(name="t", kind=kind, text=text, sign_name="Shop",
+                 variables={n: Variable(secret=n == "code") for n in names})
+    used = {n: values[n] for n in names if n != "code"}
+    a = render(t, {**used, "code": code_a}, placement=placement)
+    b = render(t, {**used, "code": code_b}, placement=placement)
+    assert a.masked == b.masked  # the masked text holds nothing of the code, not even a bit
+    assert a.masked.count(MASK) >= text.count("${code}")
+    if kind == "otp" and not ends:
+        assert a.masked == "【Shop】" + _expected(pieces, {**used, "code": MASK}) \
+            if placement == "prefix" else _expected(pieces, {**used, "code": MASK}) + "【Shop】"
+        assert code_a in a.text
 
 
 def test_a_distinctive_code_is_never_in_the_masked_text() -> None:
     r = render(otp(), {"code": "918273"})
     assert "918273" in r.text and "918273" not in r.masked
     assert r.masked == "【ShopCN】您的验证码是******。5分钟内有效。请勿泄露"
+
+
+def test_a_secret_cannot_change_the_layout_of_the_masked_text() -> None:
+    t = Template(name="m", kind="marketing", text="券码${code}", sign_name="Shop",
+                 variables={"code": Variable(secret=True)})
+    plain = render(t, {"code": "AB12"})
+    tricky = render(t, {"code": "回T退订"})  # the suffix is added all the same
+    assert plain.masked == tricky.masked == "【Shop】券码******回T退订"
+    assert tricky.text == "【Shop】券码回T退订回T退订"

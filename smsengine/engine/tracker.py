@@ -344,7 +344,10 @@ class Tracker:
         for track in channels.values():
             track.expire_early(now)
         if self.batch is not None:
-            self.batch.flush()
+            try:
+                self.batch.flush()
+            except Exception:  # a counter's bug must not stop the housekeeping
+                log.exception("batch counter %r failed", self.batch)
 
     def settle(self, now: float) -> None:
         """The engine stopped: nothing more happens to a message in it, so whatever is not

@@ -567,3 +567,54 @@ def test_the_deadline_heap_stays_within_twice_what_is_tracked() -> None:
         # (checked as a deadline is pushed, while that message is tracked: 2 * 1 + 1024)
         assert len(w.tracker._deadlines) <= 2 + 1024
     assert not w.tracker.tracked
+
+
+# --- the batch counter (smsengine.metrics) --------------------------------------------------------
+
+
+class Kept:
+    """A Batch that keeps what the tracker appends and counts its flushes."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.submitted: list[MessageHandle] = []
+        self.finished: list[MessageHandle] = []
+        self.flushes = 0
+        self.fail = fail
+
+    def flush(self) -> None:
+        self.flushes += 1
+        if self.fail:
+            raise RuntimeError("a counter's bug")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
+def test_a_batch_gets_each_message_once_submitted_and_once_final(
+        scenario: Callable[[World], None]) -> None:
+    w = World()
+    batch = Kept()
+    w.tracker.batch = batch
+    scenario(w)
+    heard = [(ref, old, new, c) for ref, old, new, _, c in w.moves
+             if c.part is None and c.handle is not None]
+    assert [h.ref for h in batch.finished] == [ref for ref, _, _, c in heard if c.final]
+    assert all(h.done_at is not None for h in batch.finished)
+    assert [h.ref for h in batch.submitted] == [
+        ref for ref, old, new, _ in heard if old is S.QUEUED and new is S.SUBMITTED]
+    for h in batch.submitted:  # every part answered, and its hand-over time kept
+        assert h.submitted_at is not None
+        assert any(p.submitted_at is not None for p in h.segments)
+
+
+def test_expire_flushes_the_batch_and_survives_its_failure(
+        caplog: pytest.LogCaptureFixture) -> None:
+    w = World()
+    w.tracker.batch = batch = Kept(fail=True)
+    h = w.message()
+    w.send(h)
+    w.channel.on_accepted(part(h), "id1", 2.0)
+    w.store.put(CorrelationRecord("a", "x", "gone", 0, 1, 1.0, 3.0))
+    with caplog.at_level(logging.ERROR, logger="smsengine.engine.tracker"):
+        w.tracker.expire(200.0)  # past the receipt TTL: UNKNOWN, then the flush
+    assert batch.flushes == 1 and "batch counter" in caplog.text
+    assert h.state is S.UNKNOWN and batch.finished == [h]
+    assert w.channel.counters["receipts_expired"] == 2

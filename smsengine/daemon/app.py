@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from ..engine import MessageState, MessageStatus
 from .auth import Forbidden, Keyring, Principal, Unauthorized
@@ -477,6 +478,14 @@ class Api:
     async def overview(self, request: web.Request, principal: Principal) -> web.Response:
         return _json(self.gateway.overview())
 
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition: the engine's families and the daemon's."""
+        assert self.gateway.metrics is not None
+        body, content_type = self.gateway.metrics.exposition()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(Health(status="ok"))
 
@@ -606,6 +615,9 @@ ROUTES: list[dict[str, Any]] = [
      "handler": "overview",
      "summary": "Counters, channels, lanes and webhook backlogs now (smsengine top reads it)",
      "responses": {200: dict, 401: Problem, 403: Problem}},
+    {"name": "metrics", "method": "GET", "path": "/metrics", "handler": "metrics",
+     "summary": "Prometheus metrics (text exposition); no label holds a number or an id",
+     "responses": {200: None}},
     {"name": "healthz", "method": "GET", "path": "/healthz", "handler": "healthz",
      "summary": "The process is up", "responses": {200: Health}},
     {"name": "readyz", "method": "GET", "path": "/readyz", "handler": "readyz",
@@ -619,6 +631,14 @@ ROUTES: list[dict[str, Any]] = [
 def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[web.Application,
                                                                                 Api]:
     api = Api(config, gateway, keyring)
+    registry = gateway.registry
+    requests_total = Counter("smsengine_http_requests", "HTTP requests, by route and status",
+                             ["route", "code"], registry=registry)
+    request_seconds = Histogram("smsengine_http_request_seconds",
+                                "HTTP request handling time, by route", ["route"],
+                                registry=registry,
+                                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                         0.5, 1.0, 2.5, 5.0))
     # Request ids: this process's random prefix and a counter (unique, and cheaper than a
     # uuid4 per request).
     prefix = uuid.uuid4().hex[:12] + "-"
@@ -669,9 +689,15 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
         finally:
             api.in_flight -= 1
         response.headers["X-Request-Id"] = request_id
+        elapsed = time.perf_counter() - started
+        # The route's template (/v1/messages/{id}), never the path: a bounded set of labels.
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        requests_total.labels(route, str(response.status)).inc()
+        request_seconds.labels(route).observe(elapsed)
         log.info("%s %s %d", request.method, request.path, response.status, extra={
             "request_id": request_id, "method": request.method, "path": request.path,
-            "status": response.status, "ms": round((time.perf_counter() - started) * 1e3, 2),
+            "status": response.status, "ms": round(elapsed * 1e3, 2),
             "principal": request.get("principal")})
         return response
 

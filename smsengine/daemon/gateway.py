@@ -24,10 +24,12 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..engine import (
     Engine,
@@ -41,6 +43,7 @@ from ..engine.mo import MoMessage
 from ..engine.sqlite import StoreError
 from ..engine.status import status_of
 from ..engine.tracker import Change
+from ..metrics import EngineMetrics
 from ..smpp import CommandStatus, status_name
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
@@ -101,6 +104,8 @@ class Gateway:
         # ref -> (principal, out_id) of a message in the engine, for its events
         self._fed: dict[str, tuple[str | None, str | None]] = {}
         self.events: EventLog | None = None
+        self.registry: CollectorRegistry | None = None
+        self.metrics: EngineMetrics | None = None
         self.senders: list[WebhookSender] = []
         self._backlog: dict[str, int] = {}  # kind -> queued rows not yet fed
         self._cursor: dict[str, int] = {}  # kind -> the last ``ready`` fed
@@ -127,6 +132,8 @@ class Gateway:
         engine.tracker.observe(self._observe)
         engine.before_write(self._before_write)
         engine.on_mo(self._on_mo)
+        self.registry = CollectorRegistry()
+        self.metrics = EngineMetrics(engine, self.registry, extra=self._metric_families)
         for hook, keys in zip(cfg.webhooks, cfg.webhook_keys(), strict=True):
             sender = WebhookSender(hook, keys, events, self._schedule_flush, self.counters)
             self.senders.append(sender)
@@ -153,6 +160,8 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(s.stop() for s in self.senders), return_exceptions=True)
+        if self.metrics is not None:
+            self.metrics.close()
         if self.engine is not None:
             await self.engine.stop(drain_timeout)  # (closes the outbox after its last flush)
         if self.events is not None:
@@ -681,6 +690,34 @@ class Gateway:
                                          "cursor": s.cursor} for s in self.senders},
             "events": self.events.committed_seq if self.events is not None else 0,
         }
+
+    def _metric_families(self) -> Iterator[Metric]:
+        """The daemon's own families, read at each scrape (see smsengine.metrics)."""
+        engine, outbox = self.engine, self.outbox
+        states = GaugeMetricFamily("smsengine_outbox_messages",
+                                   "Messages in the outbox not yet final, by state",
+                                   labels=["state"])
+        if engine is not None and outbox is not None:
+            sending = len(self._marked)
+            queued = sum(self._backlog.values()) + sum(
+                len(c.lanes) for c in engine.channels.values())
+            scheduled = outbox.scheduled_count()
+            states.add_metric(["scheduled"], scheduled)
+            states.add_metric(["queued"], queued)
+            states.add_metric(["sending"], sending)
+            states.add_metric(["submitted"], max(0, self._open - scheduled - queued - sending))
+        yield states
+        deliveries = CounterMetricFamily("smsengine_webhook_deliveries",
+                                         "Webhook requests, by result", labels=["result"])
+        for result in ("delivered", "failed", "gone"):
+            deliveries.add_metric([result], self.counters.get(f"webhook_{result}", 0))
+        deliveries.add_metric(["dead_lettered"], self.counters.get("webhook_dead_lettered", 0))
+        yield deliveries
+        backlog = GaugeMetricFamily("smsengine_webhook_backlog",
+                                    "Events not yet delivered to a webhook", labels=["webhook"])
+        for sender in self.senders:
+            backlog.add_metric([sender.config.name], sender.backlog)
+        yield backlog
 
     def replay(self, endpoint: str) -> int | None:
         """An endpoint's dead letters sent again (up to 10 000 a call): how many; None for no

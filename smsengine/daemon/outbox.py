@@ -451,6 +451,12 @@ class Outbox(SharedFileStore):
             "SELECT count(*) FROM outbox WHERE state IN (0, 1, 2, 3)").fetchone()
         return int(row[0])
 
+    def scheduled_count(self) -> int:
+        """Scheduled messages (the partial index outbox_due holds just these)."""
+        row = self._open().conn.execute(
+            "SELECT count(*) FROM outbox WHERE state = 0 AND send_at IS NOT NULL").fetchone()
+        return int(row[0])
+
     def due(self, now: float, limit: int = 10_000) -> list[tuple[int, str]]:
         """Scheduled messages whose time has come: (seq, kind), soonest first."""
         rows = self._open().conn.execute(

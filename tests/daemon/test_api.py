@@ -296,3 +296,34 @@ async def test_past_max_outbox_new_requests_get_503_with_retry_after(tmp_path: P
         # Cancelling one makes room again.
         assert (await gw.request("DELETE", f"/v1/messages/{body['messages'][0]['id']}"))[0] == 200
         assert await gw.send(to="8613700000012", text="room again")
+
+
+async def test_metrics_parse_and_count_what_happened(gw: Daemon) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.test_metrics import DAEMON_METRICS
+
+    ids = [await gw.send(to=f"86138000{n:05d}", text="count me") for n in range(5)]
+    for message_id in ids:
+        await gw.until(message_id, _final)
+    await gw.request("GET", "/v1/messages/nope-1")
+    async with gw.http.get(gw.base + "/metrics") as resp:
+        assert resp.status == 200 and resp.content_type == "text/plain"
+        text = await resp.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    for name, kind in DAEMON_METRICS.items():
+        base = name.removesuffix("_total")
+        assert base in families and families[base].type == kind, name
+    delivered = samples[("smsengine_messages_total", (("channel", "main"),
+                                                      ("kind", "notification"),
+                                                      ("state", "delivered")))]
+    assert delivered == 5
+    assert samples[("smsengine_http_requests_total", (("code", "202"),
+                                                      ("route", "/v1/messages")))] == 5
+    assert samples[("smsengine_http_requests_total", (("code", "404"),
+                                                      ("route", "/v1/messages/{id}")))] == 1
+    for name, labels in samples:
+        for _, value in labels:
+            assert not value.startswith("86138"), (name, labels)  # no number is a label

@@ -263,6 +263,10 @@ BENCH_SCENARIOS = {
     "multi-bind": "four transceivers (--binds), receipts on",
     "cmpp": "CMPP 3.0, one part, status reports on (every one must be matched); then SMPP "
             "short in the same run, for the ratio",
+    "sgip": "SGIP 1.2, one part, reports on (every one must be matched); then SMPP short in "
+            "the same run, for the ratio",
+    "smgp": "SMGP 3.0, one part, status reports on (every one must be matched); then SMPP "
+            "short in the same run, for the ratio",
 }
 
 

@@ -19,11 +19,13 @@ def test_loads_with_the_values_it_shows() -> None:
     assert cfg.lanes == ["otp", "notification", "marketing"]
     assert cfg.validity == {"otp": 300.0, "notification": 86400.0}
     assert cfg.optout.suppressed_kinds == ["marketing"] and "退订" in cfg.optout.keywords
-    smpp, backup, cmcc = cfg.channels
+    smpp, backup, cmcc, unicom, telecom = cfg.channels
     assert (smpp.protocol, smpp.tps, smpp.max_parts, smpp.plus) == ("smpp", 200.0, 10, "strip")
     assert (backup.plus, backup.country_code, backup.dest_ton) == ("national", "44", 2)
     assert (cmcc.protocol, cmcc.window_size, cmcc.encoding_names) == ("cmpp", 16,
                                                                       ["ascii", "ucs2"])
+    assert (unicom.protocol, unicom.listen_port, telecom.protocol, telecom.window_size) == (
+        "sgip", 8802, "smgp", 16)
     assert [r.mode for r in cfg.routes] == ["failover", "weighted", "failover", "failover"]
     assert cfg.routes[0].kinds == ["otp"] and cfg.routes[1].weights == [3.0, 1.0]
 

@@ -66,7 +66,7 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # loads and then fails like a wrong one). Never shown by repr / str (see _shown).
     password: str
     system_type: str = ""
-    protocol: Literal["smpp", "cmpp"] = "smpp"
+    protocol: Literal["smpp", "cmpp", "sgip", "smgp"] = "smpp"
     transmitters: int = 0  # (SMPP only)
     receivers: int = 0  # (SMPP only)
     transceivers: int = 1  # SMPP transceiver binds; for CMPP, connections (each sends and receives)
@@ -104,16 +104,28 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fee_user_type: int = 2  # 2 = the SP pays (the usual bulk arrangement)
     fee_type: str = "01"  # free to the user
     fee_code: str = "000000"
+    # SGIP only. system_id / password are the Bind's Login Name / Password (also what the SMG's
+    # own Bind on the connection back must carry), default_source the SPNumber, service_id the
+    # ServiceType, fee_type the FeeType (0-4, as digits).
+    sgip_node_id: int = 0  # the SP node id of every sequence number; 0 = 3 + area + CorpId
+    corp_id: str = ""  # the 5-digit enterprise code (CorpId)
+    listen_host: str = "0.0.0.0"  # where the SMG's connection back (MO and reports) arrives
+    listen_port: int = 0  # 0 = no listener (no MO, no reports)
+    idle_close: float = 60.0  # seconds an idle client connection stays open (SGIP closes them)
+    # SMGP only. system_id is the Login ClientID, password the shared secret, default_source
+    # the SrcTermID, service_id the ServiceID; fee_type / fee_code as CMPP's.
+    smgp_version: Literal["3.0", "2.0", "1.3"] = "3.0"
+    fixed_fee: str = "000000"  # (not sent by 1.3)
 
     @property
     def window_size(self) -> int:
-        return self.window or (16 if self.protocol == "cmpp" else 64)
+        return self.window or (64 if self.protocol == "smpp" else 16)
 
     @property
     def encoding_names(self) -> list[str]:
         if self.encodings:
             return list(self.encodings)
-        return ["ascii", "ucs2"] if self.protocol == "cmpp" else ["gsm7", "ucs2"]
+        return ["gsm7", "ucs2"] if self.protocol == "smpp" else ["ascii", "ucs2"]
 
     # msgspec's own repr (and its __rich_repr__, which rich uses) would print the password;
     # str() falls back to __repr__, and EngineConfig's repr uses this one for its channels.
@@ -236,12 +248,16 @@ def _check(cfg: EngineConfig) -> None:
                                     "plus = \"national\" needs the country code's digits")
         if ch.protocol == "cmpp":
             _check_cmpp(ch, where)
+        elif ch.protocol == "sgip":
+            _check_sgip(ch, where)
+        elif ch.protocol == "smgp":
+            _check_smgp(ch, where)
         else:
             _check_smpp_bind(ch, where)
             if "gb18030" in ch.encodings:
                 raise EngineConfigError(f"{where}.encodings",
                                         "gb18030 is a CMPP encoding (Msg_Fmt 15); SMPP has none")
-        if ch.protocol != "cmpp" and len(ch.default_source) > 20:  # (CMPP: Src_Id, 21)
+        if ch.protocol == "smpp" and len(ch.default_source) > 20:  # (the others': 21)
             raise EngineConfigError(f"{where}.default_source", "at most 20 characters")
     for i, route in enumerate(cfg.routes):
         where = f"routes[{i}]"
@@ -329,6 +345,69 @@ def _check_cmpp(ch: ChannelConfig, where: str) -> None:
         raise EngineConfigError(f"{where}.encodings",
                                 f"CMPP sends ascii (Msg_Fmt 0), ucs2 (8) or gb18030 (15), not "
                                 f"{', '.join(bad)}")
+
+
+def _check_ascii_widths(ch: ChannelConfig, where: str, protocol: str,
+                        widths: tuple[tuple[str, int], ...]) -> None:
+    for field, width in widths:
+        value = getattr(ch, field)
+        if len(value) > width or not value.isascii():
+            raise EngineConfigError(
+                f"{where}.{field}",
+                f"{protocol} allows at most {width} ASCII characters, got {value!r}")
+
+
+def _check_one_connection_kind(ch: ChannelConfig, where: str, protocol: str) -> None:
+    if ch.transmitters or ch.receivers:
+        raise EngineConfigError(f"{where}.transmitters",
+                                f"{protocol} connections: use transceivers")
+    if ch.split not in ("udh8", "udh16"):
+        raise EngineConfigError(f"{where}.split",
+                                f"{protocol} long messages use a UDH (udh8 or udh16), not "
+                                f"{ch.split}")
+
+
+def _check_sgip(ch: ChannelConfig, where: str) -> None:
+    """SGIP 1.2 field sizes (Bind, Submit): refused here, not at the first Submit."""
+    _check_ascii_widths(ch, where, "SGIP", (
+        ("system_id", 16), ("password", 16), ("default_source", 21), ("service_id", 10),
+        ("corp_id", 5)))
+    if not ch.system_id:
+        raise EngineConfigError(f"{where}.system_id", "SGIP needs the Bind's Login Name")
+    if ch.corp_id and not ch.corp_id.isdigit():
+        raise EngineConfigError(f"{where}.corp_id", "the CorpId is 5 digits")
+    if not 0 <= ch.sgip_node_id <= 0xFFFFFFFF:
+        raise EngineConfigError(f"{where}.sgip_node_id", "must fit 32 bits")
+    if not ch.fee_type.isdigit() or not 0 <= int(ch.fee_type) <= 4:
+        raise EngineConfigError(f"{where}.fee_type", "SGIP FeeType is 0-4")
+    if not 0 <= ch.listen_port < 65536:
+        raise EngineConfigError(f"{where}.listen_port", f"{ch.listen_port} is not a TCP port")
+    if not math.isfinite(ch.idle_close) or ch.idle_close <= 0:
+        raise EngineConfigError(f"{where}.idle_close", f"must be > 0, got {ch.idle_close}")
+    _check_one_connection_kind(ch, where, "SGIP")
+    bad = [e for e in ch.encodings if e not in ("ascii", "ucs2", "gb18030")]
+    if bad:
+        raise EngineConfigError(f"{where}.encodings",
+                                f"SGIP sends ascii (MessageCoding 0), ucs2 (8) or gb18030 "
+                                f"(15), not {', '.join(bad)}")
+
+
+def _check_smgp(ch: ChannelConfig, where: str) -> None:
+    """SMGP 3.0 field sizes (Login, Submit; spec sections 4.1, 4.3): refused here, not at the
+    first Submit. The shared secret is at most 15 octets."""
+    _check_ascii_widths(ch, where, "SMGP", (
+        ("system_id", 8), ("password", 15), ("default_source", 21), ("service_id", 10),
+        ("fee_type", 2), ("fee_code", 6), ("fixed_fee", 6), ("msg_src", 8)))
+    if not ch.system_id:
+        raise EngineConfigError(f"{where}.system_id", "SMGP needs the Login ClientID")
+    if not 0 <= ch.fee_user_type <= 3:
+        raise EngineConfigError(f"{where}.fee_user_type", "must be 0-3")
+    _check_one_connection_kind(ch, where, "SMGP")
+    bad = [e for e in ch.encodings if e not in ("ascii", "ucs2", "gb18030")]
+    if bad:
+        raise EngineConfigError(f"{where}.encodings",
+                                f"SMGP sends ascii (MsgFormat 0), ucs2 (8) or gb18030 (15), "
+                                f"not {', '.join(bad)}")
 
 
 def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:

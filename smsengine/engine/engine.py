@@ -30,7 +30,7 @@ from ..smpp import CommandStatus, InvalidPduError, status_name
 from ..text import ReferenceCounter
 from .adapter import ProtocolAdapter
 from .channel import Channel
-from .config import EngineConfig, RouteConfig
+from .config import ChannelConfig, EngineConfig, RouteConfig
 from .lanes import LaneFull
 from .mo import MoMessage, OptOutKeywords
 from .model import (
@@ -82,6 +82,27 @@ def _check_destination(destination: str) -> None:
         raise MessageRefusedError(
             f"destination {destination!r} is not a phone number: digits, with an optional "
             "leading +", status=CommandStatus.ESME_RINVDSTADR, field="destination")
+
+
+def _adapter_class(protocol: str) -> Callable[[ChannelConfig, ReferenceCounter],
+                                                ProtocolAdapter]:
+    """The adapter of a channel's protocol. Only SMPP's is imported up front: a protocol's
+    package is loaded when a channel speaks it."""
+    if protocol == "smpp":
+        return SmppAdapter
+    if protocol == "cmpp":
+        from .cmpp_channel import CmppAdapter
+
+        return CmppAdapter
+    if protocol == "sgip":
+        from .sgip_channel import SgipAdapter  # type: ignore[import-not-found,unused-ignore]
+
+        return SgipAdapter  # type: ignore[no-any-return,unused-ignore]
+    if protocol == "smgp":
+        from .smgp_channel import SmgpAdapter  # type: ignore[import-not-found,unused-ignore]
+
+        return SmgpAdapter  # type: ignore[no-any-return,unused-ignore]
+    raise ValueError(f"no adapter for protocol {protocol!r}")
 
 
 class _Route:
@@ -205,13 +226,7 @@ class Engine:
         self._sync_observer()
         refs = ReferenceCounter()
         for ch_cfg in cfg.channels:
-            adapter: ProtocolAdapter
-            if ch_cfg.protocol == "cmpp":
-                from .cmpp_channel import CmppAdapter
-
-                adapter = CmppAdapter(ch_cfg, refs)
-            else:
-                adapter = SmppAdapter(ch_cfg, refs)
+            adapter: ProtocolAdapter = _adapter_class(ch_cfg.protocol)(ch_cfg, refs)
             self.channels[ch_cfg.name] = Channel(
                 ch_cfg, adapter, tracker, lanes=cfg.lanes, lane_capacity=cfg.lane_capacity,
                 lane_min_share=cfg.lane_min_share, on_mo=self._mo, on_event=self._bind_event,

@@ -66,13 +66,14 @@ __all__ = [
     "cmpp_result_code",
     "config_from_dict",
     "load_config",
+    "result_code",
 ]
 
 BindMode = Literal["transmitter", "receiver", "transceiver"]
 IdStyle = Literal["decimal", "hex", "HEX", "uuid"]
 ReceiptProfile = Literal["standard", "upper", "long_dates", "other_base"]
 ThrottleStatus = Literal["ESME_RTHROTTLED", "ESME_RMSGQFUL"]
-Protocol = Literal["smpp", "cmpp"]
+Protocol = Literal["smpp", "cmpp", "sgip", "smgp"]
 CmppVersionName = Literal["3.0", "2.0"]
 
 RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "ACCEPTD", "UNKNOWN", "DELETED")
@@ -228,6 +229,31 @@ def cmpp_result_code(name: str) -> int:
     return int(code)
 
 
+#: SGIP and SMGP: the widths of an account's name and secret, and what the name is.
+_LOGIN_WIDTHS: dict[str, tuple[int, int, str]] = {
+    "sgip": (16, 16, "SGIP Bind Login Name"),
+    "smgp": (8, 15, "SMGP Login ClientID"),
+}
+
+
+def result_code(protocol: str, name: str) -> int:
+    """An SGIP Result or SMGP Status named in ``errors``: the protocol's status enum name or a
+    number 1..255. ValueError for anything else (and for success)."""
+    if name.isdigit() and 1 <= int(name) <= 255:
+        return int(name)
+    if protocol == "sgip":
+        from ..sgip import Result as table
+    else:
+        from ..smgp import Status as table  # type: ignore[assignment]
+    try:
+        code = int(table[name])
+    except KeyError:
+        raise ValueError(name) from None
+    if code == 0:
+        raise ValueError(name)
+    return code
+
+
 def _check_account_names(cfg: Config, where: str, acct: Account) -> None:
     if cfg.protocol == "cmpp":
         if not acct.system_id or len(acct.system_id) > 6 or not acct.system_id.isascii():
@@ -235,6 +261,16 @@ def _check_account_names(cfg: Config, where: str, acct: Account) -> None:
                               "must be 1..6 ASCII characters (CMPP Source_Addr)")
         if len(acct.password) > 64 or not acct.password.isascii():
             raise ConfigError(f"{where}.password", "at most 64 ASCII characters (CMPP secret)")
+        return
+    if cfg.protocol in _LOGIN_WIDTHS:
+        name_width, secret_width, what = _LOGIN_WIDTHS[cfg.protocol]
+        if (not acct.system_id or len(acct.system_id) > name_width
+                or not acct.system_id.isascii()):
+            raise ConfigError(f"{where}.system_id",
+                              f"must be 1..{name_width} ASCII characters ({what})")
+        if len(acct.password) > secret_width or not acct.password.isascii():
+            raise ConfigError(f"{where}.password",
+                              f"at most {secret_width} ASCII characters")
         return
     if not acct.system_id or len(acct.system_id) > 15:
         raise ConfigError(f"{where}.system_id", "must be 1..15 characters (SMPP C-string 16)")
@@ -293,6 +329,15 @@ def _check(cfg: Config) -> None:
                 raise ConfigError(
                     f"errors.{name}", "not a CMPP SUBMIT_RESP Result: give a SubmitResult name "
                     "(e.g. SERVICE_ID_ERROR) or a number 1..255") from None
+        _rates("errors", cfg.errors, None)
+    elif cfg.protocol in _LOGIN_WIDTHS:
+        for name in cfg.errors:
+            try:
+                result_code(cfg.protocol, name)
+            except ValueError:
+                raise ConfigError(
+                    f"errors.{name}", f"not a {cfg.protocol.upper()} response status: give "
+                    "its name or a number 1..255") from None
         _rates("errors", cfg.errors, None)
     else:
         status_names = tuple(s.name for s in CommandStatus if s != CommandStatus.ESME_ROK)

@@ -1,8 +1,10 @@
 """``smsengine fakesmsc``: run the fake SMSC in the foreground, with an optional admin API.
 
 ``--protocol cmpp`` (or ``protocol = "cmpp"`` in the config) runs the fake CMPP ISMG instead,
-on port 7890 by default; ``--cmpp-version`` sets the highest CMPP version it speaks. The admin
-API is the same; ``/mo`` takes the Msg_Fmt as ``data_coding`` and ``unbind`` sends TERMINATE.
+on port 7890 by default; ``--cmpp-version`` sets the highest CMPP version it speaks.
+``--protocol sgip`` runs the fake SGIP 1.2 SMG (port 8801), ``--protocol smgp`` the fake SMGP
+3.0 SMGW (port 8890). The admin API is the same; ``/mo`` takes the Msg_Fmt as ``data_coding``
+and ``unbind`` sends TERMINATE.
 
 The admin API (aiohttp, on ``--admin-port``) lets a person or a script drive the running SMSC:
 
@@ -76,7 +78,8 @@ examples:
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "fakesmsc",
-        help="run the bundled fake SMSC (an SMPP server or CMPP ISMG for tests and load runs)",
+        help="run the bundled fake SMSC (an SMPP server, CMPP ISMG, SGIP SMG or SMGP SMGW for "
+        "tests and load runs)",
         description="Run the fake SMSC in the foreground until SIGINT/SIGTERM; on shutdown it\n"
         "unbinds its clients. With no --config it accepts any credentials (open mode).",
         epilog=ADMIN_API_HELP,
@@ -85,10 +88,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=port, default=None,
-                        help="port (default 2775 for SMPP, 7890 for CMPP; 0: pick a free one)")
-    parser.add_argument("--protocol", choices=("smpp", "cmpp"), default=None,
-                        help="smpp (the default) or cmpp: a CMPP 2.0/3.0 ISMG; overrides "
-                        "the config's protocol")
+                        help="port (default 2775 for SMPP, 7890 for CMPP, 8801 for SGIP, 8890 "
+                        "for SMGP; 0: pick a free one)")
+    parser.add_argument("--protocol", choices=("smpp", "cmpp", "sgip", "smgp"), default=None,
+                        help="smpp (the default), cmpp: a CMPP 2.0/3.0 ISMG, sgip: an SGIP "
+                        "1.2 SMG, smgp: an SMGP 3.0 SMGW; overrides the config's protocol")
     parser.add_argument("--cmpp-version", choices=("3.0", "2.0"), default=None,
                         help="highest CMPP version the ISMG speaks (default 3.0); clients "
                         "asking less get theirs")
@@ -156,8 +160,29 @@ def run(args: argparse.Namespace) -> int:
             uvloop.install()
     port = args.port
     if port is None:
-        port = 7890 if config.protocol == "cmpp" else 2775
+        port = DEFAULT_PORTS[config.protocol]
     return asyncio.run(_serve(config, args.host, port, args.admin_port))
+
+
+#: Where each protocol's fake listens by default.
+DEFAULT_PORTS = {"smpp": 2775, "cmpp": 7890, "sgip": 8801, "smgp": 8890}
+_CREDENTIALS = {"smpp": "system_id/password", "cmpp": "Source_Addr/secret",
+                "sgip": "Login Name/Password", "smgp": "ClientID/secret"}
+
+
+def _server_class(protocol: str) -> Any:
+    """The fake of ``protocol``; SGIP's and SMGP's are imported only when asked for."""
+    if protocol == "cmpp":
+        return FakeISMG
+    if protocol == "sgip":
+        from .smg import FakeSMG  # type: ignore[import-not-found,unused-ignore]
+
+        return FakeSMG
+    if protocol == "smgp":
+        from .smgw import FakeSMGW  # type: ignore[import-not-found,unused-ignore]
+
+        return FakeSMGW
+    return FakeSMSC
 
 
 def _overridden(config: Config, protocol: str | None, cmpp_version: str | None,
@@ -177,15 +202,14 @@ def _overridden(config: Config, protocol: str | None, cmpp_version: str | None,
 
 async def _serve(config: Config, host: str, port: int, admin_port: int | None) -> int:
     cmpp = config.protocol == "cmpp"
-    smsc = FakeISMG(config, host=host, port=port) if cmpp else FakeSMSC(config, host=host,
-                                                                           port=port)
+    smsc = _server_class(config.protocol)(config, host=host, port=port)
     try:
         await smsc.start()
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     if config.open_mode:
-        who = "Source_Addr/secret" if cmpp else "system_id/password"
+        who = _CREDENTIALS[config.protocol]
         print(f"WARNING: open mode — no accounts configured, ANY {who} is accepted",
               file=sys.stderr, flush=True)
     runner = None

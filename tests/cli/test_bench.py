@@ -28,7 +28,7 @@ def check_contract(result: dict[str, Any], scenario: str, messages: int) -> None
     if scenario == "short" and "ceiling" in result:
         assert set(result) == KEYS | CEILING_KEYS | {"target"}
         check_ceiling(result)
-    elif scenario == "cmpp":
+    elif scenario in ("cmpp", "sgip", "smgp"):
         assert set(result) == KEYS | {"smpp_short", "fraction_of_smpp_short", "target"}
     else:
         assert set(result) == KEYS

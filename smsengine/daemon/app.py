@@ -54,6 +54,7 @@ from .schema import (
     _utc,
     openapi,
 )
+from .stats import StatsPage, parse_group_by
 
 __all__ = ["ROUTES", "make_app"]
 
@@ -478,6 +479,31 @@ class Api:
     async def overview(self, request: web.Request, principal: Principal) -> web.Response:
         return _json(self.gateway.overview())
 
+    async def stats(self, request: web.Request, principal: Principal) -> web.Response:
+        """Delivery statistics per group, from aggregates kept as messages go (not a scan)."""
+        q = request.query
+        unknown = sorted(set(q) - {"from", "to", "group_by", "tz"})
+        if unknown:
+            raise _bad_param(unknown[0], "unknown query parameter")
+        now = time.time()
+        since = _time_param(q, "from")
+        until = _time_param(q, "to")
+        since = now - 86400.0 if since is None else since
+        until = now + 3600.0 if until is None else until
+        if until <= since:
+            raise _bad_param("to", "must be after from")
+        try:
+            group_by = parse_group_by(q.get("group_by"))
+        except ValueError as exc:
+            raise _bad_param("group_by", str(exc)) from None
+        stats = self.gateway.stats
+        assert stats is not None
+        try:
+            page = stats.page(since=since, until=until, group_by=group_by, tz=q.get("tz"))
+        except (ValueError, KeyError) as exc:  # (an unknown zone)
+            raise _bad_param("tz", f"not a time zone: {exc}") from None
+        return _json(page)
+
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus text exposition: the engine's families and the daemon's."""
         assert self.gateway.metrics is not None
@@ -615,6 +641,13 @@ ROUTES: list[dict[str, Any]] = [
      "handler": "overview",
      "summary": "Counters, channels, lanes and webhook backlogs now (smsengine top reads it)",
      "responses": {200: dict, 401: Problem, 403: Problem}},
+    {"name": "stats", "method": "GET", "path": "/v1/stats", "scope": "read", "handler": "stats",
+     "summary": "Submitted, delivered, failed… per day or hour, channel and kind, with the "
+                "delivery rate, parts and submit -> delivered p50/p95",
+     "query": {"from": "RFC 3339 (default: 24 h ago)", "to": "RFC 3339 (default: now)",
+               "group_by": "day or hour, channel, kind (comma-separated)",
+               "tz": "the zone of days and hours (default: [store] stats_tz)"},
+     "responses": {200: StatsPage, 400: Problem, 401: Problem, 403: Problem}},
     {"name": "metrics", "method": "GET", "path": "/metrics", "handler": "metrics",
      "summary": "Prometheus metrics (text exposition); no label holds a number or an id",
      "responses": {200: None}},

@@ -85,6 +85,9 @@ class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # the rest wait in the outbox, so an OTP never queues behind a campaign in memory.
     feed_ahead: int = 20_000
     retention: float = 7 * 86400.0  # seconds a final message stays queryable
+    # The zone of the daily statistics (GET /v1/stats?group_by=day): the operators' own; a
+    # query by day in another zone is answered too, from the hourly sums (slower).
+    stats_tz: str = "UTC"
 
 
 class EventsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

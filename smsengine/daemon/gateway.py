@@ -48,6 +48,7 @@ from ..smpp import CommandStatus, status_name
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
 from .schema import Accepted, ErrorOut, MessageIn, Refused
+from .stats import Stats
 from .webhooks import EventLog, WebhookSender
 
 __all__ = ["Busy", "Gateway", "RecoveryReport", "StoreUnavailable"]
@@ -104,6 +105,7 @@ class Gateway:
         # ref -> (principal, out_id) of a message in the engine, for its events
         self._fed: dict[str, tuple[str | None, str | None]] = {}
         self.events: EventLog | None = None
+        self.stats: Stats | None = None
         self.registry: CollectorRegistry | None = None
         self.metrics: EngineMetrics | None = None
         self.senders: list[WebhookSender] = []
@@ -126,6 +128,7 @@ class Gateway:
         self.outbox = outbox = Outbox(cfg.store.path, synchronous=cfg.store.synchronous,
                                       retention=cfg.store.retention)
         self.events = events = EventLog(cfg.store.path, record=cfg.recorded_events())
+        self.stats = Stats(cfg.store.path, tz=cfg.store.stats_tz)
         self.engine = engine = Engine(cfg.engine, statuses=outbox)
         self._recover()
         await engine.start()
@@ -165,8 +168,10 @@ class Gateway:
         if self.engine is not None:
             await self.engine.stop(drain_timeout)  # (closes the outbox after its last flush)
         if self.events is not None:
-            self.flush_now()  # (the last events and webhook cursors)
+            self.flush_now()  # (the last events, statistics and webhook cursors)
             self.events.close()
+        if self.stats is not None:
+            self.stats.close()
 
     # --- accept --------------------------------------------------------------------------------
 
@@ -295,12 +300,16 @@ class Gateway:
         """Write and commit what is buffered; wake the requests waiting for it."""
         self._flush_handle = None
         waiters, self._waiters = self._waiters, []
-        outbox, events = self.outbox, self.events
+        outbox, events, stats = self.outbox, self.events, self.stats
         new_events = False
         try:
-            if outbox is not None and (outbox.dirty or (events is not None and events.dirty)):
+            if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
+                                       or (stats is not None and stats.dirty)):
+                # (into the transaction the outbox commits)
                 if events is not None:
-                    new_events = events.write()  # (into the transaction the outbox commits)
+                    new_events = events.write()
+                if stats is not None:
+                    stats.flush()
                 outbox.flush()
         except (sqlite3.Error, StoreError, OSError) as exc:
             self.counters["store_errors"] += 1
@@ -343,11 +352,13 @@ class Gateway:
             return
         if self.engine is not None and self.engine.tracker.settling:
             return  # (the engine stopping: the outbox keeps its own state for next time)
-        events = self.events
-        if events is not None and (change.final or new is MessageState.SUBMITTED):
-            kind = "message." + new.value
-            if events.wants(kind):
-                self._event(kind, ref, new, at, change)
+        if change.final or new is MessageState.SUBMITTED:
+            self._count(ref, new, at, handle)
+            events = self.events
+            if events is not None:
+                kind = "message." + new.value
+                if events.wants(kind):
+                    self._event(kind, ref, new, at, change)
         if change.final:
             self._marked.discard(ref)
             self._fed.pop(ref, None)
@@ -358,6 +369,25 @@ class Gateway:
             elif self.outbox is not None:
                 self._open -= 1
         self._schedule_flush()
+
+    def _count(self, ref: str, new: MessageState, at: float, handle: Any) -> None:
+        """The statistics hear of a message submitted or final."""
+        stats = self.stats
+        if stats is None:
+            return
+        if handle is not None:
+            stats.record(channel=handle.channel, kind=handle.message.kind, state=new.value,
+                         parts=len(handle.segments), submitted_at=handle.submitted_at,
+                         done_at=at)
+            return
+        # (finished after a restart: the row says where it went)
+        outbox = self.outbox
+        seq = outbox.seq_of(ref) if outbox is not None else None
+        row = outbox.row(seq) if outbox is not None and seq is not None else None
+        if row is not None:
+            submitted = row.status.submitted_at if row.status is not None else None
+            stats.record(channel=row.channel or "", kind=row.kind, state=new.value,
+                         parts=row.parts, submitted_at=submitted, done_at=at)
 
     def _event(self, kind: str, ref: str, new: MessageState, at: float,
                change: Change) -> None:
@@ -552,6 +582,8 @@ class Gateway:
                     log.info("outbox: %d final messages past their retention pruned", gone)
                 outbox.prune_keys(now - self.config.server.idempotency_ttl)
                 self._prune_events(now)
+                if self.stats is not None:
+                    self.stats.prune(now - 400 * 86400.0)  # (a year and a bit of days)
             except (sqlite3.Error, StoreError) as exc:
                 log.error("outbox prune failed: %s", exc)
 

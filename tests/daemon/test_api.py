@@ -327,3 +327,31 @@ async def test_metrics_parse_and_count_what_happened(gw: Daemon) -> None:
     for name, labels in samples:
         for _, value in labels:
             assert not value.startswith("86138"), (name, labels)  # no number is a label
+
+
+async def test_stats_agree_with_metrics_after_a_run(gw: Daemon) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ids = [await gw.send(to=f"86138100{n:05d}", text="stat me", kind="otp") for n in range(4)]
+    ids.append(await gw.send(to="86138100999", text="您的订单已发货" * 20))  # 3 parts
+    for message_id in ids:
+        await gw.until(message_id, _final)
+    status, page, _ = await gw.request("GET", "/v1/stats?group_by=kind,channel")
+    assert status == 200
+    rows = {(r["kind"], r["channel"]): r for r in page["rows"]}
+    otp = rows[("otp", "main")]
+    assert otp["submitted"] == otp["delivered"] == 4 and otp["parts"] == 4
+    assert otp["delivery_rate"] == 1.0 and otp["p50"] is not None
+    assert rows[("notification", "main")]["parts"] == 3
+    status, page, _ = await gw.request("GET", "/v1/stats?group_by=day")
+    assert sum(r["delivered"] for r in page["rows"]) == 5
+    async with gw.http.get(gw.base + "/metrics") as resp:
+        text = await resp.text()
+    delivered = {tuple(sorted(s.labels.items())): s.value
+                 for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name == "smsengine_messages_total" and s.labels["state"] == "delivered"}
+    assert delivered[(("channel", "main"), ("kind", "otp"), ("state", "delivered"))] == 4
+    for bad in ("group_by=week", "group_by=day,hour", "from=yesterday", "tz=Mars/Base",
+                "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"):
+        status, problem, _ = await gw.request("GET", f"/v1/stats?{bad}")
+        assert status == 400 and problem["errors"], bad

@@ -198,10 +198,39 @@ async def _ready_go() -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
+async def _child_receive(args: argparse.Namespace) -> dict[str, Any]:
+    """A webhook receiver: counts the events of each POST (a JSON array), answers 204; prints
+    its port, then on a line on stdin prints what it counted."""
+    from aiohttp import web
+
+    counted = {"events": 0, "requests": 0, "first": 0.0, "last": 0.0}
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        counted["first"] = counted["first"] or now
+        counted["last"] = now
+        counted["requests"] += 1
+        counted["events"] += body.count(b'"id":"evt_')
+        return web.Response(status=204)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)  # type: ignore[union-attr]
+    cpu0 = time.process_time()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await runner.cleanup()
+    return {**counted, "cpu_s": round(time.process_time() - cpu0, 3)}
+
+
 def _child(args: argparse.Namespace) -> int:
     import uvloop
 
-    work = _child_post if args.child == "post" else _child_open
+    work = {"post": _child_post, "open": _child_open, "receive": _child_receive}[args.child]
     result = uvloop.run(work(args))
     print(json.dumps(result), flush=True)
     return 0
@@ -214,7 +243,7 @@ class Daemon:
     """``smsengine serve`` on a fresh outbox in a temporary directory."""
 
     def __init__(self, smsc_port: int, smsc_pid: int, *, tps: float, synchronous: str,
-                 log_level: str) -> None:
+                 log_level: str, webhook: str = "") -> None:
         self.smsc_pid = smsc_pid
         self.folder = Path(tempfile.mkdtemp(prefix="smsengine-bench-daemon-"))
         self.db = self.folder / "outbox.db"
@@ -244,7 +273,14 @@ synchronous = "{synchronous}"
 name = "bench"
 key = "{KEY}"
 scopes = ["send", "read"]
-""")
+""" + (f"""
+[[webhooks]]
+name = "bench"
+url = "{webhook}"
+secrets = ["whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]
+batch = 100
+concurrency = 4
+""" if webhook else ""))
         self.proc, port = start_server(
             [sys.executable, "-m", "smsengine", "serve", "--config", str(config),
              "--log-level", log_level], cwd=str(ROOT))
@@ -518,6 +554,45 @@ def _references(smsc_port: int, messages: int) -> dict[str, Any]:
     }
 
 
+def _webhooks(smsc_port: int, smsc_pid: int, opts: argparse.Namespace,
+              off: dict[str, Any]) -> dict[str, Any]:
+    """The throughput phase again with a webhook (batches of 100) to a local receiver (its
+    own process): sending with webhooks on against off, and the events delivered a second."""
+    receiver = subprocess.Popen(
+        [sys.executable, __file__, "--child", "receive"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
+    assert receiver.stdout is not None and receiver.stdin is not None
+    port = int(receiver.stdout.readline())
+    try:
+        daemon = Daemon(smsc_port, smsc_pid, tps=0, synchronous=opts.synchronous,
+                        log_level=opts.log_level, webhook=f"http://127.0.0.1:{port}/hook")
+        try:
+            on = _throughput(daemon, opts)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until every final event is delivered
+                backlog = _get(daemon.url + "/v1/overview")[1]
+                if backlog is None or backlog["webhooks"]["bench"]["backlog"] == 0:
+                    break
+                time.sleep(0.05)
+        finally:
+            daemon.stop()
+    finally:
+        receiver.stdin.write("stop\n")
+        receiver.stdin.flush()
+        counted = json.loads(receiver.stdout.readline())
+        receiver.wait(10)
+    span = max(1e-6, counted["last"] - counted["first"])
+    return {
+        "final_msgs_per_s": on["final_msgs_per_s"],
+        "daemon_cpu_us_per_msg": on["daemon_cpu_us_per_msg"],
+        "others_busy_cores": on["others_busy_cores"],
+        "fraction_of_off": round(on["final_msgs_per_s"] / off["final_msgs_per_s"], 3),
+        "events_received": counted["events"], "requests": counted["requests"],
+        "events_per_s": round(counted["events"] / span),
+        "receiver_cpu_s": counted["cpu_s"],
+    }
+
+
 def _run(opts: argparse.Namespace) -> dict[str, Any]:
     smsc, smsc_port = start_fakesmsc()
     try:
@@ -529,13 +604,15 @@ def _run(opts: argparse.Namespace) -> dict[str, Any]:
             latency = _latency(daemon, opts)
         finally:
             daemon.stop()
+        webhooks = _webhooks(smsc_port, smsc.pid, opts, throughput) if opts.webhooks else None
         otp = _otp(smsc_port, smsc.pid, opts) if opts.campaign else None
     finally:
         smsc.terminate()
         smsc.wait(10)
     throughput["fraction_of_engine_alone"] = round(
         throughput["final_msgs_per_s"] / refs["engine_alone"]["msgs_per_s"], 3)
-    return {"throughput": throughput, "latency": latency, "otp": otp, **refs}
+    return {"throughput": throughput, "latency": latency, "otp": otp, "webhooks": webhooks,
+            **refs}
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -581,7 +658,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the daemon's --log-level (info, as deployed: a line a request)")
     # One HTTP client process, started by the phases: prints ready, waits for go on stdin,
     # prints one JSON line.
-    parser.add_argument("--child", choices=("post", "open"), help=argparse.SUPPRESS)
+    parser.add_argument("--webhooks", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the throughput phase with a webhook on (issue 18)")
+    parser.add_argument("--child", choices=("post", "open", "receive"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -607,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
         "accept_p50_ms": _mid(runs, "latency", "p50_ms"),
         "accept_p99_ms": _mid(runs, "latency", "p99_ms"),
         "otp_accept_to_submit_p99_ms": _mid(runs, "otp", "accept_to_submit_p99_ms"),
+        "webhooks_on_fraction_of_off": _mid(runs, "webhooks", "fraction_of_off"),
+        "webhook_events_per_s": _mid(runs, "webhooks", "events_per_s"),
         "engine_alone_msgs_per_s": _mid(runs, "engine_alone", "msgs_per_s"),
         "raw_ceiling_msgs_per_s": _mid(runs, "raw_ceiling", "msgs_per_s"),
         "targets": {"final_msgs_per_s": TARGET_FINAL_MSGS_PER_S,
@@ -664,6 +745,13 @@ def _print(result: dict[str, Any], runs: list[dict[str, Any]]) -> None:
           f"({each('throughput', 'fraction_of_engine_alone')})")
     print(f"  raw ceiling  {result['raw_ceiling_msgs_per_s']:>10,.0f} msgs/s   "
           f"({each('raw_ceiling', 'msgs_per_s')})")
+    if runs[0].get("webhooks"):
+        print(f"  webhooks on  {result['webhooks_on_fraction_of_off']:>10} of off    "
+              f"({each('webhooks', 'final_msgs_per_s')} msgs/s final with a webhook, batches "
+              f"of 100; {each('webhooks', 'daemon_cpu_us_per_msg')} µs/msg); events delivered "
+              f"{result['webhook_events_per_s']:,.0f}/s ({each('webhooks', 'events_per_s')}; "
+              f"received {each('webhooks', 'events_received')})   targets >= 0.9 of off, "
+              ">= 10 000 events/s")
     lat = runs[0]["latency"]
     print(f"acceptance latency, single messages, open loop at {lat['rate']:,.0f}/s for "
           f"{lat['seconds']:g} s (first {lat['warmup_s']:g} s left out):")

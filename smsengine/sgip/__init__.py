@@ -1,5 +1,5 @@
-"""SGIP 1.2 (China Unicom) wire codec, sans-I/O: typed PDUs, a streaming framer, the
-three-part Sequence Number.
+"""SGIP 1.2 (China Unicom), sans-I/O: typed PDUs, a streaming framer, the three-part Sequence
+Number, and the connections both ways as state machines (:mod:`.session`).
 
 Nothing here does I/O or reads a clock; the session and the transports live in higher layers.
 The reference is ``/work/shared/specs/sgip.md``. The SP's id for a message is the Submit's own
@@ -47,6 +47,8 @@ from .errors import (
     PduDecodeError,
     SgipAuthenticationError,
     SgipError,
+    SgipNotSentError,
+    SgipOutcomeUnknownError,
     SgipResultError,
     SgipThrottledError,
     error_for_result,
@@ -88,6 +90,13 @@ from .sequence import (
     sp_node_id,
     timestamp_from,
     timestamp_parts,
+)
+from .session import (
+    SgipReceiverConfig,
+    SgipReceiverSession,
+    SgipSession,
+    SgipSessionConfig,
+    SgipSessionState,
 )
 
 __all__ = [
@@ -132,7 +141,14 @@ __all__ = [
     "SequenceNumber",
     "SgipAuthenticationError",
     "SgipError",
+    "SgipNotSentError",
+    "SgipOutcomeUnknownError",
+    "SgipReceiverConfig",
+    "SgipReceiverSession",
     "SgipResultError",
+    "SgipSession",
+    "SgipSessionConfig",
+    "SgipSessionState",
     "SgipThrottledError",
     "State",
     "Submit",

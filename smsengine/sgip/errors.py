@@ -12,14 +12,21 @@ branch on the class, ``status`` or ``retriable``, never on message text.
   decoded before the bad length, which the caller handles before it closes the connection.
 - :class:`SgipResultError` and its registry — a peer answered with a non-zero Result;
   :func:`error_for_result` picks the class callers treat differently.
+- :class:`SgipNotSentError` / :class:`SgipOutcomeUnknownError` — a request got no response.
+  Being local outcomes with no SGIP wire code, their ``status`` is :data:`NO_STATUS`.
 
-The neutral session errors (not sent, outcome unknown) belong to the link layer, not here.
+Each class is also the protocol-neutral one of :mod:`smsengine.link` that means the same
+(:class:`SgipThrottledError` is a :class:`smsengine.link.ThrottledError`,
+:class:`SgipAuthenticationError` a :class:`smsengine.link.AuthenticationError` …), so the binds
+and the engine handle every protocol alike.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from .. import link
+from ..link import NO_STATUS
 from .constants import ErrorCode, Result
 
 if TYPE_CHECKING:
@@ -34,16 +41,14 @@ __all__ = [
     "PduDecodeError",
     "SgipAuthenticationError",
     "SgipError",
+    "SgipNotSentError",
+    "SgipOutcomeUnknownError",
     "SgipResultError",
     "SgipThrottledError",
     "error_for_result",
     "is_retriable_result",
     "result_name",
 ]
-
-#: ``status`` of an :class:`SgipError` that has no SGIP code to carry.
-NO_STATUS = -1
-
 
 def result_name(code: int) -> str:
     """``NODE_BUSY`` for 11, ``UNKNOWN_USER`` for the Report ErrorCode 29, ``RESULT_99`` for
@@ -58,7 +63,7 @@ def result_name(code: int) -> str:
         return f"RESULT_{code}"
 
 
-class SgipError(Exception):
+class SgipError(link.LinkError):
     """Base class of every error the SGIP layer raises.
 
     ``status`` is the SGIP Result that describes the failure (:data:`NO_STATUS` when there is
@@ -66,10 +71,6 @@ class SgipError(Exception):
     """
 
     retriable: bool = False
-
-    def __init__(self, message: str, *, status: int = NO_STATUS) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class InvalidPduError(SgipError, ValueError):
@@ -131,6 +132,22 @@ class FramingError(SgipError):
         self.events: list[Pdu | InvalidPdu] = events if events is not None else []
 
 
+# --- a request that got no response ------------------------------------------------------------
+
+
+class SgipNotSentError(SgipError, link.NotSentError):
+    """The request never reached the SMG (no connection, window full, connection lost before it
+    was written): sending it again is safe."""
+
+    retriable = True
+
+
+class SgipOutcomeUnknownError(SgipError, link.OutcomeUnknownError):
+    """The request was written but no response came (connection lost, no response within the
+    response timeout, 11.2): the SMG may have it. Resend only with the same Sequence Number and
+    bytes (9.3), or not at all."""
+
+
 # --- errors a peer reports in Result ------------------------------------------------------------
 
 # 11 "node busy (queue full)": the fake SMG injects it with 88 to test back-off (14);
@@ -145,7 +162,7 @@ def is_retriable_result(code: int) -> bool:
     return code in _RETRIABLE_RESULTS
 
 
-class SgipResultError(SgipError):
+class SgipResultError(SgipError, link.StatusError):
     """A peer answered with a non-zero Result (9.1; Report ErrorCodes share the numbering,
     9.2). Build with :func:`error_for_result`; unknown codes are kept verbatim in ``status``."""
 
@@ -157,14 +174,14 @@ class SgipResultError(SgipError):
         self.retriable = is_retriable_result(status)
 
 
-class SgipThrottledError(SgipResultError):
+class SgipThrottledError(SgipResultError, link.ThrottledError):
     """Result 11 (node busy), 33 (queue full / 1.3 rate limit) or 88 (vendor flow control):
     back off and resend."""
 
     results = (Result.NODE_BUSY, ErrorCode.SMSC_QUEUE_FULL, Result.FLOW_CONTROL)
 
 
-class SgipAuthenticationError(SgipResultError):
+class SgipAuthenticationError(SgipResultError, link.AuthenticationError):
     """Bind_Resp Result 1 (illegal login name or password) or 4 (wrong Login Type): check the
     configuration; retrying soon only annoys the operator. (Some gateways answer 2 or 3 for bad
     credentials, section 5: those stay plain :class:`SgipResultError`, a failure all the same.)

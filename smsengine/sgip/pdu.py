@@ -494,9 +494,15 @@ class Unbind(Request, frozen=True, kw_only=True, repr_omit_defaults=True):
 
 
 class SubmitResp(_ResultResp, frozen=True, kw_only=True, repr_omit_defaults=True):
-    """Submit_Resp (4.2). It has no message id: the Submit's Sequence Number is the id (6)."""
+    """Submit_Resp (4.2). It has no message id: the Submit's Sequence Number is the id (6).
+    ``message_id`` gives it in the canonical 30-digit form, under the name an SMPP or CMPP
+    response uses, which the Reports' ``submit_sequence_number`` matches."""
 
     command_id = CommandId.SGIP_SUBMIT_RESP
+
+    @property
+    def message_id(self) -> str:
+        return str(self.sequence_number)
 
 
 #: Submit octets besides the UserNumbers and MessageContent, header included (4.4): 143.

@@ -1,7 +1,9 @@
 """SMGP 3.0 (China Telecom) wire codec, sans-I/O: typed PDUs with their TLVs, a streaming
 framer, the Login authenticators, the 10-octet MsgID and the status report.
 
-Nothing here does I/O or reads a clock, and nothing imports another protocol's package. The
+Nothing here does I/O or reads a clock, and nothing imports another protocol's package; the
+errors and :mod:`.session` (the connection's sans-I/O state machine) stand on
+:mod:`smsengine.link`. The
 reference is ``/work/shared/specs/smgp.md``; the ClientVersion passed to :func:`encode`
 chooses whether TLVs go out (3.0) or not (2.0, 1.3).
 
@@ -52,6 +54,8 @@ from .errors import (
     SmgpAuthenticationError,
     SmgpError,
     SmgpLoginError,
+    SmgpNotSentError,
+    SmgpOutcomeUnknownError,
     SmgpStatusError,
     SmgpThrottledError,
     SmgpVersionError,
@@ -86,7 +90,15 @@ from .pdu import (
     encode_deliver_resp,
     with_sequence_id,
 )
-from .report import REPORT_LENGTH, Report, ReportStyle, encode_report, parse_report
+from .report import (
+    REPORT_LENGTH,
+    Report,
+    ReportStyle,
+    encode_report,
+    parse_report,
+    receipt_state,
+)
+from .session import SmgpSession, SmgpSessionConfig, SmgpSessionState
 
 __all__ = [
     "DEFAULT_MAX_PACKET_LENGTH",
@@ -135,6 +147,11 @@ __all__ = [
     "SmgpAuthenticationError",
     "SmgpError",
     "SmgpLoginError",
+    "SmgpNotSentError",
+    "SmgpOutcomeUnknownError",
+    "SmgpSession",
+    "SmgpSessionConfig",
+    "SmgpSessionState",
     "SmgpStatusError",
     "SmgpThrottledError",
     "SmgpVersionError",
@@ -160,6 +177,7 @@ __all__ = [
     "msg_id_text",
     "normalise_msg_id",
     "parse_report",
+    "receipt_state",
     "status_name",
     "timestamp_now",
     "verify_client",

@@ -15,13 +15,18 @@ Every error carries ``status`` (an SMGP Status code, section 10 of the reference
   non-zero Status; :func:`error_for_status` picks the class callers treat differently.
   :class:`SmgpLoginError` and :func:`error_for_login_status` do the same for Login_Resp.
 
-The neutral session errors (not sent, outcome unknown) belong to the link layer, not here.
+Each class is also the protocol-neutral one of :mod:`smsengine.link` that means the same
+(:class:`SmgpNotSentError` is a :class:`smsengine.link.NotSentError`,
+:class:`SmgpAuthenticationError` a :class:`smsengine.link.AuthenticationError` …), so the binds
+and the engine branch on the meaning without knowing the protocol.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from .. import link
+from ..link import NO_STATUS
 from .constants import Status
 
 if TYPE_CHECKING:
@@ -37,6 +42,8 @@ __all__ = [
     "SmgpAuthenticationError",
     "SmgpError",
     "SmgpLoginError",
+    "SmgpNotSentError",
+    "SmgpOutcomeUnknownError",
     "SmgpStatusError",
     "SmgpThrottledError",
     "SmgpVersionError",
@@ -45,10 +52,6 @@ __all__ = [
     "is_retriable_status",
     "status_name",
 ]
-
-#: ``status`` of an :class:`SmgpError` that has no SMGP code to carry.
-NO_STATUS = -1
-
 
 def status_name(code: int) -> str:
     """``SYSTEM_BUSY`` for 1; ``STATUS_130`` for a vendor or unnamed route code."""
@@ -68,18 +71,21 @@ def is_retriable_status(code: int) -> bool:
     return code in _RETRIABLE
 
 
-class SmgpError(Exception):
+class SmgpError(link.LinkError):
     """Base class of every error the SMGP layer raises.
 
     ``status`` is the SMGP code that describes the failure (:data:`NO_STATUS` when there is
     none); ``retriable`` says whether sending the same thing again later can succeed.
     """
 
-    retriable: bool = False
 
-    def __init__(self, message: str, *, status: int = NO_STATUS) -> None:
-        super().__init__(message)
-        self.status = status
+class SmgpNotSentError(SmgpError, link.NotSentError):
+    """A request never left this process (no connection, window full, lost before it was
+    written): safe to send again."""
+
+
+class SmgpOutcomeUnknownError(SmgpError, link.OutcomeUnknownError):
+    """A request was written but no response came: the SMGW may have accepted it."""
 
 
 class InvalidPduError(SmgpError, ValueError):
@@ -151,7 +157,7 @@ class FramingError(SmgpError):
 # --- errors a peer reports in Status ----------------------------------------------------------
 
 
-class SmgpStatusError(SmgpError):
+class SmgpStatusError(SmgpError, link.StatusError):
     """A peer answered a Submit (or Deliver, Query) with a non-zero Status. Build with
     :func:`error_for_status`; unknown codes are kept verbatim in ``status``."""
 
@@ -163,7 +169,7 @@ class SmgpStatusError(SmgpError):
         self.retriable = is_retriable_status(status)
 
 
-class SmgpThrottledError(SmgpStatusError):
+class SmgpThrottledError(SmgpStatusError, link.ThrottledError):
     """Status 1 (system busy) or 75 (SP daily volume exceeded): back off and resend."""
 
     statuses = (Status.SYSTEM_BUSY, Status.SP_DAILY_LIMIT)
@@ -179,7 +185,7 @@ def error_for_status(code: int, message: str | None = None) -> SmgpStatusError:
     return _STATUS_REGISTRY.get(code, SmgpStatusError)(code, message)
 
 
-class SmgpLoginError(SmgpError):
+class SmgpLoginError(SmgpError, link.StatusError):
     """Login_Resp with a non-zero Status: the login failed (every non-zero Status is a
     failure, section 10). Build with :func:`error_for_login_status`. Apart from the
     credential and version codes, a refusal (system busy, too many connections, vendor codes)
@@ -192,7 +198,7 @@ class SmgpLoginError(SmgpError):
         self.retriable = True
 
 
-class SmgpAuthenticationError(SmgpLoginError):
+class SmgpAuthenticationError(SmgpLoginError, link.AuthenticationError):
     """Status 20 (IP address error) or 21 (authentication error) — and 3, which SMSGate's
     server answers for a bad authenticator (a CMPP habit, section 10): check the credentials;
     retrying soon only annoys the operator."""

@@ -25,11 +25,13 @@ from typing import Final
 
 import msgspec
 
+from ..link import ReceiptState
 from .constants import Stat
 from .errors import InvalidPduError, ReportDecodeError
 from .msgid import MSG_ID_LENGTH
 
-__all__ = ["REPORT_LENGTH", "Report", "ReportStyle", "encode_report", "parse_report"]
+__all__ = ["REPORT_LENGTH", "Report", "ReportStyle", "encode_report", "parse_report",
+           "receipt_state"]
 
 #: The spec layout's length (section 9), with a 20-octet Text.
 REPORT_LENGTH: Final = 122
@@ -224,3 +226,23 @@ def encode_report(report: Report, style: ReportStyle = ReportStyle.SPEC) -> byte
         b" done date:", done, b" stat:", stat, b" err:", err, b" Text:",
         report.text.ljust(20, b"\0"),
     ))  # fmt: skip
+
+
+#: A report's stat in the neutral words (section 9); a gateway's own failure codes (DTBLACK,
+#: VMFLUCTL, …) are not in it: :func:`receipt_state` makes them UNDELIVERABLE.
+_STATES: Final = {
+    "DELIVRD": ReceiptState.DELIVERED,
+    "EXPIRED": ReceiptState.EXPIRED,
+    "DELETED": ReceiptState.DELETED,
+    "UNDELIV": ReceiptState.UNDELIVERABLE,
+    "ACCEPTD": ReceiptState.ACCEPTED,
+    "UNKNOWN": ReceiptState.UNKNOWN,
+    "REJECTD": ReceiptState.REJECTED,
+}
+
+
+def receipt_state(stat: str) -> ReceiptState:
+    """What a report's ``stat`` says of the message, in :class:`smsengine.link.ReceiptState`
+    (case and padding ignored). Only DELIVRD is success; a stat this table does not know is a
+    failure, UNDELIVERABLE (the stat itself should be kept as the reason)."""
+    return _STATES.get(stat.strip(" \0").upper(), ReceiptState.UNDELIVERABLE)

@@ -6,6 +6,7 @@ from ..link import BindMode
 from ..smpp.session import SessionConfig
 from .base import Backoff, Bind, BindEvent, Keeper
 from .cmpp import CmppBind, CmppBindKeeper
+from .smgp import SmgpBind, SmgpBindKeeper
 from .smpp import BindKeeper, SmppBind
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "CmppBindKeeper",
     "Keeper",
     "SessionConfig",
+    "SmgpBind",
+    "SmgpBindKeeper",
     "SmppBind",
 ]

@@ -99,9 +99,9 @@ def _adapter_class(protocol: str) -> Callable[[ChannelConfig, ReferenceCounter],
 
         return SgipAdapter  # type: ignore[no-any-return,unused-ignore]
     if protocol == "smgp":
-        from .smgp_channel import SmgpAdapter  # type: ignore[import-not-found,unused-ignore]
+        from .smgp_channel import SmgpAdapter
 
-        return SmgpAdapter  # type: ignore[no-any-return,unused-ignore]
+        return SmgpAdapter
     raise ValueError(f"no adapter for protocol {protocol!r}")
 
 

@@ -47,18 +47,21 @@ folded to a lane or ``other``, states and results from fixed sets; never a numbe
 ==========================================  =======================================================
 
 **What counting costs.** A tracker observer, even one doing nothing, cost 28 % of the engine
-benchmark's client CPU (five calls and five ``Change`` structs a message). So the metrics are
-no observer: they are the tracker's :class:`~smsengine.engine.tracker.Batch`. The tracker
-appends each message to a list when it reaches SUBMITTED and when it ends (an append each);
-on every housekeeping tick (twice a second) and at a scrape on the loop's thread,
-:meth:`_Tally.flush` counts the lists in bulk (``Counter`` over ``attrgetter`` keys, one sort
-per histogram and a bisection per bucket) into plain dicts and ints. The gauges and the
-channel counters are read from the channels at scrape time. No prometheus-client object is
-touched per message. The figures are in benchmarks/README.md (``benchmarks/metrics.py``).
+benchmark's client CPU (five calls and five ``Change`` structs a message), and keeping the
+handles in lists to count them in bulk later cost 0.6-0.7 µs a message (reading each message
+and part again once they had left the CPU's caches). So the metrics are the tracker's
+:class:`~smsengine.engine.tracker.Batch`, never called per message: where the tracker holds a
+message anyway it bumps two plain dicts (a message submitted, by channel and kind; a message
+ended, by channel, kind and state) and appends a float to a list (a part accepted: its submit
+span; a message ended by its receipt: its delivery span). On every housekeeping tick (twice a
+second) and at a scrape on the loop's thread, :meth:`_Tally.flush` puts the spans into the
+histograms in bulk (one sort per list, a bisection per bucket). The gauges and the channel
+counters are read from the channels at scrape time. No prometheus-client object is touched
+per message. The figures are in benchmarks/README.md (``benchmarks/engine.py --metrics``).
 
 **Scraping from another thread** (``prometheus_client.start_http_server``): the collector then
-reads what the last housekeeping tick counted (at most half a second old) and counts nothing
-itself; the lists are only ever emptied on the event loop's thread.
+reads the counts as they are and the histograms as the last housekeeping tick left them (at
+most half a second old); the spans are only ever taken on the event loop's thread.
 
 **The daemon's own families** (``smsengine_outbox_messages{state}``,
 ``smsengine_webhook_deliveries_total{result}``, ``smsengine_webhook_backlog``,
@@ -83,9 +86,8 @@ import bisect
 import contextlib
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -97,7 +99,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import REGISTRY, CollectorRegistry
 
-from .engine import MessageHandle, MessageState
+from .engine import MessageState
 from .engine.sqlite import StoreError
 
 if TYPE_CHECKING:
@@ -114,12 +116,6 @@ DELIVERY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
                                        300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
 
 _SUBMITTED = MessageState.SUBMITTED
-# Final states a receipt gives: their span from submission is the delivery latency. UNKNOWN is
-# left out: it is mostly a receipt that never came (its span would be the receipt TTL).
-_BY_RECEIPT = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE,
-                         MessageState.EXPIRED, MessageState.REJECTED})
-_CHANNEL_KIND = attrgetter("channel", "message.kind")
-_CHANNEL_KIND_STATE = attrgetter("channel", "message.kind", "state")
 _OTHER_KIND = "other"
 
 
@@ -156,85 +152,60 @@ def _bound(bound: float) -> str:
 
 
 class _Tally:
-    """The tracker's batch counter (:class:`~smsengine.engine.tracker.Batch`): the lists it
-    appends to, and what they came to."""
+    """The tracker's batch counter (:class:`~smsengine.engine.tracker.Batch`): the counts the
+    tracker bumps, and the histograms its spans come to."""
 
     def __init__(self, lanes: Iterable[str]) -> None:
-        self.submitted: list[MessageHandle] = []
-        self.finished: list[MessageHandle] = []
+        self.submitted: dict[tuple[str, str], int] = {}
+        self.ended: dict[tuple[str, str, MessageState], int] = {}
+        self.accepted: defaultdict[str, list[float]] = defaultdict(list)
+        self.delivered: defaultdict[str, list[float]] = defaultdict(list)
         self.lanes = frozenset(lanes)
-        #: (channel, kind, state) -> messages
-        self.messages: dict[tuple[str, str, str], int] = {}
         self.parts: dict[str, int] = {}  # channel -> parts accepted
         self.submit: dict[str, _Histogram] = {}
         self.delivery: dict[str, _Histogram] = {}
-        #: The event loop's thread: the only one that empties the lists (the tracker appends
+        #: The event loop's thread: the only one that takes the spans (the tracker appends
         #: there, and calls flush() there).
         self.thread = threading.get_ident()
 
     def flush(self) -> None:
-        """Count what the lists hold and empty them (on the loop's thread only)."""
+        """Put the spans into the histograms (on the loop's thread only)."""
         self.thread = threading.get_ident()
-        if self.submitted:
-            handles, self.submitted = self.submitted, []
-            self._submitted(handles)
-        if self.finished:
-            handles, self.finished = self.finished, []
-            self._finished(handles)
+        if self.accepted:
+            accepted, self.accepted = self.accepted, defaultdict(list)
+            # A part's hand-over (``sent``) is loop time, its acceptance wall-clock time: the
+            # offset between the two clocks is taken off in the histogram, once per batch.
+            offset = time.time() - time.monotonic()
+            for channel, spans in accepted.items():
+                self.parts[channel] = self.parts.get(channel, 0) + len(spans)
+                _histogram(self.submit, channel, SUBMIT_BUCKETS).add(spans, offset)
+        if self.delivered:
+            delivered, self.delivered = self.delivered, defaultdict(list)
+            for channel, spans in delivered.items():
+                _histogram(self.delivery, channel, DELIVERY_BUCKETS).add(spans)
 
-    def _kind(self, kind: str) -> str:
-        # Only the configured lanes are label values: a refused message's kind is the caller's
-        # text, unbounded.
-        return kind if kind in self.lanes else _OTHER_KIND
-
-    def _count(self, channel: str, kind: str, state: str, n: int) -> None:
-        key = (channel, self._kind(kind), state)
-        self.messages[key] = self.messages.get(key, 0) + n
-
-    def _submitted(self, handles: list[MessageHandle]) -> None:
-        channels = set()
-        for (channel, kind), n in Counter(map(_CHANNEL_KIND, handles)).items():
-            self._count(channel, kind, "submitted", n)
-            channels.add(channel)
-        # A part's hand-over (``sent``) is loop time, its acceptance wall-clock time: the
-        # offset between the two clocks is taken off in the histogram, once per batch.
-        offset = time.time() - time.monotonic()
-        for channel, group in _by_channel(handles, channels):
-            spans = [p.submitted_at - p.sent for h in group for p in h.segments  # type: ignore[attr-defined]
-                     if p.submitted_at is not None]
-            self.parts[channel] = self.parts.get(channel, 0) + len(spans)
-            histogram = self.submit.get(channel)
-            if histogram is None:
-                histogram = self.submit[channel] = _Histogram(SUBMIT_BUCKETS)
-            histogram.add(spans, offset)
-
-    def _finished(self, handles: list[MessageHandle]) -> None:
-        channels = set()
-        for (channel, kind, state), n in Counter(map(_CHANNEL_KIND_STATE, handles)).items():
-            channels.add(channel)
-            if state is not _SUBMITTED:  # (counted when submitted)
-                self._count(channel, kind, state.value, n)
-        for channel, group in _by_channel(handles, channels):
-            spans = [h.done_at - h.submitted_at for h in group  # type: ignore[operator]
-                     if h.state in _BY_RECEIPT and h.submitted_at is not None]
-            if not spans:
-                continue
-            histogram = self.delivery.get(channel)
-            if histogram is None:
-                histogram = self.delivery[channel] = _Histogram(DELIVERY_BUCKETS)
-            histogram.add(spans)
+    def messages(self) -> dict[tuple[str, str, str], int]:
+        """(channel, kind, state) -> messages, the kind a lane or ``other`` (a refused
+        message's kind is the caller's text: unbounded)."""
+        lanes = self.lanes
+        out: dict[tuple[str, str, str], int] = {}
+        counted = [((channel, kind, "submitted"), n)
+                   for (channel, kind), n in dict(self.submitted).items()]
+        counted += [((channel, kind, state.value), n)
+                    for (channel, kind, state), n in dict(self.ended).items()
+                    if state is not _SUBMITTED]  # (counted when submitted)
+        for (channel, kind, state), n in counted:
+            key = (channel, kind if kind in lanes else _OTHER_KIND, state)
+            out[key] = out.get(key, 0) + n
+        return out
 
 
-def _by_channel(handles: list[MessageHandle],
-                channels: set[str]) -> Iterable[tuple[str, list[MessageHandle]]]:
-    """``handles`` (of ``channels``) grouped by channel; the usual batch, all of one channel,
-    as it is."""
-    if len(channels) == 1:
-        return ((next(iter(channels)), handles),)
-    groups: dict[str, list[MessageHandle]] = {}
-    for handle in handles:
-        groups.setdefault(handle.channel, []).append(handle)
-    return groups.items()
+def _histogram(histograms: dict[str, _Histogram], channel: str,
+               bounds: Sequence[float]) -> _Histogram:
+    histogram = histograms.get(channel)
+    if histogram is None:
+        histogram = histograms[channel] = _Histogram(bounds)
+    return histogram
 
 
 class _Families:
@@ -338,7 +309,7 @@ class EngineMetrics:
 
     def _add_counted(self, f: _Families) -> None:
         tally = self._tally
-        for (channel, kind, state), n in sorted(dict(tally.messages).items()):
+        for (channel, kind, state), n in sorted(tally.messages().items()):
             f.messages.add_metric([channel, kind, state], n)
         for channel, n in sorted(dict(tally.parts).items()):
             f.parts.add_metric([channel], n)

@@ -207,6 +207,29 @@ async def test_every_metric_the_dashboard_queries_is_exposed() -> None:
     assert any("histogram_quantile" in expr for expr in dashboard_queries())
 
 
+def test_the_dashboard_is_an_importable_grafana_board() -> None:
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert board["uid"] == "smsengine" and board["title"]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variables["channel"]["includeAll"] and variables["channel"]["multi"]
+    panels = board["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        refs = [t["refId"] for t in panel["targets"]]
+        assert refs and len(set(refs)) == len(refs), panel["title"]
+    titles = " ".join(p["title"].lower() for p in panels)
+    for subject in ("messages", "delivery rate", "latency", "binds", "aimd", "queue",
+                    "webhook backlog"):
+        assert subject in titles, subject
+
+
 def test_the_daemon_families_are_those_of_the_issue() -> None:
     # (A daemon's scrape parsed by prometheus-client names its families without _total.)
     assert {re.sub(r"_total$", "", n) for n in DAEMON_METRICS} == {

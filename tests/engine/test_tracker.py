@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -573,11 +574,13 @@ def test_the_deadline_heap_stays_within_twice_what_is_tracked() -> None:
 
 
 class Kept:
-    """A Batch that keeps what the tracker appends and counts its flushes."""
+    """A Batch that keeps what the tracker bumps and counts its flushes."""
 
     def __init__(self, fail: bool = False) -> None:
-        self.submitted: list[MessageHandle] = []
-        self.finished: list[MessageHandle] = []
+        self.submitted: dict[tuple[str, str], int] = {}
+        self.ended: dict[tuple[str, str, S], int] = {}
+        self.accepted: defaultdict[str, list[float]] = defaultdict(list)
+        self.delivered: defaultdict[str, list[float]] = defaultdict(list)
         self.flushes = 0
         self.fail = fail
 
@@ -588,21 +591,28 @@ class Kept:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
-def test_a_batch_gets_each_message_once_submitted_and_once_final(
+def test_a_batch_counts_each_message_once_submitted_and_once_ended(
         scenario: Callable[[World], None]) -> None:
     w = World()
     batch = Kept()
     w.tracker.batch = batch
     scenario(w)
-    heard = [(ref, old, new, c) for ref, old, new, _, c in w.moves
-             if c.part is None and c.handle is not None]
-    assert [h.ref for h in batch.finished] == [ref for ref, _, _, c in heard if c.final]
-    assert all(h.done_at is not None for h in batch.finished)
-    assert [h.ref for h in batch.submitted] == [
-        ref for ref, old, new, _ in heard if old is S.QUEUED and new is S.SUBMITTED]
-    for h in batch.submitted:  # every part answered, and its hand-over time kept
-        assert h.submitted_at is not None
-        assert any(p.submitted_at is not None for p in h.segments)
+    messages = [(old, new, c) for _, old, new, _, c in w.moves
+                if c.part is None and c.handle is not None]
+    ended = Counter(("a", "notification", new) for _, new, c in messages if c.final)
+    assert batch.ended == ended
+    assert sum(batch.submitted.values()) == sum(
+        1 for old, new, _ in messages if old is S.QUEUED and new is S.SUBMITTED)
+    assert set(batch.submitted) <= {("a", "notification")}
+    # A span per part accepted; one per message a receipt ended (not UNKNOWN: mostly none came).
+    accepted = sum(1 for _, old, new, _, c in w.moves
+                   if c.part is not None and old is S.SENDING and new is S.SUBMITTED)
+    assert len(batch.accepted["a"]) == accepted
+    assert all(span >= 0 for span in batch.accepted["a"])  # (the World's clocks agree)
+    by_receipt = sum(n for (_, _, state), n in ended.items()
+                     if state in (S.DELIVERED, S.UNDELIVERABLE, S.EXPIRED, S.REJECTED))
+    assert len(batch.delivered["a"]) <= by_receipt  # (EXPIRED while queued: never submitted)
+    assert all(span >= 0 for span in batch.delivered["a"])
 
 
 def test_expire_flushes_the_batch_and_survives_its_failure(
@@ -616,5 +626,6 @@ def test_expire_flushes_the_batch_and_survives_its_failure(
     with caplog.at_level(logging.ERROR, logger="smsengine.engine.tracker"):
         w.tracker.expire(200.0)  # past the receipt TTL: UNKNOWN, then the flush
     assert batch.flushes == 1 and "batch counter" in caplog.text
-    assert h.state is S.UNKNOWN and batch.finished == [h]
+    assert h.state is S.UNKNOWN and batch.ended == {("a", "notification", S.UNKNOWN): 1}
+    assert batch.accepted == {"a": [1.0]} and not batch.delivered
     assert w.channel.counters["receipts_expired"] == 2

@@ -16,12 +16,14 @@ from .config import (
     Delay,
     FaultSchedule,
     ReceiptConfig,
+    SmgpConfig,
     config_from_dict,
     load_config,
 )
 from .ismg import FakeISMG
 from .ledger import Ledger, LedgerEntry
 from .server import BindInfo, FakeSMSC, MoResult
+from .smgw import FakeSMGW
 
 __all__ = [
     "Account",
@@ -31,12 +33,14 @@ __all__ = [
     "ConfigError",
     "Delay",
     "FakeISMG",
+    "FakeSMGW",
     "FakeSMSC",
     "FaultSchedule",
     "Ledger",
     "LedgerEntry",
     "MoResult",
     "ReceiptConfig",
+    "SmgpConfig",
     "config_from_dict",
     "load_config",
 ]

@@ -63,6 +63,7 @@ __all__ = [
     "Delay",
     "FaultSchedule",
     "ReceiptConfig",
+    "SmgpConfig",
     "cmpp_result_code",
     "config_from_dict",
     "load_config",
@@ -167,6 +168,21 @@ class CmppConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return 0x30 if self.version == "3.0" else 0x20
 
 
+class SmgpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What only the SMGP SMGW uses (``protocol = "smgp"``)."""
+
+    version: Literal["3.0", "2.0", "1.3"] = "3.0"  # the highest version the SMGW speaks
+    smgw_code: str = "010061"  # the 6 digits (area, device type 06, index) of every MsgID
+    report_style: Literal["spec", "smsgate"] = "spec"  # 122-octet reports, or the 110-octet
+    active_test_interval: float = 180.0  # send Active_Test after this long idle; 0 = never
+    active_test_timeout: float = 60.0  # wait this long for its response before trying again
+    active_test_max_misses: int = 3  # drop the connection after this many unanswered tests
+
+    @property
+    def version_octet(self) -> int:
+        return {"3.0": 0x30, "2.0": 0x20, "1.3": 0x13}[self.version]
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole fake SMSC configuration. With no accounts it runs in open mode."""
 
@@ -193,6 +209,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enquire_link_timeout: float = 300.0
     seed: int | None = None  # for reproducible random draws
     cmpp: CmppConfig = CmppConfig()
+    smgp: SmgpConfig = SmgpConfig()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -290,6 +307,16 @@ def _check_cmpp(cfg: Config) -> None:
         raise ConfigError("cmpp.service_id", "at most 10 ASCII characters")
 
 
+def _check_smgp(cfg: Config) -> None:
+    c = cfg.smgp
+    if len(c.smgw_code) != 6 or not (c.smgw_code.isdigit() and c.smgw_code.isascii()):
+        raise ConfigError("smgp.smgw_code", f"must be 6 digits, got {c.smgw_code!r}")
+    _positive("smgp.active_test_interval", c.active_test_interval)
+    _positive("smgp.active_test_timeout", c.active_test_timeout, allow_zero=False)
+    if c.active_test_max_misses < 1:
+        raise ConfigError("smgp.active_test_max_misses", "must be >= 1")
+
+
 def _check(cfg: Config) -> None:
     seen: set[str] = set()
     for i, acct in enumerate(cfg.accounts):
@@ -320,6 +347,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ledger_limit", "must be >= 1")
     cfg.latency.check("latency")
     cfg.receipts.delay.check("receipts.delay")
+    if cfg.protocol == "smgp":
+        _check_smgp(cfg)
     if cfg.protocol == "cmpp":
         _check_cmpp(cfg)
         for name in cfg.errors:

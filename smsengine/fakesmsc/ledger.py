@@ -20,6 +20,7 @@ from typing import IO, Any
 import msgspec
 
 from ..cmpp import Submit as CmppSubmit
+from ..smgp import Submit as SmgpSubmit
 from ..smpp import DataSm, Pdu, SubmitMulti, SubmitSm, Tag
 
 __all__ = ["Ledger", "LedgerEntry", "message_id_factory", "other_base"]
@@ -72,7 +73,7 @@ class Ledger:
     """Bounded: beyond ``limit`` entries the oldest go and ``dropped`` counts them."""
 
     def __init__(self, limit: int) -> None:
-        self._rows: deque[tuple[float, str, int, int, str, str, Pdu | CmppSubmit]] = deque(
+        self._rows: deque[tuple[float, str, int, int, str, str, Any]] = deque(
             maxlen=limit)
         self.limit = limit
         self.appended = 0
@@ -86,6 +87,13 @@ class Ledger:
     def append_cmpp(
         self, when: float, account: str, bind_id: int, mid: str, destination: str,
         pdu: CmppSubmit,
+    ) -> None:
+        self._rows.append((when, account, bind_id, pdu.sequence_id, mid, destination, pdu))
+        self.appended += 1
+
+    def append_smgp(
+        self, when: float, account: str, bind_id: int, mid: str, destination: str,
+        pdu: SmgpSubmit,
     ) -> None:
         self._rows.append((when, account, bind_id, pdu.sequence_id, mid, destination, pdu))
         self.appended += 1
@@ -121,10 +129,12 @@ class Ledger:
         return n
 
     @staticmethod
-    def _entry(row: tuple[float, str, int, int, str, str, Pdu | CmppSubmit]) -> LedgerEntry:
+    def _entry(row: tuple[float, str, int, int, str, str, Any]) -> LedgerEntry:
         when, account, bind_id, seq, mid, destination, pdu = row
         if isinstance(pdu, CmppSubmit):
             return _cmpp_entry(when, account, bind_id, seq, mid, destination, pdu)
+        if isinstance(pdu, SmgpSubmit):
+            return _smgp_entry(when, account, bind_id, seq, mid, destination, pdu)
         assert isinstance(pdu, (SubmitSm, SubmitMulti, DataSm))
         payload = pdu.message
         return LedgerEntry(
@@ -165,6 +175,21 @@ def _cmpp_entry(when: float, account: str, bind_id: int, seq: int, mid: str, des
         registered_delivery=pdu.registered_delivery,
         segment=segment,
         payload_length=len(payload),
+        payload_digest=hashlib.sha256(payload).hexdigest()[:16],
+    )
+
+
+def _smgp_entry(when: float, account: str, bind_id: int, seq: int, mid: str, destination: str,
+                pdu: SmgpSubmit) -> LedgerEntry:
+    payload = pdu.msg_content
+    segment = _udh_segment(payload) if pdu.tp_udhi else None
+    if segment is None and (pdu.pk_total or 0) > 1:
+        segment = (0, pdu.pk_total or 0, pdu.pk_number or 0)
+    return LedgerEntry(
+        time=when, account=account, bind_id=bind_id, sequence_number=seq, message_id=mid,
+        command="SMGP_SUBMIT", source_addr=pdu.src_term_id, destination_addr=destination,
+        data_coding=pdu.msg_format, esm_class=0x40 if pdu.tp_udhi else 0,
+        registered_delivery=pdu.need_report, segment=segment, payload_length=len(payload),
         payload_digest=hashlib.sha256(payload).hexdigest()[:16],
     )
 

@@ -179,7 +179,7 @@ def _server_class(protocol: str) -> Any:
 
         return FakeSMG
     if protocol == "smgp":
-        from .smgw import FakeSMGW  # type: ignore[import-not-found,unused-ignore]
+        from .smgw import FakeSMGW
 
         return FakeSMGW
     return FakeSMSC

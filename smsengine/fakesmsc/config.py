@@ -63,6 +63,7 @@ __all__ = [
     "Delay",
     "FaultSchedule",
     "ReceiptConfig",
+    "SgipConfig",
     "SmgpConfig",
     "cmpp_result_code",
     "config_from_dict",
@@ -152,6 +153,18 @@ class FaultSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     refuse_binds_for: float = 0.0  # from start, answer binds with ESME_RBINDFAIL this long
 
 
+class SgipConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What only the SGIP SMG uses (``protocol = "sgip"``): its node id, and where and how it
+    connects back to the SP to deliver Reports and MO (SGIP's second connection)."""
+
+    node_id: int = 101001  # the SMG's node id (1AAAAX) in the Sequence Numbers it originates
+    sp_host: str = "127.0.0.1"  # the SP's listener for the connection back
+    sp_port: int = 0  # 0 = none configured (FakeSMG.connect_back can give one)
+    login_name: str = ""  # the Bind back (Login Type 2); "" = the account's own system_id
+    login_password: str = ""  # "" = the account's own password
+    idle_close: float = 0.0  # Unbind a connection back idle this long; 0 = never
+
+
 class CmppConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What only the CMPP ISMG uses (``protocol = "cmpp"``)."""
 
@@ -173,7 +186,7 @@ class SmgpConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     version: Literal["3.0", "2.0", "1.3"] = "3.0"  # the highest version the SMGW speaks
     smgw_code: str = "010061"  # the 6 digits (area, device type 06, index) of every MsgID
-    report_style: Literal["spec", "smsgate"] = "spec"  # 122-octet reports, or the 110-octet
+    report_style: Literal["spec", "smsgate"] = "spec"  # the 122-octet layout, or SMSGate's
     active_test_interval: float = 180.0  # send Active_Test after this long idle; 0 = never
     active_test_timeout: float = 60.0  # wait this long for its response before trying again
     active_test_max_misses: int = 3  # drop the connection after this many unanswered tests
@@ -208,6 +221,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # cmpp.active_test_interval, so that a CMPP client answering ACTIVE_TEST stays.
     enquire_link_timeout: float = 300.0
     seed: int | None = None  # for reproducible random draws
+    sgip: SgipConfig = SgipConfig()
     cmpp: CmppConfig = CmppConfig()
     smgp: SmgpConfig = SmgpConfig()
 
@@ -317,6 +331,19 @@ def _check_smgp(cfg: Config) -> None:
         raise ConfigError("smgp.active_test_max_misses", "must be >= 1")
 
 
+def _check_sgip(cfg: Config) -> None:
+    c = cfg.sgip
+    if not 0 <= c.node_id <= 0xFFFFFFFF:
+        raise ConfigError("sgip.node_id", "must fit 32 bits")
+    if not 0 <= c.sp_port < 65536:
+        raise ConfigError("sgip.sp_port", f"{c.sp_port} is not a TCP port")
+    for name in ("login_name", "login_password"):
+        value = getattr(c, name)
+        if len(value) > 16 or not value.isascii():
+            raise ConfigError(f"sgip.{name}", "at most 16 ASCII characters")
+    _positive("sgip.idle_close", c.idle_close)
+
+
 def _check(cfg: Config) -> None:
     seen: set[str] = set()
     for i, acct in enumerate(cfg.accounts):
@@ -347,6 +374,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ledger_limit", "must be >= 1")
     cfg.latency.check("latency")
     cfg.receipts.delay.check("receipts.delay")
+    if cfg.protocol == "sgip":
+        _check_sgip(cfg)
     if cfg.protocol == "smgp":
         _check_smgp(cfg)
     if cfg.protocol == "cmpp":

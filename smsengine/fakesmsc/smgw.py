@@ -23,7 +23,8 @@ describes a fake SMGW.
   (TPS, window) answers Status 1 (system busy), ``errors`` injects any Status.
 - Status reports: NeedReport = 1 gives one report Deliver per destination (IsReport 1,
   MsgFormat 0, its own MsgID), the spec's 122-octet MsgContent or, with ``smgp.report_style =
-  "smsgate"``, the 110-octet variant seen in the wild.
+  "smsgate"``, the layout of the 110-octet report seen in the wild (``submit_date``,
+  ``txt:``; here without a text).
 - MO (:meth:`FakeSMGW.inject_mo`): MsgFormat 0, 8 (UCS2) or 15 (GB18030); longer than 140
   octets goes in parts with TP_udhi = 1 and a ``05 00 03`` UDH; a LinkID when given.
 - Active_Test is answered; after ``smgp.active_test_interval`` of silence the SMGW sends its own,

@@ -1,6 +1,6 @@
 """The engine with ``protocol = "smgp"`` channels against the fake SMGW over 127.0.0.1: long
 Chinese notices in UCS2 and GB18030 with every status report correlated, SMGP 2.0, Status 1
-throttling absorbed by flow control, report states other than DELIVRD, the 110-octet report
+throttling absorbed by flow control, report states other than DELIVRD, the SMSGate-style report
 variant, MO reassembly with 退订 honoured, and a refused Login raising the alarm with a long
 back-off.
 
@@ -114,7 +114,7 @@ async def test_smgp_20_end_to_end() -> None:
         assert smgw.binds[0].mode == "SMGP 2.0 transceiver"
 
 
-async def test_the_110_octet_report_variant_correlates_too() -> None:
+async def test_the_smsgate_report_layout_correlates_too() -> None:
     async with running({"smgp": {"report_style": "smsgate"}}) as (_, engine):
         handles = [await engine.send(destination=number(i), text="Code 1") for i in range(20)]
         for handle in handles:

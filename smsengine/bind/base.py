@@ -651,4 +651,9 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
             self._bound_event.clear()
             if self._stopping:
                 return
-            await self._sleep(self.backoff.next(), bind.close_reason)
+            await self._after_close(bind)
+
+    async def _after_close(self, bind: Bind[ConfigT, RequestT, ResponseT]) -> None:
+        """Between a bind's end and the next connect: a back-off. (SGIP's keeper waits for
+        demand instead after a clean logout.)"""
+        await self._sleep(self.backoff.next(), bind.close_reason)

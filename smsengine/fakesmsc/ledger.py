@@ -20,6 +20,7 @@ from typing import IO, Any
 import msgspec
 
 from ..cmpp import Submit as CmppSubmit
+from ..sgip import Submit as SgipSubmit
 from ..smgp import Submit as SmgpSubmit
 from ..smpp import DataSm, Pdu, SubmitMulti, SubmitSm, Tag
 
@@ -133,6 +134,8 @@ class Ledger:
         when, account, bind_id, seq, mid, destination, pdu = row
         if isinstance(pdu, CmppSubmit):
             return _cmpp_entry(when, account, bind_id, seq, mid, destination, pdu)
+        if isinstance(pdu, SgipSubmit):
+            return _sgip_entry(when, account, bind_id, mid, destination, pdu)
         if isinstance(pdu, SmgpSubmit):
             return _smgp_entry(when, account, bind_id, seq, mid, destination, pdu)
         assert isinstance(pdu, (SubmitSm, SubmitMulti, DataSm))
@@ -191,6 +194,23 @@ def _smgp_entry(when: float, account: str, bind_id: int, seq: int, mid: str, des
         data_coding=pdu.msg_format, esm_class=0x40 if pdu.tp_udhi else 0,
         registered_delivery=pdu.need_report, segment=segment, payload_length=len(payload),
         payload_digest=hashlib.sha256(payload).hexdigest()[:16],
+    )
+
+
+def _sgip_entry(when: float, account: str, bind_id: int, mid: str, destination: str,
+                pdu: SgipSubmit) -> LedgerEntry:
+    """A Submit's entry: its Sequence Number is the message id (its counter the
+    ``sequence_number``), MessageCoding the ``data_coding``, ReportFlag 1 or 3
+    ``registered_delivery`` 1 (0: failures only, 2: none)."""
+    payload = pdu.message_content
+    return LedgerEntry(
+        time=when, account=account, bind_id=bind_id, sequence_number=pdu.sequence_number.counter,
+        message_id=mid, command="SGIP_SUBMIT", source_addr=pdu.sp_number,
+        destination_addr=destination, data_coding=pdu.message_coding,
+        esm_class=0x40 if pdu.tp_udhi & 1 else 0,
+        registered_delivery=1 if pdu.report_flag in (1, 3) else 0,
+        segment=_udh_segment(payload) if pdu.tp_udhi & 1 else None,
+        payload_length=len(payload), payload_digest=hashlib.sha256(payload).hexdigest()[:16],
     )
 
 

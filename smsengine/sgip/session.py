@@ -266,6 +266,8 @@ class _Connection:
         self._timeout = timeout
         self._auto_ack = auto_ack
         self._last_heard = now
+        #: The connection ended with an Unbind (ours or the peer's, answered), not a loss.
+        self.logged_out = False
 
     @property
     def is_bound(self) -> bool:
@@ -392,6 +394,7 @@ class _Connection:
         # The Unbinds may cross: the session ends once.
         if self.state is not _S.CLOSED:
             self.state = _S.CLOSED
+            self.logged_out = True
             events.append(Unbound(by_peer=by_peer))
 
     def connection_lost(self, reason: str = "connection lost") -> list[SessionEvent]:

@@ -47,6 +47,7 @@ import importlib.util
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,7 @@ class BenchOptions:
     timeout: float = 120.0  # for the last results and receipts, after the load ends
     series: bool = False  # add "series": per-interval samples (for --plot)
     ceiling: bool | None = None  # measure the raw ceiling too; None: for short, without --target
+    sgip_listen_port: int = 0  # sgip: where the engine listens for the SMG's connection back
 
     @property
     def spec(self) -> Scenario:
@@ -187,7 +189,8 @@ def engine_config(host: str, port: int, options: BenchOptions, system_id: str = 
     elif options.spec.protocol == "sgip":
         # system_id / password the Bind's Login Name / Password; SPNumber an access number.
         channel.update(protocol="sgip", service_id="BENCH", default_source="10655001",
-                       corp_id="12345")
+                       corp_id="12345", listen_host="127.0.0.1",
+                       listen_port=options.sgip_listen_port)
     elif options.spec.protocol == "smgp":
         # system_id is the ClientID, password the shared secret; SrcTermID an access number.
         channel.update(protocol="smgp", service_id="BENCH", default_source="10690001")
@@ -208,6 +211,9 @@ def fakesmsc_config(options: BenchOptions) -> str:
     if options.spec.throttled:
         tps = options.server_tps or options.offered_rate / 2
         lines.append(f"tps = {tps:g}")
+    if options.spec.protocol == "sgip":
+        # The SMG connects back to the engine's listener with the reports.
+        lines += ["", "[sgip]", f"sp_port = {options.sgip_listen_port}"]
     return "\n".join(lines) + "\n"
 
 
@@ -446,12 +452,21 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return None
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def run_bench(options: BenchOptions, *, target: tuple[str, int] | None = None,
               system_id: str = SYSTEM_ID, password: str = PASSWORD,
               progress: Progress | None = None) -> dict[str, Any]:
     """Run a scenario (starting the fake SMSC in its own process unless ``target`` is given)
     on a private event loop (uvloop when installed); return the result dict."""
     options.check()
+    if options.spec.protocol == "sgip" and not options.sgip_listen_port:
+        options = dataclasses.replace(options, sgip_listen_port=_free_port())
     reference = options.spec.protocol != "smpp" and target is None
     short_options = dataclasses.replace(options, scenario="short", series=False, ceiling=False)
     # cmpp, sgip and smgp are stated against SMPP short: run short just before and just after

@@ -28,8 +28,8 @@ from ..smgp import (
     Version,
     error_for_status,
     is_retriable_status,
-    parse_report,
     receipt_state,
+    report_id_stat_err,
 )
 from ..smpp import CommandStatus
 from ..text import Encoding, ReferenceCounter, SplitMethod, encoding_for_msg_fmt
@@ -52,6 +52,7 @@ __all__ = ["SmgpAdapter"]
 _METHOD: Final = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16}
 _VERSION: Final = {"3.0": Version.V30, "2.0": Version.V20, "1.3": Version.V13}
 _THROTTLE: Final = int(Status.SYSTEM_BUSY)
+_DELIVERED: Final = MessageState.DELIVERED
 # A Submit field SMGP cannot carry -> the Message field it came from, and the SMPP status the
 # engine's refusals speak.
 _FIELDS: Final = {
@@ -133,14 +134,15 @@ class SmgpAdapter:
             return None
         if pdu.is_report == 1:
             try:
-                report = parse_report(pdu.msg_content)
+                msg_id, stat, err = report_id_stat_err(pdu.msg_content)
             except ReportDecodeError:
                 return UNREADABLE
-            state = RECEIPT_STATES[receipt_state(report.stat)]
-            if state is None or state is MessageState.DELIVERED:
-                return Receipt(report.message_id, state)
+            if stat == "DELIVRD":
+                return Receipt(msg_id.hex(), _DELIVERED)
+            state = RECEIPT_STATES[receipt_state(stat)]
+            if state is None:
+                return Receipt(msg_id.hex(), state)
             # The stat is the reason (the gateway's own ones too: DTBLACK, …), err beside it.
-            return Receipt(report.message_id, state,
-                           DeliveryFailure(stat=report.stat.strip(), err=report.err))
+            return Receipt(msg_id.hex(), state, DeliveryFailure(stat=stat, err=err))
         return MoPart(pdu.src_term_id, pdu.dest_term_id, pdu.msg_content,
                       encoding_for_msg_fmt(pdu.msg_format), bool(pdu.tp_udhi))

@@ -97,6 +97,7 @@ from .report import (
     encode_report,
     parse_report,
     receipt_state,
+    report_id_stat_err,
 )
 from .session import SmgpSession, SmgpSessionConfig, SmgpSessionState
 
@@ -178,6 +179,7 @@ __all__ = [
     "normalise_msg_id",
     "parse_report",
     "receipt_state",
+    "report_id_stat_err",
     "status_name",
     "timestamp_now",
     "verify_client",

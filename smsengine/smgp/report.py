@@ -31,7 +31,7 @@ from .errors import InvalidPduError, ReportDecodeError
 from .msgid import MSG_ID_LENGTH
 
 __all__ = ["REPORT_LENGTH", "Report", "ReportStyle", "encode_report", "parse_report",
-           "receipt_state"]
+           "receipt_state", "report_id_stat_err"]
 
 #: The spec layout's length (section 9), with a 20-octet Text.
 REPORT_LENGTH: Final = 122
@@ -157,6 +157,21 @@ def parse_report(content: bytes | bytearray | memoryview) -> Report:
         if fast is not None:
             return fast
     return _parse_keywords(data)
+
+
+def report_id_stat_err(content: bytes) -> tuple[bytes, str, str]:
+    """Just the reported MsgID, the stat and the err, which is all a receipt needs: read at
+    the spec layout's offsets when the literals are there (no :class:`Report` built), else
+    through :func:`parse_report`. Raises :class:`ReportDecodeError` as it does."""
+    if (content[75:81] == b" stat:" and content[88:93] == b" err:"
+            and content[:3] == b"id:" and content[13:18] == b" sub:"):
+        stat = content[81:88]
+        err = content[93:96]
+        if b":" not in stat + err:
+            return (content[3:13], stat.strip(b" \0").decode("latin-1"),
+                    err.strip(b" \0").decode("latin-1"))
+    report = parse_report(content)
+    return report.msg_id, report.stat, report.err
 
 
 def _parse_keywords(data: bytes) -> Report:

@@ -558,3 +558,15 @@ def test_an_exit_after_a_refused_login_is_answered() -> None:
     session.receive_data(smgw.answer(login), 0.0)
     assert session.receive_data(smgw.request(Exit()), 0.0) == []
     assert isinstance(smgw.feed(session.data_to_send())[0], ExitResp)
+
+
+@pytest.mark.parametrize("style", ["spec", "smsgate"])
+def test_the_receipt_fields_read_fast_agree_with_the_parser(style: str) -> None:
+    from smsengine.smgp import ReportStyle, parse_report, report_id_stat_err
+
+    report = Report(msg_id=b"\x01 :stat:\0" + b"\xff", submit_date="2501020304",
+                    done_date="2501020305", stat="UNDELIV", err="005")
+    content = encode_report(report, ReportStyle(style))
+    parsed = parse_report(content)
+    assert report_id_stat_err(content) == (parsed.msg_id, parsed.stat, parsed.err) == (
+        report.msg_id, "UNDELIV", "005")

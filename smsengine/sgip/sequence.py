@@ -81,7 +81,8 @@ class SequenceNumber(msgspec.Struct, frozen=True, gc=False):
 
     def __str__(self) -> str:
         """The 30-digit decimal form, ``301001234501020304050000000002``."""
-        return f"{self.node_id:010d}{self.timestamp:010d}{self.counter:010d}"
+        # (%-formatting: 1.3 against 2.1 us for the f-string, twice per message in the engine)
+        return "%010d%010d%010d" % (self.node_id, self.timestamp, self.counter)  # noqa: UP031
 
     def hex(self) -> str:
         """The 24-hex-digit form, ``B36924B90614DC4500000002``."""

@@ -1,11 +1,12 @@
 """Prometheus metrics of an engine, for the library and the daemon alike (issue 18).
 
-    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client import CollectorRegistry
+    from smsengine.metrics import EngineMetrics
 
-    registry = CollectorRegistry()
-    metrics = EngineMetrics(engine, registry)   # on the engine's event loop thread
+    metrics = EngineMetrics(engine, CollectorRegistry())   # on the engine's loop's thread
     ...
     body, content_type = metrics.exposition()   # what a /metrics handler answers
+    metrics.close()                             # unregistered, counting stops
 
 The families, every label of low cardinality (channel and lane names from the config, the kind
 folded to a lane or ``other``, states and results from fixed sets; never a number or an id):
@@ -71,10 +72,10 @@ are the daemon's to count. Either pass ``extra``, a callable returning metric fa
 or register a collector of its own (or plain ``Counter``/``Histogram`` objects) on the same
 :attr:`EngineMetrics.registry`. Either way :meth:`EngineMetrics.exposition` serves them all.
 
-Limits: make it once the engine exists, on its event loop thread, one per engine (the tracker
-has one batch counter); it follows the engine across a stop and start. Messages of an earlier
-run finished by receipts after a restart (known by ref only) are counted in
-``smsengine_receipts_total``, not in ``smsengine_messages_total``. The submit latency reads a
+Limits: one per engine (the tracker has one batch counter), made on the thread that will run
+the engine's loop, before or after ``start()``; it follows the engine across a stop and start.
+Messages of an earlier run finished by receipts after a restart (known by ref only) are counted
+in ``smsengine_receipts_total``, not in ``smsengine_messages_total``. The submit latency reads a
 part's hand-over time in the loop's clock (``time.monotonic()`` for asyncio and uvloop alike)
 against its acceptance in wall-clock time, so a step of the wall clock skews the few parts
 answered across it.
@@ -84,6 +85,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import threading
 import time
 from collections import defaultdict
@@ -138,7 +140,8 @@ class _Histogram:
         for i, bound in enumerate(self.bounds):
             counts[i] += bisect.bisect_right(values, bound + offset)
         counts[-1] += len(values)
-        self.sum += sum(values) - offset * len(values)
+        # (fsum: exact, where adding spans of 1.7e9 one by one would lose milliseconds each)
+        self.sum += math.fsum(values) - offset * len(values)
 
     def samples(self) -> tuple[list[tuple[str, float]], float]:
         counts = list(self.counts)  # (one copy: a consistent set when read from another thread)

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -20,11 +21,20 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from prometheus_client import Counter, Histogram
 
-from ..engine import MessageState, MessageStatus
+from ..engine import MessageRefusedError, MessageState, MessageStatus
+from ..policy import (
+    Template,
+    TemplateError,
+    TemplateExistsError,
+    TemplateNotFoundError,
+    Variable,
+    preview,
+)
 from .auth import Forbidden, Keyring, Principal, Unauthorized
+from .campaigns import Campaign, CsvError, CsvRows, RowError
 from .config import DaemonConfig, Scope
 from .gateway import Busy, Gateway, StoreUnavailable
 from .outbox import BY_NAME, STATE_NAMES, OutboxState, Row
@@ -32,6 +42,9 @@ from .schema import (
     Accepted,
     BatchIn,
     BatchOut,
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
     ErrorOut,
     EventPage,
     FailedDelivery,
@@ -43,14 +56,22 @@ from .schema import (
     MessagePage,
     PartOut,
     Problem,
+    Progress,
     ReasonOut,
     Refused,
     ReplayIn,
     ReplayOut,
+    RowRefusal,
+    SegmentsIn,
+    SegmentsOut,
     Suppression,
     SuppressionIn,
     SuppressionPage,
+    TemplateIn,
+    TemplateOut,
+    TemplatePage,
     Timestamps,
+    VariableIn,
     _utc,
     openapi,
 )
@@ -184,9 +205,10 @@ class Api:
     async def send(self, request: web.Request, principal: Principal) -> web.Response:
         body = await _body(request)
         key = request.headers.get("Idempotency-Key")
+        source_ip = request.remote
         if key is None:
-            code, payload = await self._send(body, None, principal.name)
-            return web.Response(body=payload, status=code, content_type=_type(code))
+            code, payload = await self._send(body, None, principal.name, source_ip)
+            return _answer(code, payload)
         if not _KEY.match(key):
             raise ProblemError(400, "invalid-header", "Invalid Idempotency-Key",
                                "Idempotency-Key must be 1 to 255 visible ASCII characters",
@@ -200,24 +222,24 @@ class Api:
             if known is not None:
                 return known
             code, payload = await self._send(body, (principal.name, key, fingerprint),
-                                             principal.name)
+                                             principal.name, source_ip)
             return fingerprint, code, payload
 
         first, code, payload = await gateway.once(principal.name, key, answer)
         if first != fingerprint:
             raise ProblemError(409, "idempotency-key-reused", "Idempotency-Key reused",
                                "this Idempotency-Key was used with a different request body")
-        response = web.Response(body=payload, status=code, content_type=_type(code))
+        response = _answer(code, payload)
         response.headers["Idempotency-Key"] = key
         return response
 
     async def _send(self, body: bytes, remember: tuple[str, str, bytes] | None,
-                    principal: str) -> tuple[int, bytes]:
+                    principal: str, source_ip: str | None = None) -> tuple[int, bytes]:
         """Decode, accept, encode: (status, body). With ``remember``, the answer is kept under
         the key, committed with the messages."""
         items, batch = self._decode(body)
         answers = await self.gateway.accept(items, self._keeper(remember, batch), batch=batch,
-                                            principal=principal)
+                                            principal=principal, source_ip=source_ip)
         return _encode_answers(answers, batch)
 
     def _keeper(self, remember: tuple[str, str, bytes] | None,
@@ -476,6 +498,308 @@ class Api:
                                errors=[FieldError(field="endpoint", detail="unknown")])
         return _json(ReplayOut(endpoint=wanted.endpoint, replayed=replayed))
 
+    # --- templates -----------------------------------------------------------------------------
+
+    def _template_in(self, body: bytes, name: str | None = None) -> Template:
+        try:
+            raw = msgspec.json.decode(body, type=dict[str, Any])
+        except msgspec.ValidationError:
+            raise ProblemError(400, "invalid-body", "Invalid request",
+                               "the body must be a JSON object: a template") from None
+        except msgspec.DecodeError as exc:
+            raise _malformed(body, exc) from None
+        if name is not None and raw.setdefault("name", name) != name:
+            raise _invalid("name", f"the body names {raw['name']!r}, the path {name!r}")
+        try:
+            given = msgspec.convert(raw, TemplateIn)
+        except msgspec.ValidationError as exc:
+            found = _PATH.search(str(exc))
+            raise _invalid(found.group(1) if found else "body", str(exc)) from None
+        try:
+            template = Template(
+                name=given.name, kind=given.kind, text=given.text, sign_name=given.sign_name,
+                variables={k: Variable(max_length=v.max_length, digits=v.digits,
+                                       secret=v.secret)
+                           for k, v in (given.variables or {}).items()},
+                max_parts=given.max_parts)
+        except TemplateError as exc:
+            raise _invalid(exc.field, str(exc)) from None
+        engine = self.gateway.engine
+        assert engine is not None
+        try:
+            engine.lane_of(template.kind)
+        except MessageRefusedError as exc:
+            raise _invalid("kind", str(exc)) from None
+        return template
+
+    async def list_templates(self, request: web.Request, principal: Principal) -> web.Response:
+        store = self.gateway.templates
+        assert store is not None
+        return _json(TemplatePage(templates=[_template_out(t) for t in store.list()]))
+
+    async def create_template(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        template = self._template_in(await _body(request))
+        store = self.gateway.templates
+        assert store is not None
+        try:
+            stored = store.create(template, self.gateway.now())
+        except TemplateExistsError as exc:
+            raise ProblemError(409, "template-exists", "Template exists",
+                               f"{exc}: PUT /v1/templates/{exc.name} makes a new version",
+                               errors=[FieldError(field="name", detail="exists")]) from None
+        return _json(_template_out(stored), 201)
+
+    async def get_template(self, request: web.Request, principal: Principal) -> web.Response:
+        name = request.match_info["name"]
+        version = None
+        if "version" in request.query:
+            version = _int_param(request.query, "version", 1, 1, 10**9)
+        store = self.gateway.templates
+        assert store is not None
+        found = store.get(name, version)
+        if found is None:
+            raise ProblemError(404, "not-found", "No such template",
+                               f"no template {name!r}" + (f" version {version}" if version
+                                                          else ""))
+        return _json(_template_out(found))
+
+    async def template_versions(self, request: web.Request,
+                                principal: Principal) -> web.Response:
+        name = request.match_info["name"]
+        store = self.gateway.templates
+        assert store is not None
+        found = store.versions(name)
+        if not found:
+            raise ProblemError(404, "not-found", "No such template", f"no template {name!r}")
+        return _json(TemplatePage(templates=[_template_out(t) for t in found]))
+
+    async def update_template(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        name = request.match_info["name"]
+        template = self._template_in(await _body(request), name)
+        store = self.gateway.templates
+        assert store is not None
+        try:
+            stored = store.update(template, self.gateway.now())
+        except TemplateNotFoundError as exc:
+            raise ProblemError(404, "not-found", "No such template", str(exc)) from None
+        return _json(_template_out(stored))
+
+    async def delete_template(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        store = self.gateway.templates
+        assert store is not None
+        try:
+            store.delete(request.match_info["name"], self.gateway.now())
+        except TemplateNotFoundError as exc:
+            raise ProblemError(404, "not-found", "No such template", str(exc)) from None
+        return web.Response(status=204)
+
+    async def segments(self, request: web.Request, principal: Principal) -> web.Response:
+        """What a text, or a template with its params, costs: encoding, parts, units."""
+        body = await _body(request)
+        try:
+            given = msgspec.json.decode(body, type=SegmentsIn)
+        except msgspec.ValidationError as exc:
+            found = _PATH.search(str(exc))
+            raise _invalid(found.group(1) if found else "body", str(exc)) from None
+        except msgspec.DecodeError as exc:
+            raise _malformed(body, exc) from None
+        gateway = self.gateway
+        composed = gateway.compose(text=given.text, template=given.template,
+                                   params=given.params, kind=given.kind,
+                                   channel=given.channel, principal=principal.name)
+        if isinstance(composed, ErrorOut):
+            raise _invalid(composed.field or "body", composed.detail)
+        encodings, method = gateway.encodings(given.channel)
+        try:
+            counted = preview(composed.text, encodings, method=method)
+        except TemplateError as exc:
+            raise _invalid("params" if given.template else "text", exc.problem) from None
+        return _json(SegmentsOut(text=composed.kept, encoding=counted.encoding.value,
+                                 parts=counted.parts, units=counted.units,
+                                 per_part=list(counted.per_part),
+                                 units_left=counted.units_left, template=composed.template,
+                                 version=composed.version))
+
+    # --- campaigns -----------------------------------------------------------------------------
+
+    async def create_campaign(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        """A campaign from JSON, a text/csv body (options in the query) or a multipart form
+        (options as fields, then the CSV as ``recipients``); the CSV is read as it comes."""
+        ctype = request.content_type
+        gateway = self.gateway
+        if ctype == "application/json":
+            body = await _body(request)
+            try:
+                given = msgspec.json.decode(body, type=CampaignIn)
+            except msgspec.ValidationError as exc:
+                found = _PATH.search(str(exc))
+                raise _invalid(found.group(1) if found else "body", str(exc)) from None
+            except msgspec.DecodeError as exc:
+                raise _malformed(body, exc) from None
+            template = self._campaign_template(given.template)
+            campaign = gateway.campaign_create(
+                template, name=given.name, rate=given.rate, source=given.from_,
+                send_at=given.send_at.timestamp() if given.send_at else None,
+                principal=principal.name)
+            rows = [(i + 1, r.to, {k: str(v) for k, v in (r.params or {}).items()})
+                    for i, r in enumerate(given.recipients)]
+            for start in range(0, len(rows), 1000):
+                gateway.campaign_rows(campaign, template, rows[start:start + 1000], [])
+                await gateway.committed()
+        elif ctype == "text/csv":
+            options = dict(request.query)
+            unknown = sorted(set(options) - _CAMPAIGN_OPTIONS)
+            if unknown:
+                raise _bad_param(unknown[0], "unknown query parameter")
+            campaign = await self._csv_campaign(options, principal, request.content.readany)
+        elif ctype == "multipart/form-data":
+            reader = await request.multipart()
+            options = {}
+            while True:
+                part = await reader.next()
+                if part is None:
+                    raise _invalid("recipients", "the form has no part named recipients")
+                if not isinstance(part, BodyPartReader):
+                    raise _invalid("recipients", "a nested multipart is not read")
+                if part.name == "recipients":
+                    break
+                if part.name not in _CAMPAIGN_OPTIONS:
+                    raise _invalid(str(part.name), "unknown field")
+                options[str(part.name)] = (await part.read_chunk(4096)).decode(
+                    "utf-8", "replace").strip()
+
+            async def read() -> bytes:
+                return await part.read_chunk(1 << 18)
+
+            campaign = await self._csv_campaign(options, principal, read)
+        else:
+            raise ProblemError(415, "unsupported-media-type", "Unsupported media type",
+                               "send application/json, text/csv or multipart/form-data")
+        gateway.campaign_ingested(campaign)
+        await gateway.committed()
+        return _json(self._campaign_out(campaign), 201)
+
+    def _campaign_template(self, name: str) -> Template:
+        found = self.gateway.campaign_template(name)
+        if isinstance(found, ErrorOut):
+            raise _invalid(found.field or "template", found.detail)
+        return found
+
+    async def _csv_campaign(self, options: dict[str, str], principal: Principal,
+                            read: Callable[[], Awaitable[bytes]]) -> Campaign:
+        gateway = self.gateway
+        if not options.get("template"):
+            raise _invalid("template", "name the template (?template=…)")
+        template = self._campaign_template(options["template"])
+        send_at = _time_param(options, "send_at")
+        rate = None
+        if options.get("rate"):
+            try:
+                rate = float(options["rate"])
+            except ValueError:
+                rate = -1.0
+            if not (rate > 0 and math.isfinite(rate)):
+                raise _invalid("rate", "messages a second: a number > 0")
+        source = options.get("from") or None
+        if source is not None and len(source) > 21:
+            raise _invalid("from", "at most 21 characters")
+        parser = CsvRows(tuple(template.variables))
+        # The header must parse before the campaign exists: a bad one is a 400, nothing kept.
+        pending: list[tuple[int, str, dict[str, str]]] = []
+        ended = False
+        while not parser.header_read:
+            chunk = await read()
+            try:
+                if not chunk:
+                    pending = parser.finish()
+                    ended = True
+                    break
+                pending = parser.feed(chunk)
+            except CsvError as exc:
+                raise _invalid(exc.field, exc.problem) from None
+        campaign = gateway.campaign_create(template, name=options.get("name") or None,
+                                           send_at=send_at, rate=rate, source=source,
+                                           principal=principal.name)
+        while True:
+            for start in range(0, max(len(pending), 1), 1000):
+                gateway.campaign_rows(campaign, template, pending[start:start + 1000],
+                                      parser.errors)
+                parser.errors.clear()
+                await gateway.committed()
+            if ended:
+                break
+            chunk = await read()
+            try:
+                pending = parser.feed(chunk) if chunk else parser.finish()
+            except CsvError as exc:  # (a line too long: the rest is not read)
+                gateway.campaign_rows(campaign, template, [], [RowError(
+                    line=parser.line + 1, code="malformed", field=exc.field,
+                    detail=f"{exc.problem}: the rows after it were not read")])
+                await gateway.committed()
+                while await read():
+                    pass
+                break
+            ended = not chunk
+        return campaign
+
+    def _campaign(self, request: web.Request) -> Campaign:
+        raw = request.match_info["id"]
+        number = raw.removeprefix("cmp_")
+        found = None
+        if number.isdigit() and number.isascii() and len(number) < 18:
+            found = self.gateway.campaign(int(number))
+        if found is None:
+            raise ProblemError(404, "not-found", "No such campaign", f"no campaign {raw!r}")
+        return found
+
+    def _campaign_out(self, campaign: Campaign) -> CampaignOut:
+        now = self.gateway.campaign_progress(campaign)
+        return CampaignOut(
+            id=f"cmp_{campaign.id}", name=campaign.name, state=now["state"],
+            template=campaign.template, version=campaign.version, kind=campaign.kind,
+            send_at=_utc(campaign.send_at), rate=campaign.rate,
+            created_at=_utc(campaign.created_at),  # type: ignore[arg-type]
+            progress=Progress(**now["progress"]), current_rate=round(now["current_rate"], 1),
+            eta_seconds=None if now["eta"] is None else round(now["eta"], 1),
+            refusals=[RowRefusal(line=r.line, code=r.code, detail=r.detail, field=r.field)
+                      for r in campaign.refusals])
+
+    async def get_campaign(self, request: web.Request, principal: Principal) -> web.Response:
+        return _json(self._campaign_out(self._campaign(request)))
+
+    async def list_campaigns(self, request: web.Request, principal: Principal) -> web.Response:
+        store = self.gateway.campaigns
+        assert store is not None
+        found = [self.gateway.campaign(c.id) or c for c in store.all()]
+        return _json(CampaignPage(campaigns=[self._campaign_out(c) for c in found[-100:]]))
+
+    async def pause_campaign(self, request: web.Request, principal: Principal) -> web.Response:
+        return await self._pause(request, True)
+
+    async def resume_campaign(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        return await self._pause(request, False)
+
+    async def _pause(self, request: web.Request, paused: bool) -> web.Response:
+        campaign = self._campaign(request)
+        if not self.gateway.campaign_pause(campaign, paused):
+            raise ProblemError(409, "campaign-cancelled", "Campaign cancelled",
+                               f"campaign cmp_{campaign.id} is cancelled")
+        await self.gateway.committed()
+        return _json(self._campaign_out(campaign))
+
+    async def cancel_campaign(self, request: web.Request,
+                              principal: Principal) -> web.Response:
+        campaign = self._campaign(request)
+        if campaign.state != "cancelled":
+            self.gateway.campaign_cancel(campaign)
+        await self.gateway.committed()
+        return _json(self._campaign_out(campaign))
+
     async def overview(self, request: web.Request, principal: Principal) -> web.Response:
         return _json(self.gateway.overview())
 
@@ -533,6 +857,17 @@ def _type(code: int) -> str:
     return "application/problem+json" if code >= 400 else "application/json"
 
 
+_decode_problem = msgspec.json.Decoder(Problem).decode
+
+
+def _answer(code: int, payload: bytes) -> web.Response:
+    response = web.Response(body=payload, status=code, content_type=_type(code))
+    if code == 429:  # (a capped send: when the number frees, as the header says too)
+        retry = _decode_problem(payload).retry_after
+        response.headers["Retry-After"] = str(retry or 1)
+    return response
+
+
 def _encode_answers(answers: list[Accepted | Refused], batch: bool) -> tuple[int, bytes]:
     if batch:
         accepted = sum(isinstance(a, Accepted) for a in answers)
@@ -543,6 +878,11 @@ def _encode_answers(answers: list[Accepted | Refused], batch: bool) -> tuple[int
         return 202, _encode(answer)
     error = answer.error
     field = error.field or "body"
+    if error.code == "capped":
+        return 429, _encode(Problem(
+            type=_PROBLEM + "capped", title="Frequency cap", status=429, detail=error.detail,
+            errors=[FieldError(field=field, detail=error.detail)], rule=error.rule,
+            retry_after=error.retry_after))
     return 400, _encode(Problem(
         type=_PROBLEM + error.code.replace("_", "-"), title="Message refused", status=400,
         detail=error.detail, errors=[FieldError(field=field, detail=error.detail)]))
@@ -556,6 +896,22 @@ async def _body(request: web.Request) -> bytes:
         raise ProblemError(413, "body-too-large", "Body too large",
                            f"the body is over the limit of {limit} bytes",
                            limit=limit) from None
+
+
+_CAMPAIGN_OPTIONS = frozenset({"template", "name", "send_at", "rate", "from"})
+
+
+def _template_out(t: Template) -> TemplateOut:
+    return TemplateOut(name=t.name, kind=t.kind, text=t.text, sign_name=t.sign_name,
+                       variables={k: VariableIn(max_length=v.max_length, digits=v.digits,
+                                                secret=v.secret)
+                                  for k, v in t.variables.items()},
+                       max_parts=t.max_parts, version=t.version, created_at=_utc(t.created_at))
+
+
+def _invalid(field: str, detail: str) -> ProblemError:
+    return ProblemError(400, "invalid-field", "Invalid field", f"{field}: {detail}",
+                        errors=[FieldError(field=field, detail=detail)])
 
 
 def _bad_param(name: str, detail: str) -> ProblemError:
@@ -607,6 +963,58 @@ ROUTES: list[dict[str, Any]] = [
     {"name": "cancel", "method": "DELETE", "path": "/v1/messages/{id}", "scope": "send",
      "handler": "cancel", "summary": "Cancel a scheduled or queued message",
      "responses": {200: MessageOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem}},
+    {"name": "list_templates", "method": "GET", "path": "/v1/templates", "scope": "read",
+     "handler": "list_templates", "summary": "Every live template, its latest version",
+     "responses": {200: TemplatePage, 401: Problem, 403: Problem}},
+    {"name": "create_template", "method": "POST", "path": "/v1/templates", "scope": "admin",
+     "handler": "create_template", "request": TemplateIn,
+     "summary": "A new template (version 1); ${var} variables, ${code} in otp is secret",
+     "responses": {201: TemplateOut, 400: Problem, 401: Problem, 403: Problem, 409: Problem}},
+    {"name": "get_template", "method": "GET", "path": "/v1/templates/{name}", "scope": "read",
+     "handler": "get_template", "summary": "A template: its latest version, or ?version=",
+     "query": {"version": "a version number (default: the latest)"},
+     "responses": {200: TemplateOut, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "template_versions", "method": "GET", "path": "/v1/templates/{name}/versions",
+     "scope": "read", "handler": "template_versions",
+     "summary": "Every version kept of a template, oldest first",
+     "responses": {200: TemplatePage, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "update_template", "method": "PUT", "path": "/v1/templates/{name}",
+     "scope": "admin", "handler": "update_template", "request": TemplateIn,
+     "summary": "A new version of a template (messages keep the version they used)",
+     "responses": {200: TemplateOut, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "delete_template", "method": "DELETE", "path": "/v1/templates/{name}",
+     "scope": "admin", "handler": "delete_template",
+     "summary": "Retire a template (its versions stay readable by number)",
+     "responses": {204: None, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "segments", "method": "POST", "path": "/v1/segments", "scope": "send",
+     "handler": "segments", "request": SegmentsIn,
+     "summary": "What a text or a template with params costs: encoding, parts, units a part",
+     "responses": {200: SegmentsOut, 400: Problem, 401: Problem, 403: Problem}},
+    {"name": "create_campaign", "method": "POST", "path": "/v1/campaigns", "scope": "send",
+     "handler": "create_campaign", "request": CampaignIn,
+     "csv": "a header line (to and one column per template variable), then a recipient a line; "
+            "options in the query string: template, name, send_at, rate, from",
+     "summary": "A campaign: a template to recipients (JSON, or a CSV streamed, up to "
+                "[policy] campaign_rows); bad rows refused by line, the rest go",
+     "responses": {201: CampaignOut, 400: Problem, 401: Problem, 403: Problem, 415: Problem,
+                   503: Problem}},
+    {"name": "list_campaigns", "method": "GET", "path": "/v1/campaigns", "scope": "read",
+     "handler": "list_campaigns", "summary": "The last 100 campaigns and their progress",
+     "responses": {200: CampaignPage, 401: Problem, 403: Problem}},
+    {"name": "get_campaign", "method": "GET", "path": "/v1/campaigns/{id}", "scope": "read",
+     "handler": "get_campaign", "summary": "A campaign's progress, rate and ETA",
+     "responses": {200: CampaignOut, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "pause_campaign", "method": "POST", "path": "/v1/campaigns/{id}/pause",
+     "scope": "send", "handler": "pause_campaign",
+     "summary": "Hand no more of it to the engine (what the engine holds still goes)",
+     "responses": {200: CampaignOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem}},
+    {"name": "resume_campaign", "method": "POST", "path": "/v1/campaigns/{id}/resume",
+     "scope": "send", "handler": "resume_campaign", "summary": "Go on with a paused campaign",
+     "responses": {200: CampaignOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem}},
+    {"name": "cancel_campaign", "method": "POST", "path": "/v1/campaigns/{id}/cancel",
+     "scope": "send", "handler": "cancel_campaign",
+     "summary": "Cancel everything of it not yet with a carrier link",
+     "responses": {200: CampaignOut, 401: Problem, 403: Problem, 404: Problem}},
     {"name": "list_suppressions", "method": "GET", "path": "/v1/suppressions", "scope": "read",
      "handler": "list_suppressions", "summary": "The opt-out list, by number",
      "query": {"cursor": "next_cursor of the previous page", "limit": "page size"},

@@ -28,12 +28,15 @@ from typing import Any, Literal
 import msgspec
 
 from ..engine import EngineConfig, EngineConfigError, engine_config_from_dict
+from ..policy import DEFAULT_OPTOUT_SUFFIX, DEFAULT_RULES, CapRule, QuietHours, QuietHoursError
 from .webhooks import EVENT_TYPES, WebhookConfig, secret_key
 
 __all__ = [
     "ApiKeyConfig",
     "DaemonConfig",
     "DaemonConfigError",
+    "PolicyConfig",
+    "QuietHoursConfig",
     "Scope",
     "ServerConfig",
     "StoreConfig",
@@ -106,14 +109,63 @@ class ApiKeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     key: str = ""
     key_env: str = ""  # the environment variable holding the key, instead of ``key``
     scopes: list[Scope] = msgspec.field(default_factory=lambda: ["send", "read"])
+    # The shop's signature (【ShopCN】, brackets optional) put on this key's messages that
+    # carry none (a template's own sign name comes first); placed as sign_placement says
+    # (default: [policy] sign_placement).
+    sign_name: str = ""
+    sign_placement: Literal["prefix", "suffix"] | None = None
 
     def __repr__(self) -> str:  # (msgspec's would print the key)
         return (f"ApiKeyConfig(name={self.name!r}, key={'<redacted>' if self.key else ''!r}, "
-                f"key_env={self.key_env!r}, scopes={self.scopes!r})")
+                f"key_env={self.key_env!r}, scopes={self.scopes!r}, "
+                f"sign_name={self.sign_name!r})")
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         return [("name", self.name), ("key", "<redacted>" if self.key else ""),
-                ("key_env", self.key_env), ("scopes", self.scopes)]
+                ("key_env", self.key_env), ("scopes", self.scopes),
+                ("sign_name", self.sign_name)]
+
+
+class QuietHoursConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """[policy.quiet_hours]: marketing accepted inside the window is held until its end."""
+
+    enabled: bool = True
+    start: str = "21:00"
+    end: str = "08:00"
+    zone: str = "Asia/Shanghai"
+    kinds: list[str] = msgspec.field(default_factory=lambda: ["marketing"])
+
+    def build(self) -> QuietHours | None:
+        if not self.enabled:
+            return None
+        return QuietHours(self.start, self.end, self.zone, kinds=self.kinds)
+
+
+def _default_caps() -> dict[str, list[CapRule]]:
+    return {kind: list(rules) for kind, rules in DEFAULT_RULES.items()}
+
+
+class PolicyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """[policy]: signatures, the opt-out suffix, frequency caps, quiet hours, campaigns.
+
+    Caps are rules per kind, each ``[window_seconds, limit]``: ``caps`` per destination
+    number (default: otp 1 a minute, 5 an hour, 10 a day; a kind given replaces its default,
+    ``otp = []`` turns the otp caps off), ``api_key_caps`` per API key and ``source_ip_caps``
+    per client address (none by default)."""
+
+    sign_placement: Literal["prefix", "suffix"] = "prefix"
+    optout_suffix: str = DEFAULT_OPTOUT_SUFFIX  # "" for none
+    caps: dict[str, list[CapRule]] = msgspec.field(default_factory=dict)
+    api_key_caps: dict[str, list[CapRule]] = msgspec.field(default_factory=dict)
+    source_ip_caps: dict[str, list[CapRule]] = msgspec.field(default_factory=dict)
+    quiet_hours: QuietHoursConfig = QuietHoursConfig()
+    # Codes (secret params) rendered and waiting to be handed to the engine, kept in memory
+    # only; past it a send with a secret gets 503 with Retry-After.
+    max_secrets: int = 100_000
+    campaign_rows: int = 1_000_000  # recipients of one campaign; more rows are refused
+
+    def number_caps(self) -> dict[str, list[CapRule]]:
+        return {**_default_caps(), **self.caps}
 
 
 class DaemonConfig(msgspec.Struct, frozen=True):
@@ -123,6 +175,7 @@ class DaemonConfig(msgspec.Struct, frozen=True):
     api_keys: list[ApiKeyConfig] = msgspec.field(default_factory=list)
     events: EventsConfig = EventsConfig()
     webhooks: list[WebhookConfig] = msgspec.field(default_factory=list)
+    policy: PolicyConfig = PolicyConfig()
 
     def recorded_events(self) -> frozenset[str]:
         """The event types the log keeps: [events] record and every webhook's."""
@@ -171,7 +224,7 @@ class DaemonConfig(msgspec.Struct, frozen=True):
 
 
 _SECTIONS: dict[str, type[msgspec.Struct]] = {"server": ServerConfig, "store": StoreConfig,
-                                               "events": EventsConfig}
+                                               "events": EventsConfig, "policy": PolicyConfig}
 
 
 def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConfig:
@@ -199,6 +252,7 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConf
         raise DaemonConfigError(_field("webhooks", exc), prefix + str(exc)) from None
     _check(sections["server"], sections["store"], keys, prefix)
     _check_webhooks(hooks, sections["events"], prefix)
+    _check_policy(sections["policy"], keys, prefix)
     data["store"] = sections["store"].path
     data.setdefault("lane_capacity", sections["store"].feed_ahead)
     try:
@@ -206,7 +260,9 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConf
     except EngineConfigError as exc:
         raise DaemonConfigError(exc.field, prefix + exc.message) from None
     config = DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
-                          api_keys=keys, events=sections["events"], webhooks=hooks)
+                          api_keys=keys, events=sections["events"], webhooks=hooks,
+                          policy=sections["policy"])
+    _check_lanes(config, prefix)
     config.webhook_keys()  # (a bad secret is named now, not at the first delivery)
     return config
 
@@ -293,3 +349,34 @@ def _check(server: ServerConfig, store: StoreConfig, keys: list[ApiKeyConfig],
             raise bad(f"api_keys[{i}]", "give exactly one of key or key_env")
         if not key.scopes:
             raise bad(f"api_keys[{i}].scopes", "give at least one of send, read, admin")
+
+
+def _check_policy(policy: PolicyConfig, keys: list[ApiKeyConfig], prefix: str) -> None:
+    from ..policy import TemplateError, decorate
+
+    try:
+        policy.quiet_hours.build()
+    except QuietHoursError as exc:
+        raise DaemonConfigError(f"policy.quiet_hours.{exc.field}", prefix + str(exc)) from None
+    for field in ("max_secrets", "campaign_rows"):
+        if getattr(policy, field) < 1:
+            raise DaemonConfigError(f"policy.{field}", f"{prefix}must be >= 1")
+    for i, key in enumerate(keys):
+        if key.sign_name:
+            try:
+                decorate("x", "notification", signature=key.sign_name)
+            except TemplateError as exc:
+                raise DaemonConfigError(f"api_keys[{i}].sign_name",
+                                        prefix + exc.problem) from None
+
+
+def _check_lanes(config: DaemonConfig, prefix: str) -> None:
+    lanes = {lane.casefold() for lane in config.engine.lanes}
+    policy = config.policy
+    for name, rules in (("caps", policy.caps), ("api_key_caps", policy.api_key_caps),
+                        ("source_ip_caps", policy.source_ip_caps)):
+        for kind in rules:
+            if kind.casefold() not in lanes:
+                raise DaemonConfigError(f"policy.{name}.{kind}",
+                                        f"{prefix}{kind!r} is not a lane ("
+                                        f"{', '.join(config.engine.lanes)})")

@@ -15,13 +15,30 @@
 - **Recover** (at start): ``queued`` is sent; ``sending`` (it may have left, no answer known)
   ends UNKNOWN, or is sent again where the channel's ``resend_unknown`` says so, counted;
   ``submitted`` waits for its receipts, which the engine correlates from the same file.
+- **Policy** (issue 19, from :mod:`smsengine.policy`): a send by template is rendered
+  (signature, opt-out suffix, params checked, each refusal naming its param); a text with
+  secret params (an OTP's code) is stored masked, its real text kept in memory only until it
+  is handed to the engine (``_secrets``: a queued row whose real text is gone, after a
+  restart, ends FAILED, never sent masked); frequency caps per number (and API key, source
+  IP) refuse before anything is stored; quiet hours hold marketing as scheduled for the
+  window's end.
+- **Campaigns**: rows ingested a chunk at a time (each chunk one commit, with the campaign's
+  counts), fed by the campaign runner through the marketing lane at the campaign's rate, a
+  window at a time, paused, resumed and cancelled there.
+
+Time for policy and scheduling comes from :attr:`Gateway.now`: the wall clock, or, as a test
+hook only, the wall clock plus the seconds written in the file named by the environment
+variable ``SMSENGINE_TEST_CLOCK_FILE`` (re-read when the file changes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import math
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -44,10 +61,24 @@ from ..engine.sqlite import StoreError
 from ..engine.status import status_of
 from ..engine.tracker import Change
 from ..metrics import EngineMetrics
+from ..policy import (
+    CapRefusal,
+    FrequencyCaps,
+    Rendered,
+    SqliteCounterStore,
+    SqliteTemplateStore,
+    Template,
+    TemplateError,
+    check_all,
+    decorate,
+    render,
+)
 from ..smpp import CommandStatus, status_name
+from ..text import Encoding, SplitMethod, count
+from .campaigns import MAX_REFUSALS, Campaign, CampaignStore, RowError
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
-from .schema import Accepted, ErrorOut, MessageIn, Refused
+from .schema import Accepted, ErrorOut, MessageIn, Refused, _utc
 from .stats import Stats
 from .webhooks import EventLog, WebhookSender
 
@@ -81,6 +112,77 @@ class StoreUnavailable(Exception):
     """The outbox could not commit (disk full, file gone): nothing of the request was kept."""
 
     retriable = True
+
+
+_SPLIT = {"udh8": SplitMethod.UDH8, "udh16": SplitMethod.UDH16, "sar": SplitMethod.SAR,
+          "payload": SplitMethod.PAYLOAD}
+_LOST = ("the code was never stored: request a new one (the daemon restarted before it was "
+         "handed to a carrier, and a secret is kept in memory only)")
+CAMPAIGN_WINDOW = 2000  # a campaign's messages in the engine not yet submitted, at most
+
+
+def test_clock() -> Callable[[], float]:
+    """The gateway's clock: ``time.time``, or with ``SMSENGINE_TEST_CLOCK_FILE`` set (a test
+    hook), the wall clock plus the seconds the file holds, re-read when it changes."""
+    path = os.environ.get("SMSENGINE_TEST_CLOCK_FILE")
+    if not path:
+        return time.time
+    seen: list[Any] = [None, 0.0]
+
+    def now() -> float:
+        try:
+            stamp = os.stat(path).st_mtime_ns
+            if stamp != seen[0]:
+                with open(path, encoding="ascii") as f:
+                    seen[1] = float(f.read().strip() or 0)
+                seen[0] = stamp
+        except (OSError, ValueError):
+            seen[0], seen[1] = None, 0.0
+        return time.time() + float(seen[1])
+
+    return now
+
+
+class Composed(msgspec.Struct, kw_only=True):
+    """A message as it will go: the carrier's text, the one kept (masked when secret)."""
+
+    text: str
+    kept: str
+    kind: str
+    template: str | None = None
+    version: int | None = None
+
+    @property
+    def secret(self) -> bool:
+        return self.kept != self.text
+
+
+class _Run:
+    """A campaign being fed: its cursor in the outbox, what is with the engine, its rate."""
+
+    __slots__ = ("campaign", "cursor", "idle_until", "refs", "samples", "seen", "tokens")
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.cursor = 0  # the last row handed to the engine (rows past it wait)
+        self.refs: set[str] = set()  # handed over, not yet submitted or final
+        self.samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
+        self.seen: set[int] | None = None  # numbers so far, while ingesting
+        self.tokens = 0.0
+        self.idle_until = 0.0
+
+    def rate(self, now: float) -> float:
+        samples = [(t, n) for t, n in self.samples if t > now - 5.0]
+        if not samples:
+            return 0.0
+        span = max(now - samples[0][0], 1.0)
+        return sum(n for _, n in samples) / span
+
+
+def capped(refusal: CapRefusal, field: str) -> ErrorOut:
+    """A frequency cap's refusal, naming its rule and when the subject frees."""
+    return ErrorOut(code="capped", detail=refusal.describe(), field=field, retriable=True,
+                    rule=refusal.rule.describe(), retry_after=math.ceil(refusal.retry_after))
 
 
 class RecoveryReport(msgspec.Struct, kw_only=True):
@@ -118,7 +220,26 @@ class Gateway:
         # Idempotency keys being answered: (principal, key) -> that answer, when ready.
         self._answering: dict[tuple[str, str], asyncio.Future[tuple[bytes, int, bytes]]] = {}
         self.counters = dict.fromkeys(("accepted", "refused", "fed", "cancelled",
-                                       "store_errors", "released", "events"), 0)
+                                       "store_errors", "released", "events", "capped",
+                                       "held", "secrets_lost"), 0)
+        self.now = test_clock()
+        self.templates: SqliteTemplateStore | None = None
+        self.counter_store: SqliteCounterStore | None = None
+        self.caps: list[tuple[str, FrequencyCaps]] = []
+        self.quiet = config.policy.quiet_hours.build()
+        self.campaigns: CampaignStore | None = None
+        self._runs: dict[int, _Run] = {}
+        self._campaign_of: dict[str, int] = {}  # ref -> campaign, while with the engine
+        # seq -> the real text of a message with secret params, until handed to the engine
+        self._secrets: dict[int, str] = {}
+        self._signs = {k.name: (k.sign_name or None,
+                                k.sign_placement or config.policy.sign_placement)
+                       for k in config.api_keys}
+        channels = config.engine.channels
+        self._encodings = {c.name: (tuple(Encoding(e) for e in c.encoding_names),
+                                    _SPLIT[c.split]) for c in channels}
+        self._default_encodings = (self._encodings[channels[0].name] if channels
+                                   else ((Encoding.GSM7, Encoding.UCS2), SplitMethod.UDH8))
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -130,6 +251,14 @@ class Gateway:
         self.events = events = EventLog(cfg.store.path, record=cfg.recorded_events())
         self.stats = Stats(cfg.store.path, tz=cfg.store.stats_tz)
         self.engine = engine = Engine(cfg.engine, statuses=outbox)
+        self.templates = SqliteTemplateStore(cfg.store.path)
+        self.counter_store = store = SqliteCounterStore(cfg.store.path)
+        policy = cfg.policy
+        for scope, rules in (("number", policy.number_caps()), ("api_key", policy.api_key_caps),
+                             ("source_ip", policy.source_ip_caps)):
+            if any(rules.values()):
+                self.caps.append((scope, FrequencyCaps(rules, store, scope=scope)))
+        self.campaigns = CampaignStore(cfg.store.path)
         self._recover()
         await engine.start()
         engine.tracker.observe(self._observe)
@@ -144,7 +273,7 @@ class Gateway:
         self._open = outbox.open_count()
         self._running = True
         for coro in (self._feed(), self._schedule(), self._housekeeping(),
-                     self._checkpoints()):
+                     self._checkpoints(), self._run_campaigns()):
             self._tasks.append(self._loop.create_task(coro))
         log.info("outbox %s: %d messages open (%s)", cfg.store.path, self._open,
                  ", ".join(f"{k} {v}" for k, v in msgspec.structs.asdict(self.recovery).items()))
@@ -172,24 +301,89 @@ class Gateway:
             self.events.close()
         if self.stats is not None:
             self.stats.close()
+        for store in (self.templates, self.counter_store, self.campaigns):
+            if store is not None:
+                store.close()
 
     # --- accept --------------------------------------------------------------------------------
 
-    def _message(self, item: MessageIn) -> Message:
-        return Message(destination=item.to, text=item.text, source=item.from_, kind=item.kind,
-                       validity=item.validity)
-
-    def judge(self, item: MessageIn) -> int | ErrorOut:
+    def judge(self, item: MessageIn, text: str | None = None) -> int | ErrorOut:
         """The parts ``item`` takes, or why it cannot be sent (naming its field)."""
         assert self.engine is not None
         try:
-            return self.engine.check(self._message(item), channel=item.channel)
+            return self.engine.check(Message(
+                destination=item.to, text=item.text if text is None else text,
+                source=item.from_, kind=item.kind, validity=item.validity),
+                channel=item.channel)
         except MessageRefusedError as exc:
             field = _API_FIELDS.get(exc.field or "")
             return ErrorOut(code=_CODES.get(exc.status, "refused"), detail=str(exc),
                             field=field, status=exc.status, retriable=exc.retriable)
         except ValueError as exc:  # Message's own checks (a destination over 20 characters)
             return ErrorOut(code="invalid_field", detail=str(exc), field="to")
+
+    def encodings(self, channel: str | None) -> tuple[tuple[Encoding, ...], SplitMethod]:
+        """The encodings and split of ``channel`` (else the first): what a template's
+        max_parts and a preview are counted with."""
+        if channel is not None and channel in self._encodings:
+            return self._encodings[channel]
+        return self._default_encodings
+
+    def compose(self, *, text: str | None, template: str | None,
+                params: dict[str, str | int] | None, kind: str, channel: str | None,
+                principal: str | None) -> Composed | ErrorOut:
+        """The text a message goes with: a template rendered with its params, or the text
+        given, with the API key's signature and the marketing opt-out suffix (policy.
+        templates). An ErrorOut names what is wrong (``template``, ``params.code``)."""
+        assert self.engine is not None and self.templates is not None
+        if (text is None) == (template is None):
+            return ErrorOut(code="invalid_field", field="text",
+                            detail="give exactly one of text, or template with its params")
+        policy = self.config.policy
+        sign, placement = self._signs.get(principal or "", (None, policy.sign_placement))
+        if template is None:
+            assert text is not None
+            if params:
+                return ErrorOut(code="invalid_field", field="params",
+                                detail="params go with a template; this message gives text")
+            try:
+                lane = self.engine.lane_of(kind)
+            except MessageRefusedError as exc:
+                return ErrorOut(code="refused", detail=str(exc), field="kind",
+                                status=exc.status)
+            out = decorate(text, lane, signature=sign, placement=placement,
+                           optout_suffix=policy.optout_suffix)
+            return Composed(text=out, kept=out, kind=lane)
+        found = self.templates.get(template)
+        if found is None:
+            return ErrorOut(code="unknown_template", field="template",
+                            detail=f"no template {template!r} (GET /v1/templates)")
+        try:
+            lane = self.engine.lane_of(found.kind)
+        except MessageRefusedError as exc:
+            return ErrorOut(code="refused", field="template",
+                            detail=f"template {template!r}: {exc}")
+        encodings, method = self.encodings(channel)
+        try:
+            rendered: Rendered = render(found, params or {}, signature=sign,
+                                        placement=placement,
+                                        optout_suffix=policy.optout_suffix,
+                                        encodings=encodings, method=method)
+        except TemplateError as exc:
+            return ErrorOut(code="invalid_param" if exc.param else "invalid_template",
+                            detail=str(exc), field=exc.field)
+        return Composed(text=rendered.text, kept=rendered.masked, kind=lane,
+                        template=found.name, version=found.version)
+
+    def cap_checks(self, number: str, principal: str | None,
+                   source_ip: str | None) -> list[tuple[FrequencyCaps, str]]:
+        checks = []
+        for scope, caps in self.caps:
+            subject = {"number": number[1:] if number.startswith("+") else number,
+                       "api_key": principal, "source_ip": source_ip}.get(scope)
+            if subject:
+                checks.append((caps, subject))
+        return checks
 
     def check_room(self, n: int) -> None:
         limit = self.config.store.max_outbox
@@ -199,56 +393,113 @@ class Gateway:
 
     async def accept(self, items: list[MessageIn | ErrorOut],
                      remember: Callable[[list[Accepted | Refused]], None] | None = None,
-                     *, batch: bool = False,
-                     principal: str | None = None) -> list[Accepted | Refused]:
+                     *, batch: bool = False, principal: str | None = None,
+                     source_ip: str | None = None) -> list[Accepted | Refused]:
         """Write the acceptable messages to the outbox and answer once they are committed.
         ``items``: what the request held, an ErrorOut for one that did not decode.
         ``remember(answers)`` keeps the answer (an Idempotency-Key's) in the same commit.
         ``batch``: a refusal names its field by its path in the batch (``messages[3].to``)."""
         outbox, engine = self.outbox, self.engine
         assert outbox is not None and engine is not None and self._loop is not None
-        now = time.time()
-        answers: list[Accepted | Refused] = []
-        rows: list[NewRow] = []
+        now = self.now()
+        answers: list[Accepted | Refused | None] = []
+        # (index, item, composed, parts, send_at) of each message judged good so far
+        good: list[tuple[int, MessageIn, Composed, int, float | None]] = []
+
+        def refuse(i: int, error: ErrorOut, out_id: str | None) -> None:
+            if batch and error.field is not None:
+                error = msgspec.structs.replace(error, field=f"messages[{i}].{error.field}")
+            answers[i] = Refused(error=error, out_id=out_id)
+
         for i, item in enumerate(items):
+            answers.append(None)
             if isinstance(item, ErrorOut):
-                answers.append(Refused(error=item))
+                answers[i] = Refused(error=item)
                 continue
-            judged = self.judge(item)
+            composed = self.compose(text=item.text, template=item.template,
+                                    params=item.params, kind=item.kind,
+                                    channel=item.channel, principal=principal)
+            if isinstance(composed, ErrorOut):
+                refuse(i, composed, item.out_id)
+                continue
+            if composed.kind != item.kind:
+                item = msgspec.structs.replace(item, kind=composed.kind)
+            judged = self.judge(item, composed.text)
             if isinstance(judged, ErrorOut):
-                if batch and judged.field is not None:
-                    judged = msgspec.structs.replace(judged, field=f"messages[{i}].{judged.field}")
-                answers.append(Refused(error=judged, out_id=item.out_id))
+                refuse(i, judged, item.out_id)
                 continue
             send_at = item.send_at.timestamp() if item.send_at is not None else None
+            if composed.secret and send_at is not None and send_at > now + 0.5:
+                refuse(i, ErrorOut(code="invalid_field", field="send_at", detail=(
+                    "a message with a secret param (a code) cannot be scheduled: its text "
+                    "is never stored")), item.out_id)
+                continue
+            if self.quiet is not None:
+                hold = self.quiet.hold_until(composed.kind, max(now, send_at or now))
+                if hold is not None:
+                    if composed.secret:
+                        refuse(i, ErrorOut(code="quiet_hours", field="kind", detail=(
+                            f"{composed.kind} is held during quiet hours, and a message with "
+                            "a secret param cannot wait")), item.out_id)
+                        continue
+                    send_at = hold
+                    self.counters["held"] += 1
+            good.append((i, item, composed, judged, send_at))
+        if good:
+            self.check_room(len(good))
+            secrets = sum(c.secret for _, _, c, _, _ in good)
+            if secrets and len(self._secrets) + secrets > self.config.policy.max_secrets:
+                raise Busy(f"{len(self._secrets)} codes are waiting for the carrier "
+                           f"([policy] max_secrets)", retry_after=1)
+        rows: list[NewRow] = []
+        secret_rows: list[int] = []
+        for i, item, composed, judged, send_at in good:
+            checks = self.cap_checks(item.to, principal, source_ip) if self.caps else []
+            if checks:
+                refusal = check_all(checks, composed.kind, now)
+                if refusal is not None:
+                    self.counters["capped"] += 1
+                    refuse(i, capped(refusal, "to"), item.out_id)
+                    continue
+                for caps, subject in checks:
+                    caps.record(subject, composed.kind, now)
             scheduled = send_at is not None and send_at > now + 0.5
             seq = outbox.next_seq()
             rows.append(NewRow(
                 seq=seq, state=OutboxState.SCHEDULED if scheduled else OutboxState.QUEUED,
                 to=item.to, kind=engine.lane_of(item.kind), out_id=item.out_id,
                 channel=item.channel,
-                request=Request(text=item.text, source=item.from_, validity=item.validity,
-                                metadata=item.metadata, principal=principal),
+                request=Request(text=composed.kept, source=item.from_, validity=item.validity,
+                                metadata=item.metadata, principal=principal,
+                                template=composed.template, version=composed.version,
+                                masked=composed.secret),
                 parts=judged, ready=None if scheduled else outbox.next_ready(),
                 accepted_at=now, send_at=send_at))
-            answers.append(Accepted(id=outbox.id_of(seq), parts=judged, out_id=item.out_id,
-                                    state="scheduled" if scheduled else "queued"))
-        self.counters["refused"] += len(answers) - len(rows)
+            if composed.secret:
+                self._secrets[seq] = composed.text
+                secret_rows.append(seq)
+            answers[i] = Accepted(id=outbox.id_of(seq), parts=judged, out_id=item.out_id,
+                                  state="scheduled" if scheduled else "queued",
+                                  scheduled_for=_utc(send_at) if scheduled else None)
+        done = [a for a in answers if a is not None]
+        assert len(done) == len(answers)
+        self.counters["refused"] += len(done) - len(rows)
         if rows:
-            self.check_room(len(rows))
             outbox.insert(rows)
         if remember is not None:
-            remember(answers)
+            remember(done)
         if rows:
             self._open += len(rows)
             try:
                 await self.committed()
             except StoreUnavailable:
                 self._open -= len(rows)
+                for seq in secret_rows:
+                    self._secrets.pop(seq, None)
                 raise
             self.counters["accepted"] += len(rows)
             self._fast_feed(rows)
-        return answers
+        return done
 
     def remember(self, principal: str, key: str, fingerprint: bytes, code: int,
                  body: bytes) -> None:
@@ -353,6 +604,11 @@ class Gateway:
         if self.engine is not None and self.engine.tracker.settling:
             return  # (the engine stopping: the outbox keeps its own state for next time)
         if change.final or new is MessageState.SUBMITTED:
+            if self._campaign_of:
+                campaign = self._campaign_of.pop(ref, None)
+                run = self._runs.get(campaign) if campaign is not None else None
+                if run is not None:
+                    run.refs.discard(ref)
             self._count(ref, new, at, handle)
             events = self.events
             if events is not None:
@@ -467,7 +723,21 @@ class Gateway:
         assert engine is not None and outbox is not None
         ref = outbox.id_of(seq)
         validity = request.validity
-        now = time.time()
+        now = self.now()
+        text = request.text
+        if request.masked:
+            real = self._secrets.get(seq)
+            if real is None:  # (a restart came between: never send the masked text)
+                outbox.set_status(seq, MessageStatus(
+                    ref=ref, destination=to, kind=kind, state=MessageState.FAILED, final=True,
+                    queued_at=since, done_at=now,
+                    error=ErrorInfo(type="SecretLostError", status=0, name="",
+                                    retriable=False, message=_LOST)))
+                self.counters["secrets_lost"] += 1
+                self._open -= 1
+                self._schedule_flush()
+                return True
+            text = real
         if now - since >= 1.0:
             if validity is None:
                 validity = engine.default_validity(kind)
@@ -480,18 +750,22 @@ class Gateway:
                         error=ErrorInfo(type="MessageExpiredError", status=0, name="",
                                         retriable=False, message="its validity lapsed while "
                                         "it waited in the outbox; it was never sent")))
+                    self._secrets.pop(seq, None)
                     self._open -= 1
                     self._schedule_flush()
                     return True
         try:
-            engine.submit(Message(destination=to, text=request.text, source=request.source,
+            engine.submit(Message(destination=to, text=text, source=request.source,
                                   kind=kind, validity=validity), ref=ref, channel=channel)
             if self.events is not None and (request.principal is not None or out_id):
                 self._fed[ref] = (request.principal, out_id)
+            if request.masked:
+                del self._secrets[seq]  # (the engine holds it now, in memory)
         except MessageRefusedError as exc:
             if exc.status == CommandStatus.ESME_RMSGQFUL:
                 return False
-            now = time.time()
+            self._secrets.pop(seq, None)
+            now = self.now()
             outbox.set_status(seq, MessageStatus(
                 ref=ref, destination=to, kind=kind, state=MessageState.FAILED, final=True,
                 error=ErrorInfo(type=type(exc).__name__, status=exc.status,
@@ -502,7 +776,8 @@ class Gateway:
             self._schedule_flush()
         except ValueError as exc:
             log.error("message %s cannot be sent: %s", ref, exc)
-            outbox.set_state(seq, OutboxState.FAILED, time.time())
+            self._secrets.pop(seq, None)
+            outbox.set_state(seq, OutboxState.FAILED, self.now())
             self._open -= 1
         self.counters["fed"] += 1
         return True
@@ -547,7 +822,7 @@ class Gateway:
     async def _schedule(self) -> None:
         while self._running:
             try:
-                self._release(time.time())
+                self._release(self.now())
             except (sqlite3.Error, StoreError) as exc:
                 log.error("outbox read failed: %s", exc)
             await asyncio.sleep(0.25)
@@ -577,7 +852,9 @@ class Gateway:
             try:
                 self.flush_now()
                 self._open = outbox.open_count()  # (the running count drifts on late receipts)
-                now = time.time()
+                now = self.now()
+                if self.counter_store is not None:
+                    self.counter_store.prune(now)
                 if gone := outbox.prune(now):
                     log.info("outbox: %d final messages past their retention pruned", gone)
                 outbox.prune_keys(now - self.config.server.idempotency_ttl)
@@ -658,6 +935,19 @@ class Gateway:
         report.scheduled = len(outbox.in_state(OutboxState.SCHEDULED))
         report.awaiting_receipts = len(outbox.in_state(OutboxState.SUBMITTED))
         self.recovery = report
+        store = self.campaigns
+        for campaign in store.all() if store is not None else ():
+            if campaign.ingesting and store is not None:  # (the upload was cut by the stop: what came is kept)
+                campaign.ingesting = False
+                if len(campaign.refusals) < MAX_REFUSALS:
+                    campaign.refusals.append(RowError(
+                        line=campaign.recipients + 1, code="interrupted",
+                        detail="the daemon stopped during the upload: the rows after this "
+                               "line were not read"))
+                store.save(campaign)
+            if campaign.state != "cancelled":
+                self._runs[campaign.id] = _Run(campaign)
+        outbox.flush()
         if report.unknown or report.resent:
             log.warning("recovery: %d messages were with a carrier link when the daemon "
                         "stopped, their outcome unknown: %d end UNKNOWN, %d sent again "
@@ -693,11 +983,12 @@ class Gateway:
             return True, state
         if state not in (OutboxState.SCHEDULED, OutboxState.QUEUED):
             return False, state
-        now = time.time()
+        now = self.now()
         if row.id in engine.tracker.tracked:
             if not engine.cancel(row.id):
                 return False, OutboxState.SENDING
         else:
+            self._secrets.pop(seq, None)
             outbox.set_state(seq, OutboxState.CANCELLED, now, only_from=(
                 OutboxState.SCHEDULED, OutboxState.QUEUED))
             self._open -= 1
@@ -706,6 +997,270 @@ class Gateway:
         self.counters["cancelled"] += 1
         self._schedule_flush()
         return True, OutboxState.CANCELLED
+
+    # --- campaigns -----------------------------------------------------------------------------
+
+    def campaign_template(self, name: str) -> Template | ErrorOut:
+        assert self.templates is not None and self.engine is not None
+        found = self.templates.get(name)
+        if found is None:
+            return ErrorOut(code="unknown_template", field="template",
+                            detail=f"no template {name!r} (GET /v1/templates)")
+        if any(found.secret(v) for v in found.variables):
+            return ErrorOut(code="invalid_template", field="template", detail=(
+                f"template {name!r} has a secret variable: a campaign's messages wait in the "
+                "outbox, where a secret is never kept"))
+        try:
+            self.engine.lane_of(found.kind)
+        except MessageRefusedError as exc:
+            return ErrorOut(code="refused", field="template", detail=str(exc))
+        return found
+
+    def campaign_create(self, template: Template, *, name: str | None, send_at: float | None,
+                        rate: float | None, source: str | None,
+                        principal: str | None) -> Campaign:
+        """A new campaign, ingesting: rows come with :meth:`campaign_rows`, then
+        :meth:`campaign_ingested`. Saved with the first commit."""
+        assert self.campaigns is not None and self.engine is not None
+        campaign = Campaign(id=self.campaigns.next_id(), name=name, template=template.name,
+                            version=template.version, kind=self.engine.lane_of(template.kind),
+                            state="running", send_at=send_at, rate=rate, principal=principal,
+                            source=source, created_at=self.now(), ingesting=True)
+        self.campaigns.save(campaign)
+        run = _Run(campaign)
+        run.seen = set()
+        self._runs[campaign.id] = run
+        return campaign
+
+    def campaign_rows(self, campaign: Campaign, template: Template,
+                      rows: list[tuple[int, str, dict[str, str]]],
+                      errors: list[RowError]) -> None:
+        """Ingest a chunk: each row checked (number, params, duplicate, opt-out, caps) and
+        the good ones buffered into the outbox with the campaign's counts; the caller awaits
+        :meth:`committed`. ``errors``: rows already refused (malformed)."""
+        outbox, engine = self.outbox, self.engine
+        assert outbox is not None and engine is not None and self.campaigns is not None
+        run = self._runs[campaign.id]
+        seen = run.seen if run.seen is not None else set()
+        now = self.now()
+        policy = self.config.policy
+        sign, placement = self._signs.get(campaign.principal or "", (None, policy.sign_placement))
+        encodings, method = self.encodings(None)
+        suppression = engine.suppression
+        kind = campaign.kind
+        suppressed_kind = kind in engine.config.optout.suppressed_kinds
+        caps = [c for scope, c in self.caps if scope == "number" and kind.lower() in c.rules]
+        limit = policy.campaign_rows
+        refusals = campaign.refusals
+        for error in errors:
+            campaign.recipients += 1
+            campaign.refused += 1
+            if len(refusals) < MAX_REFUSALS:
+                refusals.append(error)
+        new: list[NewRow] = []
+        send_at = campaign.send_at
+        for line, to, params in rows:
+            if campaign.recipients >= limit:
+                if len(refusals) < MAX_REFUSALS:
+                    refusals.append(RowError(line=line, code="too_many", detail=(
+                        f"past [policy] campaign_rows ({limit}): not read")))
+                break
+            campaign.recipients += 1
+            digits = to[1:] if to.startswith("+") else to
+            if not (digits.isdigit() and digits.isascii() and len(digits) <= 20):
+                campaign.refused += 1
+                if len(refusals) < MAX_REFUSALS:
+                    refusals.append(RowError(line=line, code="invalid_number", field="to",
+                                             detail=f"{to[:24]!r} is not a phone number"))
+                continue
+            key = int("1" + digits)  # (the leading 1 keeps leading zeros apart)
+            if key in seen:
+                campaign.duplicates += 1
+                continue
+            seen.add(key)
+            try:
+                rendered = render(template, params, signature=sign, placement=placement,
+                                  optout_suffix=policy.optout_suffix, encodings=encodings,
+                                  method=method)
+            except TemplateError as exc:
+                campaign.refused += 1
+                if len(refusals) < MAX_REFUSALS:
+                    refusals.append(RowError(line=line, code="invalid_param", field=exc.field,
+                                             detail=str(exc)))
+                continue
+            if suppressed_kind and digits in suppression:
+                campaign.suppressed += 1
+                continue
+            if caps:
+                refusal = check_all([(c, digits) for c in caps], kind, now)
+                if refusal is not None:
+                    campaign.capped += 1
+                    if len(refusals) < MAX_REFUSALS:
+                        refusals.append(RowError(line=line, code="capped", field="to",
+                                                 detail=refusal.describe()))
+                    continue
+                for c in caps:
+                    c.record(digits, kind, now)
+            try:
+                parts = count(rendered.text, allowed=encodings, method=method).parts
+            except ValueError as exc:
+                campaign.refused += 1
+                if len(refusals) < MAX_REFUSALS:
+                    refusals.append(RowError(line=line, code="invalid_text", detail=str(exc)))
+                continue
+            new.append(NewRow(
+                seq=outbox.next_seq(), state=OutboxState.QUEUED, to=to, kind=kind,
+                out_id=None, channel=None,
+                request=Request(text=rendered.text, source=campaign.source,
+                                principal=campaign.principal, template=campaign.template,
+                                version=campaign.version),
+                parts=parts, ready=None, accepted_at=now, send_at=send_at,
+                campaign=campaign.id))
+        if new:
+            self.check_room(len(new))
+            outbox.insert(new)
+            self._open += len(new)
+        self.campaigns.save(campaign)
+        run.idle_until = 0.0
+
+    def campaign_ingested(self, campaign: Campaign) -> None:
+        assert self.campaigns is not None
+        campaign.ingesting = False
+        self.campaigns.save(campaign)
+        run = self._runs.get(campaign.id)
+        if run is not None:
+            run.seen = None
+
+    def campaign(self, campaign_id: int) -> Campaign | None:
+        run = self._runs.get(campaign_id)
+        if run is not None:
+            return run.campaign
+        assert self.campaigns is not None
+        return self.campaigns.get(campaign_id)
+
+    def campaign_progress(self, campaign: Campaign) -> dict[str, Any]:
+        """Counts over the outbox's campaign index, the runner's rate and the ETA."""
+        outbox = self.outbox
+        assert outbox is not None
+        counts = outbox.campaign_counts(campaign.id)
+        run = self._runs.get(campaign.id)
+        queued_rows = counts.get(OutboxState.QUEUED, 0)
+        waiting = (outbox.campaign_waiting(campaign.id, run.cursor) if run is not None
+                   else queued_rows)
+        now = self.now()
+        rate = run.rate(now) if run is not None else 0.0
+        failed = sum(counts.get(s, 0) for s in (
+            OutboxState.UNDELIVERABLE, OutboxState.EXPIRED, OutboxState.REJECTED,
+            OutboxState.FAILED, OutboxState.UNKNOWN))
+        progress = {
+            "recipients": campaign.recipients, "refused": campaign.refused,
+            "duplicates": campaign.duplicates, "suppressed": campaign.suppressed,
+            "capped": campaign.capped,
+            "queued": waiting + counts.get(OutboxState.SCHEDULED, 0),
+            "sending": queued_rows - waiting, "submitted": counts.get(OutboxState.SUBMITTED, 0),
+            "delivered": counts.get(OutboxState.DELIVERED, 0), "failed": failed,
+            "cancelled": counts.get(OutboxState.CANCELLED, 0)}
+        state: str = campaign.state
+        if state == "running":
+            if campaign.send_at is not None and campaign.send_at > now:
+                state = "scheduled"
+            elif not campaign.ingesting and not queued_rows:
+                state = "done"
+        eta = None
+        if waiting and rate > 0 and state == "running":
+            eta = waiting / rate
+        elif waiting == 0 and state in ("running", "done"):
+            eta = 0.0
+        return {"progress": progress, "state": state, "current_rate": rate, "eta": eta}
+
+    def campaign_pause(self, campaign: Campaign, paused: bool) -> bool:
+        """Pause (nothing more is handed to the engine; what it holds, at most a window,
+        goes) or resume. False when the campaign is cancelled."""
+        assert self.campaigns is not None
+        if campaign.state == "cancelled":
+            return False
+        campaign.state = "paused" if paused else "running"
+        self.campaigns.save(campaign)
+        run = self._runs.get(campaign.id)
+        if run is not None:
+            run.idle_until = 0.0
+            run.tokens = 0.0
+        self._schedule_flush()
+        return True
+
+    def campaign_cancel(self, campaign: Campaign) -> int:
+        """Everything of it not yet with a carrier link ends CANCELLED: how many."""
+        outbox, engine = self.outbox, self.engine
+        assert outbox is not None and engine is not None and self.campaigns is not None
+        campaign.state = "cancelled"
+        self.campaigns.save(campaign)
+        run = self._runs.pop(campaign.id, None)
+        cancelled = 0
+        after = 0
+        if run is not None:
+            for ref in list(run.refs):
+                if engine.cancel(ref):
+                    cancelled += 1
+                self._campaign_of.pop(ref, None)
+            after = run.cursor
+        # (rows never handed to the engine; the ones it held it cancelled itself)
+        gone = outbox.cancel_campaign(campaign.id, self.now(), after)
+        self._open -= gone
+        self.counters["cancelled"] += cancelled + gone
+        self._schedule_flush()
+        return cancelled + gone
+
+    async def _run_campaigns(self) -> None:
+        """Feed running campaigns: each through its kind's lane (marketing), at most a window
+        ahead of the carrier and at its rate cap; never while quiet hours hold its kind."""
+        last = self.now()
+        while self._running:
+            await asyncio.sleep(0.02)
+            if not self._feeding or not self._runs:
+                last = self.now()
+                continue
+            now = self.now()
+            elapsed, last = max(0.0, now - last), now
+            try:
+                self._feed_campaigns(now, elapsed)
+            except (sqlite3.Error, StoreError) as exc:
+                log.error("outbox read failed (campaigns): %s", exc)
+
+    def _feed_campaigns(self, now: float, elapsed: float) -> None:
+        outbox, engine = self.outbox, self.engine
+        assert outbox is not None and engine is not None
+        for run in list(self._runs.values()):
+            campaign = run.campaign
+            if (campaign.state != "running" or run.idle_until > now
+                    or (campaign.send_at is not None and campaign.send_at > now)):
+                continue
+            if self.quiet is not None and self.quiet.hold_until(campaign.kind, now):
+                continue
+            budget = min(CAMPAIGN_WINDOW - len(run.refs), engine.room(campaign.kind))
+            if campaign.rate is not None:
+                run.tokens = min(run.tokens + campaign.rate * elapsed, max(campaign.rate, 1.0))
+                budget = min(budget, int(run.tokens))
+            if budget <= 0:
+                continue
+            rows = outbox.campaign_backlog(campaign.id, run.cursor, min(budget, 2000))
+            if not rows:
+                run.idle_until = now + 0.5  # (more may come while it ingests)
+                continue
+            fed = 0
+            for row in rows:
+                if not self._submit(row.seq, row.to, row.kind, row.channel, row.request,
+                                    max(row.send_at or 0.0, row.accepted_at), row.out_id):
+                    break
+                run.cursor = row.seq
+                ref = row.id
+                if ref in engine.tracker.tracked:
+                    run.refs.add(ref)
+                    self._campaign_of[ref] = campaign.id
+                fed += 1
+            if campaign.rate is not None:
+                run.tokens -= fed
+            if fed:
+                run.samples.append((now, fed))
 
     def overview(self) -> dict[str, Any]:
         """What ``smsengine top`` shows: the gateway's counters, the outbox, the engine's

@@ -92,13 +92,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     send_at     REAL,
     sent_at     REAL,            -- a part handed to a carrier link (state stays 1 until submitted)
     done_at     REAL,
-    status      BLOB             -- the engine's MessageStatus (msgspec JSON), from submitted on
+    status      BLOB,            -- the engine's MessageStatus (msgspec JSON), from submitted on
+    campaign    INTEGER          -- the campaign it belongs to (fed by the campaign's runner)
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
 CREATE INDEX IF NOT EXISTS outbox_to ON outbox (to_number, seq);
 CREATE INDEX IF NOT EXISTS outbox_out_id ON outbox (out_id, seq) WHERE out_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_backlog ON outbox (kind, ready) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (send_at) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS outbox_campaign ON outbox (campaign, state)
+    WHERE campaign IS NOT NULL;
 CREATE TABLE IF NOT EXISTS idempotency (
     principal   TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -112,8 +115,9 @@ CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
 """
 
 _COLUMNS = ("seq, state, to_number, kind, out_id, channel, request, parts, ready, accepted_at, "
-            "send_at, sent_at, done_at, status")
-_INSERT = f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+            "send_at, sent_at, done_at, status, campaign")
+_INSERT = (f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, "
+           "?)")
 _SENDING = "UPDATE outbox SET sent_at = ?, channel = ? WHERE seq = ? AND sent_at IS NULL"
 _STATUS = ("UPDATE outbox SET state = ?, ready = NULL, done_at = ?, status = ?, "
            "channel = coalesce(?, channel) WHERE seq = ?")
@@ -128,6 +132,11 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     validity: float | None = None
     metadata: dict[str, Any] | None = None
     principal: str | None = None  # the API key (its name) that sent it
+    template: str | None = None  # the template it was rendered from, and its version
+    version: int | None = None
+    # ``text`` has its secret params masked (******): the real text was kept in memory only,
+    # until the message was handed to the engine; a row like this is never sent from the store.
+    masked: bool = False
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,6 +157,7 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: float | None
     done_at: float | None
     status: MessageStatus | None
+    campaign: int | None = None
 
 
 class NewRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +174,7 @@ class NewRow(msgspec.Struct, frozen=True, kw_only=True):
     ready: int | None
     accepted_at: float
     send_at: float | None
+    campaign: int | None = None
 
 
 def parse_id(tag: str, message_id: str) -> int | None:
@@ -196,6 +207,11 @@ class Outbox(SharedFileStore):
             conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
+                if "outbox_campaign" in statement:
+                    # (a file from before campaigns: the column goes in first)
+                    columns = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
+                    if "campaign" not in columns:
+                        conn.execute("ALTER TABLE outbox ADD COLUMN campaign INTEGER")
                 if statement.strip():
                     conn.execute(statement)
             row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'tag'").fetchone()
@@ -245,7 +261,7 @@ class Outbox(SharedFileStore):
         encode = self._encode
         self._inserts.extend(
             (r.seq, int(r.state), r.to, r.kind, r.out_id, r.channel, encode(r.request), r.parts,
-             r.ready, r.accepted_at, r.send_at, None, None) for r in rows)
+             r.ready, r.accepted_at, r.send_at, None, None, r.campaign) for r in rows)
 
     def remember(self, principal: str, key: str, fingerprint: bytes, code: int,
                  response: bytes, at: float) -> None:
@@ -366,14 +382,15 @@ class Outbox(SharedFileStore):
 
     def _row(self, values: Sequence[Any]) -> Row:
         (seq, state, to, kind, out_id, channel, request, parts, ready, accepted_at, send_at,
-         sent_at, done_at, status) = values
+         sent_at, done_at, status, campaign) = values
         if state == 1 and sent_at is not None:
             state = OutboxState.SENDING
         return Row(seq=seq, id=self.id_of(seq), state=OutboxState(state), to=to, kind=kind,
                    out_id=out_id, channel=channel, request=self._request_decode(request),
                    parts=parts, ready=ready, accepted_at=accepted_at, send_at=send_at,
                    sent_at=sent_at, done_at=done_at,
-                   status=self._status_decode(status) if status is not None else None)
+                   status=self._status_decode(status) if status is not None else None,
+                   campaign=campaign)
 
     def row(self, seq: int) -> Row | None:
         """A message as written so far (what is still buffered is not in it)."""
@@ -442,7 +459,7 @@ class Outbox(SharedFileStore):
     def backlog_counts(self) -> dict[str, int]:
         rows = self._open().conn.execute(
             "SELECT kind, count(*) FROM outbox WHERE state = 1 AND sent_at IS NULL "
-            "GROUP BY kind")
+            "AND ready IS NOT NULL GROUP BY kind")
         return {kind: int(n) for kind, n in rows}
 
     def open_count(self) -> int:
@@ -516,6 +533,37 @@ class Outbox(SharedFileStore):
         row = self._open().conn.execute(
             "SELECT number, reason, at FROM suppression WHERE number = ?", (number,)).fetchone()
         return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
+
+    # --- campaigns -----------------------------------------------------------------------------
+
+    def campaign_counts(self, campaign: int) -> dict[OutboxState, int]:
+        """A campaign's messages by state (sending counted as queued), from the index
+        ``outbox_campaign`` alone."""
+        rows = self._open().conn.execute(
+            "SELECT state, count(*) FROM outbox WHERE campaign = ? GROUP BY state", (campaign,))
+        return {OutboxState(state): int(n) for state, n in rows}
+
+    def campaign_waiting(self, campaign: int, after: int) -> int:
+        """A campaign's queued messages past ``after`` (its runner's cursor): not yet fed."""
+        row = self._open().conn.execute(
+            "SELECT count(*) FROM outbox WHERE campaign = ? AND state = 1 AND seq > ?",
+            (campaign, after)).fetchone()
+        return int(row[0])
+
+    def campaign_backlog(self, campaign: int, after: int, limit: int) -> list[Row]:
+        """A campaign's queued messages not handed to a carrier link, in order after ``after``."""
+        rows = self._open().conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox WHERE campaign = ? AND state = 1 AND seq > ? "
+            "AND sent_at IS NULL ORDER BY seq LIMIT ?", (campaign, after, limit))
+        return [self._row(r) for r in rows]
+
+    def cancel_campaign(self, campaign: int, at: float, after: int = 0) -> int:
+        """Its queued messages past ``after`` (never handed to the engine) end CANCELLED:
+        how many (those the engine holds it cancels itself)."""
+        db = self._open()
+        return int(db.begin().execute(
+            "UPDATE outbox SET state = 10, ready = NULL, done_at = ? WHERE campaign = ? AND "
+            "state IN (0, 1) AND seq > ? AND sent_at IS NULL", (at, campaign, after)).rowcount)
 
     def checkpoint(self) -> tuple[int, int]:
         """Copy the WAL into the database file (PASSIVE: never waits for the writer), on a

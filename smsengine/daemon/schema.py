@@ -16,6 +16,9 @@ __all__ = [
     "Accepted",
     "BatchIn",
     "BatchOut",
+    "CampaignIn",
+    "CampaignOut",
+    "CampaignPage",
     "ErrorOut",
     "EventOut",
     "EventPage",
@@ -28,14 +31,22 @@ __all__ = [
     "MessagePage",
     "PartOut",
     "Problem",
+    "Progress",
     "ReasonOut",
+    "Recipient",
     "Refused",
     "ReplayIn",
     "ReplayOut",
+    "RowRefusal",
+    "SegmentsIn",
+    "SegmentsOut",
     "State",
     "Suppression",
     "SuppressionIn",
     "SuppressionPage",
+    "TemplateIn",
+    "TemplateOut",
+    "TemplatePage",
     "Timestamps",
 ]
 
@@ -51,13 +62,19 @@ Kind = Annotated[str, Meta(min_length=1, max_length=32, description="a lane: otp
 Number = Annotated[str, Meta(min_length=1, max_length=21, pattern=r"^\+?[0-9]+$",
                              description="digits, with an optional leading +")]
 Metadata = dict[Annotated[str, Meta(max_length=64)], str | int | float | bool | None]
+Params = dict[Annotated[str, Meta(min_length=1, max_length=64)], str | int]
+TemplateName = Annotated[str, Meta(min_length=1, max_length=64,
+                                   description="a template's name (GET /v1/templates)")]
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One message to send."""
 
     to: Number
-    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    # exactly one of text, or template with its params
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)] | None = None
+    template: TemplateName | None = None
+    params: Params | None = None
     from_: Annotated[str, Meta(max_length=21)] | None = msgspec.field(default=None, name="from")
     kind: Kind = "notification"
     channel: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
@@ -81,6 +98,8 @@ class Accepted(msgspec.Struct, kw_only=True, tag_field="status", tag="accepted")
     state: Literal["queued", "scheduled"]
     parts: int  # the SMS parts it takes (billed)
     out_id: str | None = None
+    # when a scheduled message goes: its send_at, or the end of the quiet hours holding it
+    scheduled_for: datetime | None = None
 
 
 class FieldError(msgspec.Struct, kw_only=True):
@@ -94,6 +113,8 @@ class ErrorOut(msgspec.Struct, kw_only=True):
     field: str | None = None
     status: int | None = None  # the protocol status, when the engine refused it
     retriable: bool = False
+    rule: str | None = None  # capped: the frequency rule ("1 per minute")
+    retry_after: int | None = None  # capped: seconds until the number frees
 
 
 class Refused(msgspec.Struct, kw_only=True, tag_field="status", tag="refused"):
@@ -230,6 +251,127 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     request_id: str | None = None
     errors: list[FieldError] | None = None  # each invalid field, by path
     limit: int | None = None  # the limit exceeded (413)
+    rule: str | None = None  # the frequency cap that refused (429)
+    retry_after: int | None = None  # seconds until it frees (429; also the header)
+
+
+class TemplateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A template: ``${var}`` variables in the text (``$$`` is a ``$``), a kind (its lane), an
+    optional sign name and per-variable limits. ``${code}`` in an ``otp`` template is secret
+    (masked wherever the message is kept) unless ``variables.code.secret`` is false."""
+
+    name: TemplateName
+    kind: Kind
+    text: Annotated[str, Meta(min_length=1, max_length=1000)]
+    sign_name: Annotated[str, Meta(max_length=24)] | None = None
+    variables: dict[str, VariableIn] | None = None
+    max_parts: Annotated[int, Meta(ge=1, le=255)] | None = None
+
+
+class VariableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Limits on one variable's param."""
+
+    max_length: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    digits: bool = False  # ASCII 0-9 only
+    secret: bool | None = None  # masked at rest (default: code in an otp template)
+
+
+class TemplateOut(msgspec.Struct, kw_only=True):
+    name: str
+    kind: str
+    text: str
+    sign_name: str | None = None
+    variables: dict[str, VariableIn]
+    max_parts: int | None = None
+    version: int
+    created_at: datetime | None = None
+
+
+class TemplatePage(msgspec.Struct, kw_only=True):
+    templates: list[TemplateOut]
+
+
+class SegmentsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a text would cost: give text, or template with its params."""
+
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)] | None = None
+    template: TemplateName | None = None
+    params: Params | None = None
+    kind: Kind = "notification"
+    channel: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+
+
+class SegmentsOut(msgspec.Struct, kw_only=True):
+    text: str  # as it would go, signature and opt-out suffix included, secrets masked
+    encoding: str
+    parts: int
+    units: int  # characters (or septets, octets) in all
+    per_part: list[int]  # units in each part
+    units_left: int  # room left in the last part
+    template: str | None = None
+    version: int | None = None
+
+
+class Recipient(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    to: Number
+    params: Params | None = None
+
+
+class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A campaign as JSON: a template and its recipients (for more than fit in a body, POST a
+    CSV instead: Content-Type text/csv with these fields in the query string, or
+    multipart/form-data with them as fields and the CSV as the part ``recipients``)."""
+
+    template: TemplateName
+    recipients: list[Recipient]
+    name: Annotated[str, Meta(max_length=128)] | None = None
+    send_at: Annotated[datetime, Meta(tz=True)] | None = None
+    rate: Annotated[float, Meta(gt=0)] | None = None  # messages a second, at most
+    from_: Annotated[str, Meta(max_length=21)] | None = msgspec.field(default=None, name="from")
+
+
+class RowRefusal(msgspec.Struct, kw_only=True):
+    line: int  # the CSV's line (1 is the header), or the recipient's index + 1 in JSON
+    code: str  # invalid_number, invalid_param, opted_out, capped, …
+    detail: str
+    field: str | None = None
+
+
+class Progress(msgspec.Struct, kw_only=True):
+    """Where each recipient is. recipients = refused + duplicates + suppressed + capped +
+    queued + sending + submitted + delivered + failed + cancelled."""
+
+    recipients: int  # rows read
+    refused: int  # bad rows (see refusals)
+    duplicates: int  # a number already in the campaign: sent once
+    suppressed: int  # opted out
+    capped: int  # refused by a frequency cap
+    queued: int  # waiting in the outbox
+    sending: int  # handed to the engine, no carrier answer yet
+    submitted: int  # accepted by the carrier, no receipt yet
+    delivered: int
+    failed: int  # undeliverable, expired, rejected, failed or unknown
+    cancelled: int
+
+
+class CampaignOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str | None = None
+    state: Literal["scheduled", "running", "paused", "cancelled", "done"]
+    template: str
+    version: int
+    kind: str
+    send_at: datetime | None = None
+    rate: float | None = None  # the cap asked for (messages a second)
+    created_at: datetime
+    progress: Progress
+    current_rate: float  # messages a second handed over lately
+    eta_seconds: float | None = None  # queued / current rate; null when not moving
+    refusals: list[RowRefusal] = msgspec.field(default_factory=list)  # the first 1 000
+
+
+class CampaignPage(msgspec.Struct, kw_only=True):
+    campaigns: list[CampaignOut]
 
 
 def openapi(routes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -266,6 +408,15 @@ def openapi(routes: list[dict[str, Any]]) -> dict[str, Any]:
                       else refs[request])
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": schema}}}
+            if route.get("csv"):  # (the recipients as a CSV upload, streamed)
+                op["requestBody"]["content"]["text/csv"] = {"schema": {
+                    "type": "string", "description": route["csv"]}}
+                op["requestBody"]["content"]["multipart/form-data"] = {"schema": {
+                    "type": "object", "properties": {
+                        "recipients": {"type": "string", "format": "binary"},
+                        "template": {"type": "string"}, "name": {"type": "string"},
+                        "send_at": {"type": "string"}, "rate": {"type": "number"},
+                        "from": {"type": "string"}}, "required": ["recipients", "template"]}}
         responses: dict[str, Any] = {}
         for status, kind in route["responses"].items():
             media = "application/problem+json" if kind is Problem else "application/json"
@@ -293,5 +444,7 @@ def _path_params(path: str) -> list[str]:
 _DESCRIPTIONS = {
     200: "OK", 202: "Accepted: committed to the outbox", 207: "Some accepted, some refused",
     400: "Invalid request", 401: "No or unknown API key", 403: "The key lacks the scope",
-    404: "Not found", 409: "Conflict", 413: "Too large", 503: "Unavailable",
+    404: "Not found", 409: "Conflict", 413: "Too large",
+    429: "A frequency cap refused it (Retry-After)", 503: "Unavailable",
+    201: "Created", 204: "No content",
 }

@@ -52,6 +52,7 @@ __all__ = [
     "Template",
     "TemplateError",
     "Variable",
+    "decorate",
     "preview",
     "render",
     "template_variables",
@@ -288,6 +289,12 @@ def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
     found in one text sits between the same brackets in the other."""
     body = _substitute(template, values)
     shown = body if masked is None else _substitute(template, masked)
+    return _layout(body, shown, template.kind, sign, placement, optout)
+
+
+def _layout(body: str, shown: str, kind: str, sign: str | None, placement: Placement,
+            optout: str) -> tuple[str, str]:
+    """:func:`_assemble`'s decisions on a text and its masked twin."""
     lead = _LEADING_SIGN.match(shown)
     trail = None if lead else _TRAILING_SIGN.search(shown)
     if lead:  # the signature ends at the first 】 (none inside one), in both texts
@@ -301,7 +308,7 @@ def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
     else:
         head = tail = head_shown = tail_shown = ""
         core, core_shown = body, shown
-    if optout and template.kind == "marketing" and not _has_optout(core_shown, optout):
+    if optout and kind == "marketing" and not _has_optout(core_shown, optout):
         # An English suffix after a word needs a space; Chinese text takes it as it is.
         last = core_shown[-1:]
         sep = " " if optout[:1].isascii() and last.isascii() and not last.isspace() else ""
@@ -399,6 +406,24 @@ def _check_parts(template: Template, values: dict[str, str], text: str, sign: st
             raise _param_error(name, f"makes the text {got} parts; the template allows "
                                      f"{limit}")
     raise AssertionError("the text with every param fits, yet it did not")  # pragma: no cover
+
+
+def decorate(text: str, kind: str, *, signature: str | None = None,
+             placement: Placement = "prefix", optout_suffix: str | None = None) -> str:
+    """A plain text (no template) laid out as :func:`render` lays out a template's: the
+    signature placed unless the text carries one, the ``marketing`` opt-out suffix appended
+    if it lacks it. For a send that gives its own text with an API key that has a sign
+    name. A bad ``signature`` raises :class:`TemplateError` (``field='signature'``)."""
+    if placement not in ("prefix", "suffix"):
+        raise TemplateError("placement", "must be 'prefix' or 'suffix'")
+    sign = None
+    if signature is not None:
+        try:
+            sign = _bare_sign(signature)
+        except TemplateError as exc:
+            raise TemplateError("signature", exc.problem) from None
+    optout = DEFAULT_OPTOUT_SUFFIX if optout_suffix is None else optout_suffix
+    return _layout(text, text, kind.lower(), sign, placement, optout)[0]
 
 
 def preview(text: str, encodings: Sequence[Encoding] = DEFAULT_ENCODINGS, *,

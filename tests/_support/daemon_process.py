@@ -23,11 +23,17 @@ SEND_KEY = "test-send-key-0123456789"
 READ_KEY = "test-read-key-0123456789"
 
 
+QUIET_OFF = "[policy.quiet_hours]\nenabled = false"
+
+
 def daemon_config(folder: Path, smsc_port: int, *, channel: str = "",
-                  store: str = "", server: str = "", top: str = "") -> Path:
+                  store: str = "", server: str = "", top: str = "",
+                  policy: str = QUIET_OFF, keys: str = "") -> Path:
     """A daemon config on ``smsc_port`` (one SMPP channel ``main``), with three keys: admin
     (KEY), send only (SEND_KEY), read only (READ_KEY). The strings add TOML lines to the
-    channel, [store], [server] and the top level."""
+    channel, [store], [server], the top level, the end (``policy``: [policy] tables; by
+    default quiet hours off, so that marketing sent at any hour goes at once) and the keys
+    (``keys``: lines of the admin key, such as sign_name)."""
     path = folder / "smsengine.toml"
     path.write_text(f"""
 {top}
@@ -55,6 +61,7 @@ path = "{folder / 'outbox.db'}"
 name = "admin"
 key = "{KEY}"
 scopes = ["admin"]
+{keys}
 
 [[api_keys]]
 name = "sender"
@@ -65,6 +72,8 @@ scopes = ["send"]
 name = "reader"
 key = "{READ_KEY}"
 scopes = ["read"]
+
+{policy}
 """, encoding="utf-8")
     return path
 

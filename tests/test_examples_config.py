@@ -26,8 +26,13 @@ def test_loads_with_the_values_it_shows() -> None:
                                                                       ["ascii", "ucs2"])
     assert (unicom.protocol, unicom.listen_port, telecom.protocol, telecom.window_size) == (
         "sgip", 8802, "smgp", 16)
-    assert [r.mode for r in cfg.routes] == ["failover", "weighted", "failover", "failover"]
-    assert cfg.routes[0].kinds == ["otp"] and cfg.routes[1].weights == [3.0, 1.0]
+    assert [r.mode for r in cfg.routes] == ["failover"] * 3 + ["weighted", "failover",
+                                                                 "failover"]
+    # (the carriers' prefixes read from cn_prefixes.toml, beside it)
+    unicom_route, telecom_route = cfg.routes[:2]
+    assert "86130" in unicom_route.prefixes and "130" in unicom_route.national_prefixes
+    assert "86133" in telecom_route.prefixes and "1349" in telecom_route.national_prefixes
+    assert cfg.routes[2].kinds == ["otp"] and cfg.routes[3].weights == [3.0, 1.0]
 
 
 def _struct(hint: object) -> type[msgspec.Struct] | None:

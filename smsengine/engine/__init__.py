@@ -23,6 +23,7 @@ from .model import (
     MessageRefusedError,
     MessageState,
 )
+from .prefixes import PrefixTable, PrefixTableError, load_prefix_table
 from .status import ErrorInfo, MessageStatus, PartStatus
 from .stores import (
     CorrelationRecord,
@@ -53,10 +54,13 @@ __all__ = [
     "MoMessage",
     "OptOutConfig",
     "PartStatus",
+    "PrefixTable",
+    "PrefixTableError",
     "ReceiptConfig",
     "RouteConfig",
     "StatusConfig",
     "SuppressionStore",
     "engine_config_from_dict",
     "load_engine_config",
+    "load_prefix_table",
 ]

@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from ..smpp import BindTransceiver, InvalidPduError
+from .prefixes import PrefixTable, PrefixTableError, load_prefix_table
 
 __all__ = [
     "ChannelConfig",
@@ -161,10 +162,17 @@ def _shown(config: msgspec.Struct) -> Iterator[tuple[str, Any]]:
 
 
 class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Which channels a message may take. Empty prefixes/pattern/kinds match everything."""
+    """Which channels a message may take. Empty prefixes/pattern/kinds match everything.
+
+    ``prefixes`` match the destination without its "+"; ``national_prefixes`` only a destination
+    written without "+". ``prefix_file`` and ``carrier`` name a carrier of a prefix table (see
+    :mod:`smsengine.engine.prefixes`): the loaders add its prefixes to those two lists."""
 
     channels: list[str]
     prefixes: list[str] = msgspec.field(default_factory=list)
+    national_prefixes: list[str] = msgspec.field(default_factory=list)
+    prefix_file: str = ""
+    carrier: str = ""
     pattern: str = ""
     kinds: list[str] = msgspec.field(default_factory=list)
     mode: Literal["failover", "weighted"] = "failover"
@@ -266,6 +274,13 @@ def _check(cfg: EngineConfig) -> None:
         for name in route.channels:
             if name not in names:
                 raise EngineConfigError(f"{where}.channels", f"no channel named {name!r}")
+        if bool(route.prefix_file) != bool(route.carrier):
+            raise EngineConfigError(f"{where}.carrier", "prefix_file and carrier go together: "
+                                                        "the table, and which of its carriers")
+        if route.prefix_file and not (route.prefixes or route.national_prefixes):
+            raise EngineConfigError(f"{where}.prefix_file",
+                                    "is read by load_engine_config / engine_config_from_dict; "
+                                    "in Python give the prefixes (load_prefix_table)")
         if route.weights and len(route.weights) != len(route.channels):
             raise EngineConfigError(f"{where}.weights", "one weight per channel")
         if any(w < 0 for w in route.weights):
@@ -410,9 +425,12 @@ def _check_smgp(ch: ChannelConfig, where: str) -> None:
                                 f"not {', '.join(bad)}")
 
 
-def engine_config_from_dict(data: dict[str, object]) -> EngineConfig:
-    """Validate a config given as plain data (the TOML structure)."""
+def engine_config_from_dict(data: dict[str, object], *,
+                            base: str | Path | None = None) -> EngineConfig:
+    """Validate a config given as plain data (the TOML structure). A route's ``prefix_file``
+    is read relative to ``base`` (default: the working directory)."""
     _require_passwords(data)
+    data = _read_prefix_files(data, Path(base) if base is not None else Path())
     try:
         return msgspec.convert(data, EngineConfig)
     except msgspec.ValidationError as exc:
@@ -428,10 +446,46 @@ def load_engine_config(path: str | Path) -> EngineConfig:
     except RecursionError:  # the TOML parser recurses per level (issue 21, fuzzing)
         raise EngineConfigError(where, "arrays or tables nested too deeply to read") from None
     _require_passwords(data, where)
+    data = _read_prefix_files(data, Path(path).parent, where)
     try:
         return msgspec.convert(data, EngineConfig)
     except msgspec.ValidationError as exc:
         raise _named(exc, where) from None
+
+
+def _read_prefix_files(data: object, base: Path, where: str = "") -> Any:
+    """The data with each route that names a ``prefix_file`` and ``carrier`` given that
+    carrier's prefixes (added to its own). The caller's data is not changed; anything of the
+    wrong type is left to the conversion to report."""
+    routes = data.get("routes") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(routes, list):
+        return data
+    prefix = f"{where}: " if where else ""
+    tables: dict[Path, PrefixTable] = {}
+    expanded: list[object] = []
+    for i, route in enumerate(routes):
+        file = route.get("prefix_file") if isinstance(route, dict) else None
+        if not (isinstance(route, dict) and file and isinstance(file, str)):
+            expanded.append(route)
+            continue
+        path = base / file
+        try:
+            table = tables[path] if path in tables else load_prefix_table(path)
+        except PrefixTableError as exc:
+            raise EngineConfigError(f"routes[{i}].prefix_file", prefix + str(exc)) from None
+        tables[path] = table
+        carrier = route.get("carrier")
+        if not isinstance(carrier, str) or carrier not in table.carriers:
+            raise EngineConfigError(f"routes[{i}].carrier",
+                                    f"{prefix}{carrier!r} is not a carrier of {path}: "
+                                    f"{', '.join(table.carriers)}")
+        own, national = route.get("prefixes", []), route.get("national_prefixes", [])
+        if not (isinstance(own, list) and isinstance(national, list)):
+            expanded.append(route)
+            continue
+        expanded.append({**route, "prefixes": own + table.prefixes(carrier),
+                         "national_prefixes": national + table.national_prefixes(carrier)})
+    return {**data, "routes": expanded}
 
 
 def _require_passwords(data: object, where: str = "") -> None:

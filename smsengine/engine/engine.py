@@ -111,6 +111,7 @@ class _Route:
         self.config = config
         self.channels = [channels[n] for n in config.channels]
         self.prefixes = tuple(config.prefixes)
+        self.national = tuple(config.national_prefixes)  # (for a number written without "+")
         self.pattern = re.compile(config.pattern) if config.pattern else None
         # (lanes: a kind case folded -> its lane, as messages' kinds are named by then)
         self.kinds = frozenset(lanes[kind.strip().casefold()] for kind in config.kinds)
@@ -119,8 +120,11 @@ class _Route:
     def matches(self, message: Message) -> bool:
         if self.kinds and message.kind not in self.kinds:
             return False
-        destination = message.destination.lstrip("+")  # (prefixes and patterns are digits)
-        if self.prefixes and not destination.startswith(self.prefixes):
+        written = message.destination
+        destination = written.lstrip("+")  # (prefixes and patterns are digits)
+        if (self.prefixes or self.national) and not (
+                destination.startswith(self.prefixes)
+                or (written[:1] != "+" and destination.startswith(self.national))):
             return False
         return not (self.pattern and not self.pattern.search(destination))
 
@@ -241,7 +245,8 @@ class Engine:
         # One route for every message to one channel (the usual small setup): no matching.
         self._only = (
             first.channels[0] if len(self._routes) == 1 and len(first.channels) == 1
-            and not (first.kinds or first.prefixes or first.pattern) else None
+            and not (first.kinds or first.prefixes or first.national or first.pattern)
+            else None
         )
         for channel in self.channels.values():
             channel.start()

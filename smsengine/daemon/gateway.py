@@ -937,7 +937,8 @@ class Gateway:
         self.recovery = report
         store = self.campaigns
         for campaign in store.all() if store is not None else ():
-            if campaign.ingesting and store is not None:  # (the upload was cut by the stop: what came is kept)
+            # (an upload cut by the stop: what came is kept)
+            if campaign.ingesting and store is not None:
                 campaign.ingesting = False
                 if len(campaign.refusals) < MAX_REFUSALS:
                     campaign.refusals.append(RowError(

@@ -6,7 +6,9 @@ feeder stops, submits in flight get the rest of the time for their answers, then
 closes; what is still queued stays in the outbox for the next start.
 
 ``--demo`` runs the same daemon against a fake SMSC in the same process, with a fresh store
-and API key, and prints three curl commands to try it.
+and API key, two templates (``login``, an OTP whose code is masked at rest, and ``sale``, a
+marketing text), quiet hours off, and prints curl commands to try it: a templated code, its
+status, a CSV campaign and its progress.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aiohttp import web
 from .._args import port as port_type
 from ..engine import EngineConfigError
 from ..engine.sqlite import StoreError
+from ..policy import Template
 from .app import make_app
 from .auth import Keyring
 from .config import DaemonConfig, DaemonConfigError, daemon_config_from_dict, load_daemon_config
@@ -74,11 +77,16 @@ def _logging(fmt: str, level: str) -> None:
 
 
 async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
-                announce: Any = None) -> int:
-    """Run the daemon until SIGTERM/SIGINT; 0 on a clean stop."""
+                announce: Any = None, templates: tuple[Template, ...] = ()) -> int:
+    """Run the daemon until SIGTERM/SIGINT; 0 on a clean stop. ``templates`` are created at
+    start (the demo's)."""
     keyring = Keyring(config.keys())
     gateway = Gateway(config)
     await gateway.start()
+    for template in templates:
+        assert gateway.templates is not None
+        if gateway.templates.get(template.name) is None:
+            gateway.templates.create(template, gateway.now())
     app, api = make_app(config, gateway, keyring)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -129,8 +137,17 @@ def _demo_config(smsc_port: int, store: str, key: str) -> DaemonConfig:
                       "default_source": "SHOP"}],
         "server": {"host": "127.0.0.1", "port": 0},
         "store": {"path": store},
-        "api_keys": [{"name": "demo", "key": key, "scopes": ["send", "read", "admin"]}],
+        "api_keys": [{"name": "demo", "key": key, "scopes": ["send", "read", "admin"],
+                      "sign_name": "ShopCN"}],
+        "policy": {"quiet_hours": {"enabled": False}},
     })
+
+
+_DEMO_TEMPLATES = (
+    Template(name="login", kind="otp", text="Your code is ${code}. It expires in 5 minutes.",
+             max_parts=1),
+    Template(name="sale", kind="marketing", text="Hi ${name}, everything is 50% off today."),
+)
 
 
 async def _demo(port: int) -> int:
@@ -159,25 +176,26 @@ async def _demo(port: int) -> int:
 fake SMSC on 127.0.0.1:{smsc.port} (receipts after 0.5-2 s); outbox {config.store.path}
 API key: {key}
 
-Send a login code:
+Send a login code from the template "login" (the code is masked in the store, the status
+and the logs; a second code to the same number within a minute is refused, 429):
   curl -s {auth} -H 'Content-Type: application/json' \\
-    -d '{{"to": "8613800138000", "text": "Your code is 402113", "kind": "otp"}}' \\
+    -d '{{"to": "8613800138000", "template": "login", "params": {{"code": "402113"}}}}' \\
     {base}/v1/messages
 
 Its status (put the id from the answer in place of ID):
   curl -s {auth} {base}/v1/messages/ID
 
-A batch of two:
-  curl -s {auth} -H 'Content-Type: application/json' \\
-    -d '{{"messages": [{{"to": "8613800138001", "text": "Order 1001 shipped"}},
-                      {{"to": "8613800138002", "text": "Order 1002 shipped"}}]}}' \\
-    {base}/v1/messages
+A campaign from a CSV (template "sale", one recipient a line), then its progress (put the
+id from the answer in place of CID):
+  printf 'to,name\\n8613800138001,Li\\n8613800138002,Wang\\n' | curl -s {auth} \\
+    -H 'Content-Type: text/csv' --data-binary @- '{base}/v1/campaigns?template=sale'
+  curl -s {auth} {base}/v1/campaigns/CID
 
 API description: {base}/openapi.json   Stop with Ctrl-C.
 """, flush=True)
 
         try:
-            return await serve(config, announce=announce)
+            return await serve(config, announce=announce, templates=_DEMO_TEMPLATES)
         finally:
             await smsc.stop()
 

@@ -97,22 +97,33 @@ async def test_the_demo_prints_a_key_and_curl_commands_that_work() -> None:
             text += line
         key = re.search(r"API key: (\S+)", text)
         base = re.search(r"(http://127\.0\.0\.1:\d+)/v1/messages", text)
-        assert key and base and text.count("curl ") == 3
+        # A templated code, its status, a CSV campaign and its progress.
+        assert key and base and text.count("curl ") == 4
         async with aiohttp.ClientSession(
                 headers={"Authorization": f"Bearer {key.group(1)}"}) as http:
-            async with http.post(base.group(1) + "/v1/messages", json={
-                    "to": "8613800138000", "text": "Your code is 402113",
-                    "kind": "otp"}) as resp:
+            code = {"to": "8613800138000", "template": "login", "params": {"code": "402113"}}
+            async with http.post(base.group(1) + "/v1/messages", json=code) as resp:
                 assert resp.status == 202
                 message_id = (await resp.json())["id"]
+            async with http.post(base.group(1) + "/v1/messages", json=code) as resp:
+                assert resp.status == 429 and resp.headers["Retry-After"]
+            async with http.post(base.group(1) + "/v1/campaigns?template=sale",
+                                 data=b"to,name\n8613800138001,Li\n8613800138002,Wang\n",
+                                 headers={"Content-Type": "text/csv"}) as resp:
+                assert resp.status == 201
+                campaign_id = (await resp.json())["id"]
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 15
             while True:
                 async with http.get(f"{base.group(1)}/v1/messages/{message_id}") as resp:
-                    if (await resp.json())["state"] == "delivered":
-                        break
-                assert loop.time() < deadline
+                    m = await resp.json()
+                async with http.get(f"{base.group(1)}/v1/campaigns/{campaign_id}") as resp:
+                    c = await resp.json()
+                if m["state"] == "delivered" and c["progress"]["delivered"] == 2:
+                    break
+                assert loop.time() < deadline, (m, c)
                 await asyncio.sleep(0.1)
+            assert "402113" not in m["text"] and m["text"].startswith("【ShopCN】")
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 20) == 0

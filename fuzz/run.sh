@@ -4,7 +4,8 @@
 #
 # Seeds come from fuzz/corpus/TARGET/ (never written to); what the fuzzer finds interesting goes
 # to a scratch directory (FUZZ_WORK, default a fresh temporary one, removed afterwards). A
-# crash or hang is saved as fuzz/artifacts/TARGET/crash-… and the exit status is non-zero.
+# crash or hang is saved as fuzz/artifacts/TARGET/crash-… and the exit status is non-zero; the
+# run's whole log is kept as fuzz/artifacts/TARGET/last.log.
 # Each run ends with one line: FUZZ-RESULT {json} (the figures docs/reliability.md records).
 #
 # Environment: PYTHON (default .venv/bin/python), FUZZ_WORK, FUZZ_MAX_LEN (4096 octets),
@@ -45,10 +46,13 @@ run_one() {
     mkdir -p "$work/corpus"
     wait $pid
     local rc=$?
-    local figures
+    local figures coverage
     figures=$(cat "$stats" 2>/dev/null || echo '{}')
-    grep -E "Uncaught|Error|KNOWN CRASH|ERROR:|timeout|SUMMARY" "$log" | head -20 >&2
-    echo "FUZZ-RESULT {\"target\": \"$target\", \"exit\": $rc, \"wall_s\": $((SECONDS - started)), \"stats\": $figures}"
+    # libFuzzer's last status line: edges covered, features, corpus entries/octets.
+    coverage=$(grep -a -o -E "cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*" "$log" | tail -1)
+    cp "$log" "fuzz/artifacts/$target/last.log"
+    grep -a -E "Uncaught|Error|KNOWN CRASH|ERROR:|timeout|SUMMARY" "$log" | head -20 >&2
+    echo "FUZZ-RESULT {\"target\": \"$target\", \"exit\": $rc, \"wall_s\": $((SECONDS - started)), \"libfuzzer\": \"$coverage\", \"stats\": $figures}"
     if [ -n "$made" ]; then
         rm -rf "$made"
     fi

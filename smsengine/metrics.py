@@ -23,8 +23,9 @@ folded to a lane or ``other``, states and results from fixed sets; never a numbe
                                             it bills)
 ``smsengine_parts_sent_total``              counter {channel}: parts handed to binds, retries
                                             included
-``smsengine_submit_seconds``                histogram {channel}: a part handed to a bind -> the
-                                            carrier's acceptance
+``smsengine_submit_seconds``                histogram {channel}: per message submitted, its last
+                                            part answered: handed to a bind -> the carrier's
+                                            acceptance (for one part, the message's)
 ``smsengine_delivery_seconds``              histogram {channel}: a message submitted -> its final
                                             receipt (delivered, undeliverable, expired, rejected)
 ``smsengine_receipts_total``                counter {channel, result}: ``matched`` (also those
@@ -52,17 +53,18 @@ benchmark's client CPU (five calls and five ``Change`` structs a message), and k
 handles in lists to count them in bulk later cost 0.6-0.7 µs a message (reading each message
 and part again once they had left the CPU's caches). So the metrics are the tracker's
 :class:`~smsengine.engine.tracker.Batch`, never called per message: where the tracker holds a
-message anyway it bumps two plain dicts (a message submitted, by channel and kind; a message
-ended, by channel, kind and state) and appends a float to a list (a part accepted: its submit
-span; a message ended by its receipt: its delivery span). On every housekeeping tick (twice a
-second) and at a scrape on the loop's thread, :meth:`_Tally.flush` puts the spans into the
-histograms in bulk (one sort per list, a bisection per bucket). The gauges and the channel
+message anyway it appends one float to a list when the message is submitted (the list is its
+channel and kind, the float its submit span) and one when it ends (the list its channel, kind
+and state, the float its delivery span): a counter bumped and a span appended at each point
+cost twice as much (about 0.6 µs a message). On every housekeeping tick (twice a second) and
+at a scrape on the loop's thread, :meth:`_Tally.flush` counts the lists and puts the spans
+into the histograms in bulk (one sort per list, a bisection per bucket). The gauges and the channel
 counters are read from the channels at scrape time. No prometheus-client object is touched
 per message. The figures are in benchmarks/README.md (``benchmarks/engine.py --metrics``).
 
 **Scraping from another thread** (``prometheus_client.start_http_server``): the collector then
-reads the counts as they are and the histograms as the last housekeeping tick left them (at
-most half a second old); the spans are only ever taken on the event loop's thread.
+reads what the last housekeeping tick counted (at most half a second old); the lists are
+only ever taken on the event loop's thread.
 
 **The daemon's own families** (``smsengine_outbox_messages{state}``,
 ``smsengine_webhook_deliveries_total{result}``, ``smsengine_webhook_backlog``,
@@ -90,7 +92,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import (
@@ -118,6 +120,10 @@ DELIVERY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
                                        300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
 
 _SUBMITTED = MessageState.SUBMITTED
+# Ends a receipt gives, whose span from SUBMITTED is a delivery time; not UNKNOWN, mostly a
+# receipt that never came (its span would be the receipt TTL).
+_DELIVERY_ENDS = frozenset({MessageState.DELIVERED, MessageState.UNDELIVERABLE,
+                            MessageState.EXPIRED, MessageState.REJECTED})
 _OTHER_KIND = "other"
 
 
@@ -132,16 +138,19 @@ class _Histogram:
         self.sum = 0.0
 
     def add(self, values: list[float], offset: float = 0.0) -> None:
-        """Observe each of ``values`` minus ``offset`` (sorts ``values`` in place)."""
-        if not values:
-            return
+        """Observe each of ``values`` minus ``offset``, but for the negative ones (the
+        tracker's -1.0: nothing to measure). Sorts ``values`` in place."""
         values.sort()
+        skip = bisect.bisect_left(values, 0.0)
+        n = len(values) - skip
+        if not n:
+            return
         counts = self.counts
         for i, bound in enumerate(self.bounds):
-            counts[i] += bisect.bisect_right(values, bound + offset)
-        counts[-1] += len(values)
+            counts[i] += bisect.bisect_right(values, bound + offset) - skip
+        counts[-1] += n
         # (fsum: exact, where adding spans of 1.7e9 one by one would lose milliseconds each)
-        self.sum += math.fsum(values) - offset * len(values)
+        self.sum += math.fsum(values[skip:] if skip else values) - offset * n
 
     def samples(self) -> tuple[list[tuple[str, float]], float]:
         counts = list(self.counts)  # (one copy: a consistent set when read from another thread)
@@ -155,52 +164,57 @@ def _bound(bound: float) -> str:
 
 
 class _Tally:
-    """The tracker's batch counter (:class:`~smsengine.engine.tracker.Batch`): the counts the
-    tracker bumps, and the histograms its spans come to."""
+    """The tracker's batch counter (:class:`~smsengine.engine.tracker.Batch`): the lists the
+    tracker appends to, and what they came to."""
 
     def __init__(self, lanes: Iterable[str]) -> None:
-        self.submitted: dict[tuple[str, str], int] = {}
-        self.ended: dict[tuple[str, str, MessageState], int] = {}
-        self.accepted: defaultdict[str, list[float]] = defaultdict(list)
-        self.delivered: defaultdict[str, list[float]] = defaultdict(list)
+        self.submitted: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
+        self.parts: dict[str, int] = {}
+        self.ended: defaultdict[tuple[str, str, MessageState], list[float]] = defaultdict(list)
         self.lanes = frozenset(lanes)
-        self.parts: dict[str, int] = {}  # channel -> parts accepted
+        #: (channel, kind, state) -> messages, the kind a lane or ``other`` (a refused
+        #: message's kind is the caller's text: unbounded)
+        self.messages: dict[tuple[str, str, str], int] = {}
+        self.parts_accepted: dict[str, int] = {}  # channel -> parts accepted
         self.submit: dict[str, _Histogram] = {}
         self.delivery: dict[str, _Histogram] = {}
-        #: The event loop's thread: the only one that takes the spans (the tracker appends
+        #: The event loop's thread: the only one that takes the lists (the tracker appends
         #: there, and calls flush() there).
         self.thread = threading.get_ident()
 
     def flush(self) -> None:
-        """Put the spans into the histograms (on the loop's thread only)."""
+        """Count what the lists hold and take them (on the loop's thread only)."""
         self.thread = threading.get_ident()
-        if self.accepted:
-            accepted, self.accepted = self.accepted, defaultdict(list)
+        if self.submitted:
+            submitted, self.submitted = self.submitted, defaultdict(list)
             # A part's hand-over (``sent``) is loop time, its acceptance wall-clock time: the
             # offset between the two clocks is taken off in the histogram, once per batch.
             offset = time.time() - time.monotonic()
-            for channel, spans in accepted.items():
-                self.parts[channel] = self.parts.get(channel, 0) + len(spans)
+            for (channel, kind), spans in submitted.items():
+                self._count(channel, kind, "submitted", len(spans))
+                _add(self.parts_accepted, channel, len(spans))
                 _histogram(self.submit, channel, SUBMIT_BUCKETS).add(spans, offset)
-        if self.delivered:
-            delivered, self.delivered = self.delivered, defaultdict(list)
-            for channel, spans in delivered.items():
-                _histogram(self.delivery, channel, DELIVERY_BUCKETS).add(spans)
+        if self.parts:
+            parts, self.parts = self.parts, {}
+            for channel, n in parts.items():
+                _add(self.parts_accepted, channel, n)
+        if self.ended:
+            ended, self.ended = self.ended, defaultdict(list)
+            for (channel, kind, state), spans in ended.items():
+                if state is not _SUBMITTED:  # (counted when submitted)
+                    self._count(channel, kind, state.value, len(spans))
+                if state in _DELIVERY_ENDS:
+                    _histogram(self.delivery, channel, DELIVERY_BUCKETS).add(spans)
 
-    def messages(self) -> dict[tuple[str, str, str], int]:
-        """(channel, kind, state) -> messages, the kind a lane or ``other`` (a refused
-        message's kind is the caller's text: unbounded)."""
-        lanes = self.lanes
-        out: dict[tuple[str, str, str], int] = {}
-        counted = [((channel, kind, "submitted"), n)
-                   for (channel, kind), n in dict(self.submitted).items()]
-        counted += [((channel, kind, state.value), n)
-                    for (channel, kind, state), n in dict(self.ended).items()
-                    if state is not _SUBMITTED]  # (counted when submitted)
-        for (channel, kind, state), n in counted:
-            key = (channel, kind if kind in lanes else _OTHER_KIND, state)
-            out[key] = out.get(key, 0) + n
-        return out
+    def _count(self, channel: str, kind: str, state: str, n: int) -> None:
+        _add(self.messages, (channel, kind if kind in self.lanes else _OTHER_KIND, state), n)
+
+
+_K = TypeVar("_K")
+
+
+def _add(counts: dict[_K, int], key: _K, n: int) -> None:
+    counts[key] = counts.get(key, 0) + n
 
 
 def _histogram(histograms: dict[str, _Histogram], channel: str,
@@ -224,7 +238,8 @@ class _Families:
         self.parts_sent = CounterMetricFamily(
             "smsengine_parts_sent", "Parts handed to binds, retries included", labels=channel)
         self.submit = HistogramMetricFamily(
-            "smsengine_submit_seconds", "A part handed to a bind -> the carrier's acceptance",
+            "smsengine_submit_seconds", "A message's last part handed to a bind -> the "
+            "carrier's acceptance",
             labels=channel)
         self.delivery = HistogramMetricFamily(
             "smsengine_delivery_seconds", "A message submitted -> its final receipt",
@@ -312,9 +327,9 @@ class EngineMetrics:
 
     def _add_counted(self, f: _Families) -> None:
         tally = self._tally
-        for (channel, kind, state), n in sorted(tally.messages().items()):
+        for (channel, kind, state), n in sorted(dict(tally.messages).items()):
             f.messages.add_metric([channel, kind, state], n)
-        for channel, n in sorted(dict(tally.parts).items()):
+        for channel, n in sorted(dict(tally.parts_accepted).items()):
             f.parts.add_metric([channel], n)
         for family, histograms in ((f.submit, tally.submit), (f.delivery, tally.delivery)):
             for channel, histogram in sorted(dict(histograms).items()):

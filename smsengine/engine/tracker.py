@@ -37,13 +37,14 @@ Observers (:meth:`Tracker.observe`) hear every move of a message and of a part a
 outbox and webhooks. With none registered, a move costs one check for them.
 
 A :class:`Batch` (:attr:`Tracker.batch`, one at most) is for counting (``smsengine.metrics``):
-it is never called per move. Where the tracker holds the message anyway it bumps the batch's
-plain dicts (a message submitted, a message ended) and appends to its lists of spans (a part
-accepted, a message ended by its receipt); :meth:`Batch.flush`, on every housekeeping tick
-(:meth:`Tracker.expire`), lets the batch read them in bulk. An observer, even one doing
-nothing, cost 28 % of the engine benchmark's client CPU (five calls and five :class:`Change` a
-message); keeping the handles in lists to count them later cost 0.6-0.7 µs a message, nearly
-all in reading each message and part again once out of the CPU's caches.
+it is never called per move. Where the tracker holds the message anyway it appends one float
+to one of the batch's lists when the message is submitted and one when it ends, the list
+saying what is counted and the float the span measured; :meth:`Batch.flush`, on every
+housekeeping tick (:meth:`Tracker.expire`), lets the batch count them in bulk. An observer,
+even one doing nothing, cost 28 % of the engine benchmark's client CPU (five calls and five
+:class:`Change` a message); keeping the handles in lists to count them later cost 0.6-0.7 µs a
+message (reading each message and part again once out of the CPU's caches); a counter bumped
+and a span appended at each point cost about 0.6 µs a message, where one append costs 0.3.
 
 Back-references (the gc=False rule of docs/performance.md): a part refers to its message
 (``handle``) and its channel (``sink``), the message to its parts. :meth:`Tracker._finish` cuts
@@ -114,9 +115,6 @@ _CANCELLED = MessageState.CANCELLED
 _RECEIPT_STATES = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _UNKNOWN})
 _FINAL = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED, _FAILED, _UNKNOWN,
                     _CANCELLED})
-# Ends a receipt gives, whose span from SUBMITTED is a delivery time (Batch.delivered); not
-# UNKNOWN, mostly a receipt that never came (its span would be the receipt TTL).
-_DELIVERY_ENDS = frozenset({_DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED})
 
 #: A part's legal moves: old state -> the states it may go to.
 PART_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
@@ -225,22 +223,21 @@ class Observer(Protocol):
 
 
 class Batch(Protocol):
-    """A counter in bulk (see the module docstring): what the tracker bumps, and
-    :meth:`flush`, called on every housekeeping tick. The batch may replace the two dicts of
-    lists with empty ones whenever it reads them (on the event loop's thread)."""
+    """A counter in bulk (see the module docstring): what the tracker appends to, and
+    :meth:`flush`, called on every housekeeping tick. The batch may replace the dicts with
+    empty ones whenever it reads them (on the event loop's thread). A span is -1.0 where there
+    is none to measure."""
 
-    # (Plain dicts, bumped with ``get``: 66 ns against 135 for ``+= 1`` on a Counter.)
-    #: (channel, kind) -> messages that reached SUBMITTED (every part answered, one accepted)
-    submitted: dict[tuple[str, str], int]
-    #: (channel, kind, state) -> messages that ended in ``state`` (SUBMITTED: those that asked
-    #: for no receipt; channel "": refused before any channel took them)
-    ended: dict[tuple[str, str, MessageState], int]
-    #: channel -> for each part accepted, its acceptance (wall clock) minus its hand-over
-    #: (``Part.sent``, the loop's clock): the span plus the offset between the two clocks
-    accepted: defaultdict[str, list[float]]
-    #: channel -> for each message its receipts ended (DELIVERED, UNDELIVERABLE, EXPIRED,
-    #: REJECTED), the seconds from SUBMITTED to its end
-    delivered: defaultdict[str, list[float]]
+    #: (channel, kind) -> a float for each message that reached SUBMITTED (every part answered,
+    #: one accepted): its last part's acceptance (wall clock) minus that part's hand-over
+    #: (``Part.sent``, the loop's clock), the submit span plus the two clocks' offset
+    submitted: defaultdict[tuple[str, str], list[float]]
+    #: channel -> parts accepted beyond one a message submitted (messages of several parts)
+    parts: dict[str, int]
+    #: (channel, kind, state) -> a float for each message that ended in ``state`` (SUBMITTED:
+    #: those that asked for no receipt; channel "": refused before any channel took them): the
+    #: seconds from SUBMITTED to its end
+    ended: defaultdict[tuple[str, str, MessageState], list[float]]
 
     def flush(self) -> None: ...
 
@@ -448,12 +445,10 @@ class Tracker:
             handle.error = _untraced(error)  # type: ignore[assignment]
         handle.done_at = at
         batch = self.batch
-        if batch is not None:  # (inline: once per message; see the module docstring)
-            ended = batch.ended
-            key = (handle.channel, handle.message.kind, state)
-            ended[key] = ended.get(key, 0) + 1
-            if state in _DELIVERY_ENDS and handle.submitted_at is not None:
-                batch.delivered[handle.channel].append(at - handle.submitted_at)
+        if batch is not None:  # (inline, once per message: see the module docstring)
+            submitted_at = handle.submitted_at
+            batch.ended[handle.channel, handle.message.kind, state].append(
+                -1.0 if submitted_at is None else at - submitted_at)
         done = handle._done  # wait()'s future, if anyone waits: woken here
         if done is not None and not done.done():
             done.set_result(state)
@@ -568,9 +563,6 @@ class ChannelTracker:
         part.message_id = smsc_id
         part.submitted_at = now
         tracker = self.tracker
-        batch = tracker.batch
-        if batch is not None:
-            batch.accepted[self.name].append(now - part.sent)
         if tracker.observers:
             tracker._emit(handle.ref, _SENDING, _SUBMITTED, now,
                           Change(handle, part.index, smsc_id))
@@ -581,10 +573,11 @@ class ChannelTracker:
         if unsubmitted == 0 and handle.state is _QUEUED:
             handle.submitted_at = now
             self.counters["submitted"] += 1
-            if batch is not None:
-                submitted = batch.submitted
-                counted = (self.name, handle.message.kind)
-                submitted[counted] = submitted.get(counted, 0) + 1
+            batch = tracker.batch
+            if batch is not None:  # (inline, once per message: see the module docstring)
+                batch.submitted[self.name, handle.message.kind].append(now - part.sent)
+                if handle._next > 1:  # (every part has been handed: _next is their number)
+                    self._count_parts(batch, handle)
             if not receipt and handle._open == 0 and handle.error is None:
                 tracker._finish(handle, _SUBMITTED, now)  # nothing more will be known
                 return
@@ -615,6 +608,12 @@ class ChannelTracker:
                 return
         self.store.put(CorrelationRecord(self.name, norm, handle.ref, part.index,
                                          len(handle.segments), now, now + self.receipt_ttl))
+
+    def _count_parts(self, batch: Batch, handle: MessageHandle) -> None:
+        """A message of several parts is submitted: its accepted parts beyond the one its
+        entry in ``batch.submitted`` counts."""
+        extra = sum(1 for p in handle.segments if p.submitted_at is not None) - 1
+        batch.parts[self.name] = batch.parts.get(self.name, 0) + extra
 
     def on_response(self, part: Part, verdict: Verdict, status: int, now: float,
                     throttle_delay: float = 0.0) -> float | None:
@@ -843,9 +842,8 @@ class ChannelTracker:
             handle.submitted_at = now
             batch = tracker.batch
             if batch is not None:
-                submitted = batch.submitted
-                counted = (self.name, handle.message.kind)
-                submitted[counted] = submitted.get(counted, 0) + 1
+                batch.submitted[self.name, handle.message.kind].append(-1.0)
+                self._count_parts(batch, handle)
             tracker._message(handle, _SUBMITTED, now)
         if not handle._open and handle.done_at is None:
             self._roll_up(handle, now)

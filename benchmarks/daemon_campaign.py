@@ -1,0 +1,159 @@
+"""The campaign scenario of issue 19 (kept apart from benchmarks/daemon.py, which another change
+is editing; ``python benchmarks/daemon_campaign.py``):
+
+- CSV ingest: a campaign of ``--rows`` recipients (1 000 000 by default) POSTed as text/csv,
+  streamed from a generator (the client never holds it): rows/s until the 201, and the
+  daemon's peak RSS (VmHWM) after it;
+- campaign throughput against the channel's TPS (``--tps``), measured over ``--seconds``;
+- OTP p99 during the campaign: accept (the POST) -> submit (the fake SMSC's ledger time), for
+  codes sent at 20 a second to fresh numbers.
+
+Targets: ingest >= 50 000 rows/s; peak RSS <= 300 MB; OTP p99 <= 100 ms.
+The daemon is a subprocess (``smsengine serve``); the fake SMSC runs in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from smsengine.fakesmsc import FakeSMSC, config_from_dict
+
+KEY = "bench-admin-key-0123456789"
+
+
+def _config(folder: Path, smsc_port: int, tps: int) -> Path:
+    path = folder / "smsengine.toml"
+    path.write_text(f"""
+[[channels]]
+name = "main"
+host = "127.0.0.1"
+port = {smsc_port}
+system_id = "bench"
+password = "secret"
+transceivers = 2
+tps = {tps}
+
+[server]
+host = "127.0.0.1"
+port = 0
+
+[store]
+path = "{folder / 'outbox.db'}"
+max_outbox = 2000000
+
+[[api_keys]]
+name = "admin"
+key = "{KEY}"
+scopes = ["admin"]
+
+[policy.quiet_hours]
+enabled = false
+""", encoding="utf-8")
+    return path
+
+
+async def _csv(rows: int) -> AsyncIterator[bytes]:
+    yield b"to,name\n"
+    chunk = 20_000
+    for start in range(0, rows, chunk):
+        yield "".join(f"86150{n:08d},c{n}\n"
+                      for n in range(start, min(rows, start + chunk))).encode()
+        await asyncio.sleep(0)
+
+
+def _peak_rss(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+async def main(rows: int, tps: int, seconds: float) -> None:
+    smsc = FakeSMSC(config_from_dict({}))
+    await smsc.start()
+    with tempfile.TemporaryDirectory(prefix="smsengine-campaign-") as folder:
+        env = {**os.environ}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "smsengine", "serve", "--config",
+            str(_config(Path(folder), smsc.port, tps)), "--log-level", "warning",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
+        assert proc.stdout is not None
+        base = ""
+        while not base:
+            line = (await proc.stdout.readline()).decode()
+            assert line, "the daemon exited"
+            if m := re.search(r"listening on (http://\S+)", line):
+                base = m.group(1)
+        try:
+            async with aiohttp.ClientSession(
+                    headers={"Authorization": f"Bearer {KEY}"},
+                    timeout=aiohttp.ClientTimeout(total=None)) as http:
+                async with http.post(base + "/v1/templates", json={
+                        "name": "sale", "kind": "marketing", "sign_name": "Shop",
+                        "text": "Hi ${name}, everything is 50% off today."}) as resp:
+                    assert resp.status == 201, await resp.text()
+                started = time.perf_counter()
+                async with http.post(base + "/v1/campaigns?template=sale", data=_csv(rows),
+                                     headers={"Content-Type": "text/csv"}) as resp:
+                    body = await resp.json()
+                    assert resp.status == 201, body
+                ingest = time.perf_counter() - started
+                cid = body["id"]
+                rss = _peak_rss(proc.pid)
+                print(f"ingest: {rows} rows in {ingest:.2f} s = {rows / ingest:,.0f} rows/s "
+                      f"(target >= 50 000); daemon peak RSS {rss / 2**20:.0f} MB "
+                      f"(target <= 300)")
+
+                async def sent() -> int:
+                    async with http.get(f"{base}/v1/campaigns/{cid}") as r:
+                        p = (await r.json())["progress"]
+                    return int(p["submitted"] + p["delivered"] + p["failed"])
+
+                # OTPs during the campaign, 20 a second, accept -> submit from the ledger.
+                asked: dict[str, float] = {}
+                first, t0 = await sent(), time.perf_counter()
+                n = 0
+                while time.perf_counter() - t0 < seconds:
+                    to = f"86139{n:08d}"
+                    asked[to] = time.time()
+                    async with http.post(base + "/v1/messages", json={
+                            "to": to, "text": "Your code is 123456", "kind": "otp"}) as r:
+                        assert r.status == 202, await r.text()
+                    n += 1
+                    await asyncio.sleep(0.05)
+                last, t1 = await sent(), time.perf_counter()
+                await asyncio.sleep(1.0)
+                latencies = sorted(e.time - asked[e.destination_addr] for e in smsc.ledger
+                                   if e.destination_addr in asked)
+                rate = (last - first) / (t1 - t0)
+                print(f"campaign: {rate:,.0f} messages/s against a channel TPS of {tps} "
+                      f"({rate / tps:.0%})")
+                if latencies:
+                    p50 = latencies[len(latencies) // 2] * 1e3
+                    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
+                    print(f"otp during it: {len(latencies)}/{len(asked)} submitted, accept -> "
+                          f"submit p50 {p50:.1f} ms, p99 {p99:.1f} ms (target <= 100)")
+                async with http.post(f"{base}/v1/campaigns/{cid}/cancel") as r:
+                    assert r.status == 200
+        finally:
+            proc.terminate()
+            await proc.wait()
+            await smsc.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tps", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    asyncio.run(main(args.rows, args.tps, args.seconds))

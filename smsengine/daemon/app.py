@@ -8,7 +8,6 @@ OpenAPI document (``GET /openapi.json``) are both made from it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import json
 import logging
@@ -214,7 +213,7 @@ class Api:
                                "Idempotency-Key must be 1 to 255 visible ASCII characters",
                                errors=[FieldError(field="Idempotency-Key",
                                                   detail="1 to 255 visible ASCII characters")])
-        fingerprint = hashlib.sha256(body).digest()
+        fingerprint = principal.fingerprint(body)
         gateway = self.gateway
 
         async def answer() -> tuple[bytes, int, bytes]:

@@ -7,6 +7,7 @@ keeps or prints a key's value (a principal is the key's configured name).
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from .config import ApiKeyConfig, Scope
 
@@ -22,11 +23,18 @@ class Forbidden(Exception):
 
 
 class Principal:
-    __slots__ = ("name", "scopes")
+    __slots__ = ("fingerprint_key", "name", "scopes")
 
-    def __init__(self, name: str, scopes: frozenset[str]) -> None:
+    def __init__(self, name: str, scopes: frozenset[str], fingerprint_key: bytes = b"") -> None:
         self.name = name
         self.scopes = scopes
+        # Keys the fingerprint of a request body kept for its Idempotency-Key: derived from
+        # the API key, held in memory only, so the store holds no plain hash of a body (one
+        # carrying a 6-digit code could be found by trying them all).
+        self.fingerprint_key = fingerprint_key
+
+    def fingerprint(self, body: bytes) -> bytes:
+        return hmac.new(self.fingerprint_key, body, hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return f"Principal({self.name!r}, scopes={sorted(self.scopes)})"
@@ -38,8 +46,10 @@ def _digest(key: str) -> bytes:
 
 class Keyring:
     def __init__(self, keys: dict[str, ApiKeyConfig]) -> None:
-        self._by_digest = {_digest(value): Principal(cfg.name, frozenset(cfg.scopes))
-                           for value, cfg in keys.items()}
+        self._by_digest = {
+            _digest(value): Principal(cfg.name, frozenset(cfg.scopes),
+                                      _digest("idempotency fingerprint\0" + value))
+            for value, cfg in keys.items()}
 
     def __len__(self) -> int:
         return len(self._by_digest)

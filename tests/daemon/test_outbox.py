@@ -102,3 +102,20 @@ def test_recovery_sends_what_never_left_and_never_resends_blindly(tmp_path: Path
         assert after[sending.seq] is OutboxState.UNKNOWN and report.unknown == 1
         assert report.queued == 1 and report.resent == 0
     assert after[queued.seq] is OutboxState.QUEUED
+
+
+def test_an_idempotency_fingerprint_is_keyed_by_the_api_key() -> None:
+    # The store keeps a fingerprint of each body sent with an Idempotency-Key; a plain hash of
+    # a body holding a 6-digit code would give the code away to whoever reads the file.
+    import hashlib
+
+    from smsengine.daemon.auth import Keyring
+    from smsengine.daemon.config import ApiKeyConfig
+
+    body = b'{"to": "8613800138000", "text": "code 402113"}'
+    ring = Keyring({"key-one-0123456789": ApiKeyConfig(name="a"),
+                    "key-two-0123456789": ApiKeyConfig(name="b")})
+    one = ring.authenticate("Bearer key-one-0123456789").fingerprint(body)
+    two = ring.authenticate("Bearer key-two-0123456789").fingerprint(body)
+    assert one != two and hashlib.sha256(body).digest() not in (one, two)
+    assert one == ring.authenticate("Bearer key-one-0123456789").fingerprint(body)

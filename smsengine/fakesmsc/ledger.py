@@ -132,6 +132,9 @@ class Ledger:
     @staticmethod
     def _entry(row: tuple[float, str, int, int, str, str, Any]) -> LedgerEntry:
         when, account, bind_id, seq, mid, destination, pdu = row
+        decoded = getattr(pdu, "decoded", None)  # (a Submit the fake SMG kept undecoded)
+        if decoded is not None:
+            pdu = decoded()
         if isinstance(pdu, CmppSubmit):
             return _cmpp_entry(when, account, bind_id, seq, mid, destination, pdu)
         if isinstance(pdu, SgipSubmit):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ..sgip import (
     DEFAULT_MAX_PDU_LENGTH,
     HEADER_LENGTH,
+    MAX_PDU_LENGTH,
     Bind,
     BindResp,
     CommandId,
@@ -59,6 +60,8 @@ from ..sgip import (
     encode,
     timestamp_from,
 )
+from ..sgip.errors import PduDecodeError
+from ..sgip.pdu import decode_body
 from ._common import (
     ENROUTE,
     STATE_OF_STAT,
@@ -96,6 +99,117 @@ _REFUSED: Final = {
 _ERROR_CODES: Final = {"UNDELIV": 21, "EXPIRED": 25, "REJECTD": 30, "UNKNOWN": 32,
                        "DELETED": 32}
 _STAT_STATE: Final = {stat: int(state) for stat, state in STATE_OF_STAT.items()}
+
+
+_SUBMIT_ID: Final = int(CommandId.SGIP_SUBMIT)
+_unpack_header = _HEADER.unpack_from
+# A Submit body with one UserNumber (4.4): SPNumber, ChargeNumber, UserCount (43 octets), the
+# UserNumber (21), CorpId … MessageCoding, MessageType (68), MessageLength (4), the content, the
+# Reserve (8).
+_USER: Final = slice(43, 64)
+_TAIL: Final = slice(64, 132)
+_FAST_CONTENT: Final = MAX_PDU_LENGTH - 143 - 21  # (any content up to this keeps it <= 2 KiB)
+_MAX_KNOWN: Final = 256
+
+
+class _FastSubmit:
+    """A Submit read by :class:`_SubmitFramer`'s fast path: what the SMG acts on (its Sequence
+    Number, UserNumber and ReportFlag), and its body, decoded in full (:meth:`decoded`) only when
+    the ledger's entry is read."""
+
+    __slots__ = ("body", "report_flag", "sequence_number", "user_numbers")
+
+    def __init__(self, seq: SequenceNumber, body: bytes, user: str) -> None:
+        self.sequence_number = seq
+        self.body = body
+        self.user_numbers = (user,)
+        self.report_flag = body[127]
+
+    def decoded(self) -> Submit:
+        """The Submit the plain decoder reads from the same octets."""
+        pdu = decode_body(_SUBMIT_ID, self.sequence_number, self.body, 0, len(self.body))
+        assert type(pdu) is Submit
+        return pdu
+
+
+class _SubmitFramer(Framer):
+    """The SMG's framer, with a fast path for the bulk Submit: 8.7 -> 2.3 µs a Submit framed
+    (one-part Submits of one sender, 128 a read, on the shared 2-core machine; the plain path
+    decodes and validates every field, ~6 µs of it).
+
+    A Submit with one UserNumber, laid out exactly, whose octets other than its UserNumber,
+    MessageLength and content equal those of a Submit the plain decoder accepted before (the
+    same sender and fields: every bulk sender's case) is not decoded: those fields were
+    validated then, any 21 octets of UserNumber make a valid Text (up to its first NUL, as
+    Latin-1), any content is valid and one of at most ``_FAST_CONTENT`` octets keeps the PDU
+    within 2 KiB. Anything else takes the plain path, which also learns the constant octets of
+    what it accepts. tests/fakesmsc/test_smg_fast.py checks the two agree."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self, max_pdu_length: int) -> None:
+        super().__init__(max_pdu_length)
+        self._known: set[bytes] = set()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        if self._broken is not None or isinstance(data, memoryview):
+            return super().feed(data)
+        buf = self._buf
+        src: bytes | bytearray
+        if buf:
+            buf += data
+            src = buf
+        else:
+            src = data
+        out: list[Any] = []
+        end = len(src)
+        pos = 0
+        limit = self.max_pdu_length
+        known = self._known
+        while end - pos >= HEADER_LENGTH:
+            length, command_id, node, stamp, counter = _unpack_header(src, pos)
+            if length < HEADER_LENGTH or length > limit:
+                self._fail(length, out)
+            stop = pos + length
+            if stop > end:
+                break
+            seq = SequenceNumber(node, stamp, counter)
+            start = pos + HEADER_LENGTH
+            pos = stop
+            if command_id == _SUBMIT_ID:
+                body = bytes(src[start:stop])
+                size = len(body) - 144
+                if (0 <= size <= _FAST_CONTENT and body[42] == 1
+                        and int.from_bytes(body[132:136], "big") == size):
+                    key = body[:43] + body[_TAIL] + body[-8:]
+                    if key in known:
+                        raw = body[_USER]
+                        out.append(_FastSubmit(seq, body, "" if not raw[0] else raw.partition(
+                            b"\0")[0].rstrip(b" ").decode("latin-1")))
+                        continue
+                    try:
+                        pdu = decode_body(command_id, seq, body, 0, len(body))
+                    except PduDecodeError as exc:
+                        out.append(InvalidPdu(exc, exc.response))
+                        continue
+                    if len(known) >= _MAX_KNOWN:
+                        known.clear()
+                    known.add(key)
+                    out.append(pdu)
+                    continue
+            try:
+                out.append(decode_body(command_id, seq, src, start, stop))
+            except PduDecodeError as exc:
+                out.append(InvalidPdu(exc, exc.response))
+        if 4 <= end - pos < HEADER_LENGTH:
+            length = int.from_bytes(src[pos : pos + 4], "big")
+            if length < HEADER_LENGTH or length > limit:
+                self._fail(length, out)
+        if src is buf:
+            del buf[:pos]
+        elif pos < end:
+            buf += src[pos:]
+        return out
 
 
 def _answer(command_id: int, seq: SequenceNumber, result: int = 0) -> bytes:
@@ -172,10 +286,15 @@ class _SgipBase(Conn):
 class _SgipConn(_SgipBase):
     """One SP connection to the SMG (Login Type 1)."""
 
+    def __init__(self, hub: SmgHub, switches: Switches) -> None:
+        super().__init__(hub, switches)
+        limit = min(hub.config.max_pdu_length, DEFAULT_MAX_PDU_LENGTH)
+        self.framer = _SubmitFramer(max(limit, HEADER_LENGTH))
+
     def received(self, events: list[Any], now: float, fast: bool) -> bool:
         submit = self._submit if self.can_submit and fast else None
         for event in events:
-            if submit is not None and type(event) is Submit:
+            if submit is not None and (type(event) is Submit or type(event) is _FastSubmit):
                 submit(event, now)
                 continue
             self._dispatch(event, now)
@@ -193,6 +312,8 @@ class _SgipConn(_SgipBase):
             return
         if self.switches.stall_answer:
             return  # a stalled SMG reads and forgets
+        if type(event) is _FastSubmit:  # (here only off the fast path: read as the plain one)
+            event = event.decoded()
         kind = type(event)
         seq = event.sequence_number
         if kind is Bind:
@@ -248,7 +369,7 @@ class _SgipConn(_SgipBase):
         self.out.append(_answer(_BIND_RESP, seq, result))
         self.close()
 
-    def _submit(self, pdu: Submit, now: float) -> None:
+    def _submit(self, pdu: Submit | _FastSubmit, now: float) -> None:
         hub = self.hub
         seq = pdu.sequence_number
         users = pdu.user_numbers

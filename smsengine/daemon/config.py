@@ -227,7 +227,8 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {"server": ServerConfig, "store": S
                                                "events": EventsConfig, "policy": PolicyConfig}
 
 
-def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConfig:
+def daemon_config_from_dict(data: dict[str, Any], where: str = "", *,
+                            base: str | Path | None = None) -> DaemonConfig:
     """Validate the daemon's config given as plain data (the TOML structure)."""
     prefix = f"{where}: " if where else ""
     data = dict(data)
@@ -256,7 +257,7 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "") -> DaemonConf
     data["store"] = sections["store"].path
     data.setdefault("lane_capacity", sections["store"].feed_ahead)
     try:
-        engine = engine_config_from_dict(data)
+        engine = engine_config_from_dict(data, base=base)  # (a route's prefix_file: from base)
     except EngineConfigError as exc:
         raise DaemonConfigError(exc.field, prefix + exc.message) from None
     config = DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
@@ -277,7 +278,7 @@ def load_daemon_config(path: str | Path) -> DaemonConfig:
         data = msgspec.toml.decode(raw)
     except msgspec.DecodeError as exc:
         raise DaemonConfigError(where, f"not valid TOML: {exc}") from None
-    return daemon_config_from_dict(data, where)
+    return daemon_config_from_dict(data, where, base=Path(path).parent)
 
 
 def _field(section: str, exc: msgspec.ValidationError) -> str:

@@ -88,3 +88,28 @@ def test_a_file_that_is_not_toml_or_missing(tmp_path: Path) -> None:
     with pytest.raises(DaemonConfigError, match="cannot be read"):
         load_daemon_config(tmp_path / "none.toml")
     assert os.path.exists(bad)
+
+
+def test_a_routes_prefix_file_is_read_beside_the_config(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "prefixes.toml").write_text(
+        'country_code = "86"\n[carriers.mobile]\nprefixes = ["139"]\n', encoding="utf-8")
+    (folder / "smsengine.toml").write_text("""
+[[channels]]
+name = "cmcc"
+host = "127.0.0.1"
+port = 7890
+system_id = "shop"
+password = ""
+
+[[routes]]
+prefix_file = "prefixes.toml"
+carrier = "mobile"
+channels = ["cmcc"]
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # (not the config's folder: the file is found beside it)
+    config = load_daemon_config(folder / "smsengine.toml")
+    [route] = config.engine.routes
+    assert "86139" in route.prefixes

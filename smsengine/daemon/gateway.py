@@ -674,6 +674,26 @@ class Gateway:
         self.events.add(kind, at, principal, data)
         self.counters["events"] += 1
 
+    def _ended_outside(self, ref: str, state: MessageState, at: float, *, to: str, kind: str,
+                       channel: str | None, principal: str | None, out_id: str | None,
+                       error: ErrorInfo | None) -> None:
+        """A message ended without the engine (refused or expired while it waited in the
+        outbox, cancelled there, lost to a restart, UNKNOWN at recovery): its event and its
+        count, as the tracker's observer gives them for the others."""
+        if self.stats is not None:
+            self.stats.record(channel=channel or "", kind=kind, state=state.value, parts=0,
+                              submitted_at=None, done_at=at)
+        events, kind_name = self.events, "message." + state.value
+        if events is not None and events.wants(kind_name):
+            data: dict[str, Any] = {"id": ref, "state": state.value, "to": to, "out_id": out_id,
+                                    "channel": channel}
+            if error is not None:
+                data["error"] = {"type": error.type, "status": error.status,
+                                 "retriable": error.retriable, "detail": error.message}
+            events.add(kind_name, at, principal, data)
+            self.counters["events"] += 1
+        self._schedule_flush()
+
     def _on_mo(self, mo: MoMessage) -> None:
         events = self.events
         if events is None or not events.wants("mo.received"):
@@ -728,11 +748,14 @@ class Gateway:
         if request.masked:
             real = self._secrets.get(seq)
             if real is None:  # (a restart came between: never send the masked text)
+                lost = ErrorInfo(type="SecretLostError", status=0, name="", retriable=False,
+                                 message=_LOST)
                 outbox.set_status(seq, MessageStatus(
                     ref=ref, destination=to, kind=kind, state=MessageState.FAILED, final=True,
-                    queued_at=since, done_at=now,
-                    error=ErrorInfo(type="SecretLostError", status=0, name="",
-                                    retriable=False, message=_LOST)))
+                    queued_at=since, done_at=now, error=lost))
+                self._ended_outside(ref, MessageState.FAILED, now, to=to, kind=kind,
+                                    channel=channel, principal=request.principal,
+                                    out_id=out_id, error=lost)
                 self.counters["secrets_lost"] += 1
                 self._open -= 1
                 self._schedule_flush()
@@ -744,12 +767,15 @@ class Gateway:
             if validity is not None:
                 validity -= now - since
                 if validity <= 0:
+                    lapsed = ErrorInfo(type="MessageExpiredError", status=0, name="",
+                                       retriable=False, message="its validity lapsed while "
+                                       "it waited in the outbox; it was never sent")
                     outbox.set_status(seq, MessageStatus(
                         ref=ref, destination=to, kind=kind, state=MessageState.EXPIRED,
-                        final=True, queued_at=since, done_at=now,
-                        error=ErrorInfo(type="MessageExpiredError", status=0, name="",
-                                        retriable=False, message="its validity lapsed while "
-                                        "it waited in the outbox; it was never sent")))
+                        final=True, queued_at=since, done_at=now, error=lapsed))
+                    self._ended_outside(ref, MessageState.EXPIRED, now, to=to, kind=kind,
+                                        channel=channel, principal=request.principal,
+                                        out_id=out_id, error=lapsed)
                     self._secrets.pop(seq, None)
                     self._open -= 1
                     self._schedule_flush()
@@ -766,12 +792,15 @@ class Gateway:
                 return False
             self._secrets.pop(seq, None)
             now = self.now()
+            refused = ErrorInfo(type=type(exc).__name__, status=exc.status,
+                                name=status_name(exc.status), retriable=exc.retriable,
+                                message=str(exc))
             outbox.set_status(seq, MessageStatus(
                 ref=ref, destination=to, kind=kind, state=MessageState.FAILED, final=True,
-                error=ErrorInfo(type=type(exc).__name__, status=exc.status,
-                                name=status_name(exc.status), retriable=exc.retriable,
-                                message=str(exc)),
-                done_at=now))
+                error=refused, done_at=now))
+            self._ended_outside(ref, MessageState.FAILED, now, to=to, kind=kind,
+                                channel=channel, principal=request.principal, out_id=out_id,
+                                error=refused)
             self._open -= 1
             self._schedule_flush()
         except ValueError as exc:
@@ -920,15 +949,17 @@ class Gateway:
             status = row.status or MessageStatus(
                 ref=row.id, destination=row.to, kind=row.kind, channel=row.channel or "",
                 state=MessageState.UNKNOWN, final=True, queued_at=row.accepted_at)
-            outbox.set_state(row.seq, OutboxState.UNKNOWN, now, msgspec.structs.replace(
-                status, state=MessageState.UNKNOWN, final=True, done_at=now,
-                error=ErrorInfo(type="OutcomeUnknownError", status=0, name="",
-                                retriable=False,
+            unknown = ErrorInfo(type="OutcomeUnknownError", status=0, name="", retriable=False,
                                 message="the daemon stopped after the message was handed to "
                                         "a carrier link and before the carrier answered: it "
-                                        "may have been sent, so it is not sent again")))
+                                        "may have been sent, so it is not sent again")
+            outbox.set_state(row.seq, OutboxState.UNKNOWN, now, msgspec.structs.replace(
+                status, state=MessageState.UNKNOWN, final=True, done_at=now, error=unknown))
+            self._ended_outside(row.id, MessageState.UNKNOWN, now, to=row.to, kind=row.kind,
+                                channel=row.channel, principal=row.request.principal,
+                                out_id=row.out_id, error=unknown)
             report.unknown += 1
-        outbox.flush()
+        self.flush_now()  # (the states with their events and counts, in one commit)
         self._backlog = outbox.backlog_counts()
         self._cursor = {}
         report.queued = sum(self._backlog.values())
@@ -992,6 +1023,9 @@ class Gateway:
             self._secrets.pop(seq, None)
             outbox.set_state(seq, OutboxState.CANCELLED, now, only_from=(
                 OutboxState.SCHEDULED, OutboxState.QUEUED))
+            self._ended_outside(row.id, MessageState.CANCELLED, now, to=row.to, kind=row.kind,
+                                channel=row.channel, principal=row.request.principal,
+                                out_id=row.out_id, error=None)
             self._open -= 1
             if row.state is OutboxState.QUEUED and self._backlog.get(row.kind, 0) > 0:
                 self._backlog[row.kind] -= 1

@@ -3,6 +3,7 @@ the states a crash leaves and what recovery makes of them."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from smsengine.daemon.config import daemon_config_from_dict
 from smsengine.daemon.gateway import Gateway
 from smsengine.daemon.outbox import NewRow, Outbox, OutboxState, Request
+from smsengine.daemon.webhooks import EventLog
 from smsengine.engine import MessageState, MessageStatus
 from smsengine.engine.sqlite import StoreError
 
@@ -89,11 +91,17 @@ def test_recovery_sends_what_never_left_and_never_resends_blindly(tmp_path: Path
                                     state=MessageState.SUBMITTED, final=False))
         outbox.flush()
     gateway = Gateway(config)
-    with Outbox(config.store.path) as outbox:
-        gateway.outbox = outbox
+    gateway._loop = asyncio.new_event_loop()  # (only for its call_soon; never run)
+    with Outbox(config.store.path) as outbox, EventLog(
+            config.store.path, record=["message.unknown"]) as events:
+        gateway.outbox, gateway.events = outbox, events
         gateway._recover()
         report = gateway.recovery
         after = {r.seq: r.state for r in outbox.page(limit=10)}
+        told = [e.type for e in events.after(0, 10)[0]]
+    gateway._loop.close()
+    # An UNKNOWN made by the recovery is told like any other final state.
+    assert told == ([] if resend else ["message.unknown"])
     assert after[submitted.seq] is OutboxState.SUBMITTED and report.awaiting_receipts == 1
     if resend:
         assert after[sending.seq] is OutboxState.QUEUED and report.resent == 1

@@ -36,9 +36,14 @@ def test_one(data: bytes) -> None:
 
     with contextlib.suppress(smgp.ReportDecodeError):
         touch(smgp.parse_report(data))
-    fast = smgp_report._parse_spec_layout(data)
+    # parse_report takes the fast path only after the "id:" it requires.
+    fast = smgp_report._parse_spec_layout(data) if data[:3] == b"id:" else None
     if fast is not None:
-        general = smgp_report._parse_keywords(data)
+        general: object
+        try:
+            general = smgp_report._parse_keywords(data)
+        except smgp.ReportDecodeError as exc:
+            general = exc
         if general != fast:
             raise AssertionError(f"SMGP report parsers disagree:\n fast:     {fast!r}\n"
                                  f" keywords: {general!r}")

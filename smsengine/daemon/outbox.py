@@ -121,6 +121,7 @@ _INSERT = (f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 
 _SENDING = "UPDATE outbox SET sent_at = ?, channel = ? WHERE seq = ? AND sent_at IS NULL"
 _STATUS = ("UPDATE outbox SET state = ?, ready = NULL, done_at = ?, status = ?, "
            "channel = coalesce(?, channel) WHERE seq = ?")
+_GOING = "UPDATE outbox SET state = ?, ready = NULL, channel = coalesce(?, channel) WHERE seq = ?"
 _GET = f"SELECT {_COLUMNS} FROM outbox WHERE seq = ?"
 
 
@@ -300,10 +301,19 @@ class Outbox(SharedFileStore):
                 conn.executemany(_SENDING, [(at, channel, seq) for seq, (at, channel)
                                             in sending.items()])
             if statuses:
+                # A message still on its way (submitted, awaiting its receipts) has only its
+                # state written, which is what a recovery needs; its status (parts, SMSC ids)
+                # is written when it ends: the encode and the blob were a tenth of the
+                # daemon's CPU at 10 000 messages a second, half of them for this.
                 encode = self._encode
-                conn.executemany(_STATUS, [
-                    (int(FROM_ENGINE[s.state]), s.done_at if s.final else None, encode(s),
-                     s.channel or None, seq) for seq, s in statuses.items()])
+                final = [(int(FROM_ENGINE[s.state]), s.done_at, encode(s), s.channel or None, seq)
+                         for seq, s in statuses.items() if s.final]
+                going = [(int(FROM_ENGINE[s.state]), s.channel or None, seq)
+                         for seq, s in statuses.items() if not s.final]
+                if final:
+                    conn.executemany(_STATUS, final)
+                if going:
+                    conn.executemany(_GOING, going)
             db.commit()
         except sqlite3.Error as exc:
             if conn.in_transaction:

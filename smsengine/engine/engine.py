@@ -495,7 +495,11 @@ class Engine:
                                            reference=reference), keep=True)
             return
         if statuses is not None and new is not MessageState.QUEUED:
-            statuses.record(status_of(handle))
+            if change.final or not getattr(statuses, "progress_state_only", False):
+                statuses.record(status_of(handle))
+            else:  # (a store that keeps only the state of a message still going)
+                statuses.record(MessageStatus(ref=ref, reference=handle.message.reference,
+                                              channel=handle.channel, state=new, final=False))
         if self._listeners:
             self._publish(MessageEvent(ref, new, handle, reference=handle.message.reference))
 

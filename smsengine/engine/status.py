@@ -82,7 +82,11 @@ def status_of(handle: MessageHandle) -> MessageStatus:
 
 
 class StatusStore(Protocol):
-    """Where statuses outlive the process (the SQLite store)."""
+    """Where statuses outlive the process (the SQLite store).
+
+    A store may set ``progress_state_only = True`` (the daemon's outbox does): it then gets,
+    for a move that is not final, a status with the state and channel only (no parts, no
+    timestamps), which costs the engine a third of :func:`status_of`."""
 
     def record(self, status: MessageStatus) -> None:
         """Keep (or replace) a message's status."""

@@ -126,9 +126,18 @@ async def test_every_report_arrives_through_failures_an_outage_and_a_kill(tmp_pa
                     ids += [m["id"] for m in body["messages"]]
                 await _all_final(gw, ids)
                 loop = asyncio.get_running_loop()
-                deadline = loop.time() + 60
+                deadline = loop.time() + 90
                 while len(receiver.events) < len(ids):
-                    assert loop.time() < deadline, (len(receiver.events), len(ids))
+                    if loop.time() > deadline:
+                        told = {e["data"]["id"] for e in receiver.bodies}
+                        missing = [i for i in ids if i not in told][:5]
+                        states = [(await gw.message(i))["state"] for i in missing]
+                        _, overview, _ = await gw.request("GET", "/v1/overview")
+                        raise AssertionError(
+                            f"{len(told)} of {len(ids)} reports; missing e.g. "
+                            f"{list(zip(missing, states, strict=True))}; "
+                            f"webhooks {overview['webhooks']}, counters "
+                            f"{overview['counters']}")
                     await asyncio.sleep(0.1)
         by_message = {e["data"]["id"]: e for e in receiver.bodies}
         assert set(by_message) == set(ids)  # every message's final report, none lost

@@ -140,27 +140,6 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     masked: bool = False
 
 
-class Row(msgspec.Struct, frozen=True, kw_only=True):
-    """One message as the outbox keeps it."""
-
-    seq: int
-    id: str
-    state: OutboxState
-    to: str
-    kind: str
-    out_id: str | None
-    channel: str | None
-    request: Request
-    parts: int
-    ready: int | None
-    accepted_at: float
-    send_at: float | None
-    sent_at: float | None
-    done_at: float | None
-    status: MessageStatus | None
-    campaign: int | None = None
-
-
 class NewRow(msgspec.Struct, frozen=True, kw_only=True):
     """A message to insert: what :meth:`Outbox.insert` takes."""
 
@@ -176,6 +155,15 @@ class NewRow(msgspec.Struct, frozen=True, kw_only=True):
     accepted_at: float
     send_at: float | None
     campaign: int | None = None
+
+
+class Row(NewRow, frozen=True, kw_only=True):
+    """One message as the outbox keeps it: what was inserted, and what became of it."""
+
+    id: str
+    sent_at: float | None
+    done_at: float | None
+    status: MessageStatus | None
 
 
 def parse_id(tag: str, message_id: str) -> int | None:

@@ -1116,6 +1116,14 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
             response = _problem(request, ProblemError(
                 503, "store-unavailable", "Store unavailable", str(exc),
                 headers={"Retry-After": "5"}))
+        except RecursionError:
+            # Only a body's JSON nested deeper than the decoders recurse gets here (found by
+            # the fuzzing of issue 21, a 500 before): the request is refused, the daemon goes on.
+            log.warning("request %s %s: JSON nested too deeply", request.method, request.path,
+                        extra={"request_id": request_id})
+            response = _problem(request, ProblemError(
+                400, "nested-too-deep", "Malformed JSON",
+                "the JSON is nested too deeply to be read"))
         except web.HTTPException as exc:
             # aiohttp's own (404 for an unknown path, 405): as problem details too.
             response = _problem(request, ProblemError(

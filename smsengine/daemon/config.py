@@ -278,6 +278,8 @@ def load_daemon_config(path: str | Path) -> DaemonConfig:
         data = msgspec.toml.decode(raw)
     except msgspec.DecodeError as exc:
         raise DaemonConfigError(where, f"not valid TOML: {exc}") from None
+    except RecursionError:  # (found by the config fuzzing of issue 21)
+        raise DaemonConfigError(where, "not valid TOML: nested too deeply") from None
     return daemon_config_from_dict(data, where, base=Path(path).parent)
 
 

@@ -106,3 +106,12 @@ async def test_a_refused_single_message_names_its_field(gw: Daemon) -> None:
     status, problem, _ = await gw.request("POST", "/v1/messages",
                                           json={"to": "+", "text": "x"})
     assert status == 400 and problem["errors"][0]["field"] == "to"
+
+
+async def test_json_nested_too_deeply_is_refused_and_the_daemon_lives_on(gw: Daemon) -> None:
+    # Found by fuzzing (fuzz/, issue 21): a 500 before.
+    for body in (b'{"to":' + b"[" * 1_500 + b"]" * 1_500 + b"}", b"[" * 4_000):
+        status, problem, _ = await gw.request("POST", "/v1/messages", data=body)
+        assert status == 400 and problem["type"].endswith(("nested-too-deep", "malformed-json",
+                                                           "invalid-body")), problem
+    assert await gw.send(**GOOD)

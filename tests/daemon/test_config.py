@@ -113,3 +113,10 @@ channels = ["cmcc"]
     config = load_daemon_config(folder / "smsengine.toml")
     [route] = config.engine.routes
     assert "86139" in route.prefixes
+
+
+def test_toml_nested_too_deeply_is_named(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    with pytest.raises(DaemonConfigError, match=r"nested too deeply|not valid TOML"):
+        load_daemon_config(deep)

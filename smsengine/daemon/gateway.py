@@ -295,13 +295,10 @@ class Gateway:
         if self.metrics is not None:
             self.metrics.close()
         if self.engine is not None:
-            await self.engine.stop(drain_timeout)  # (closes the outbox after its last flush)
-        if self.events is not None:
-            self.flush_now()  # (the last events, statistics and webhook cursors)
-            self.events.close()
-        if self.stats is not None:
-            self.stats.close()
-        for store in (self.templates, self.counter_store, self.campaigns):
+            await self.engine.stop(drain_timeout)
+        self.flush_now()  # (the last states, events, statistics and webhook cursors)
+        for store in (self.events, self.stats, self.templates, self.counter_store,
+                      self.campaigns, self.outbox):
             if store is not None:
                 store.close()
 
@@ -598,11 +595,25 @@ class Gateway:
                 if seq is not None:
                     self.outbox.mark_sending(seq, handle.channel, at)  # type: ignore[union-attr]
             return
-        if change.part is not None:
-            self._schedule_flush()
-            return
+        outbox = self.outbox
         if self.engine is not None and self.engine.tracker.settling:
             return  # (the engine stopping: the outbox keeps its own state for next time)
+        if change.part is not None:
+            if handle is None and outbox is not None:  # (a part of an earlier run's message)
+                outbox.update_part(ref, change.part, new, change.smsc_id, at, change.reason)
+            self._schedule_flush()
+            return
+        # The message's state into the outbox (the engine does not write it: self_recording):
+        # the whole status when it ends, the state alone while it goes (see Outbox.flush).
+        if outbox is not None:
+            if handle is None:
+                if change.final:
+                    outbox.finish(ref, new, at)
+            elif change.final:
+                outbox.record(status_of(handle))
+            elif new is not MessageState.QUEUED:
+                outbox.record(MessageStatus(ref=ref, channel=handle.channel, state=new,
+                                            final=False))
         if change.final or new is MessageState.SUBMITTED:
             if self._campaign_of:
                 campaign = self._campaign_of.pop(ref, None)

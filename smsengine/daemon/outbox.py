@@ -181,9 +181,9 @@ class Outbox(SharedFileStore):
     """See the module docstring. Also the engine's
     :class:`~smsengine.engine.status.StatusStore` (``Engine(statuses=outbox)``)."""
 
-    #: A message still going has only its state written (see flush): the engine need not
-    #: build its whole status for those moves.
-    progress_state_only = True
+    #: The gateway records every move itself (Gateway._observe): the engine only reads
+    #: statuses from the outbox (see StatusStore).
+    self_recording = True
 
     def __init__(self, path: str | Path, *, synchronous: Synchronous = "normal",
                  retention: float = 7 * 86400.0) -> None:

@@ -157,6 +157,7 @@ class Engine:
         self._store_arg = store
         self._suppression_arg = suppression
         self._statuses_arg = statuses
+        self._self_recording = False
         self._write_hooks: list[Callable[[], None]] = []
         self.channels: dict[str, Channel] = {}
         self._routes: list[_Route] = []
@@ -216,6 +217,9 @@ class Engine:
                 self.suppression = SqliteSuppressionStore(cfg.store)
         if self._statuses_arg is not None:
             self.statuses = self._statuses_arg
+            # A store that hears the tracker itself (the daemon's outbox): the engine reads
+            # statuses from it but neither writes, flushes, prunes nor closes it.
+            self._self_recording = bool(getattr(self.statuses, "self_recording", False))
         elif isinstance(self.store, SqliteCorrelationStore):
             # (also for one passed in: its file keeps the statuses, so a final state reached
             # after a restart is recorded whether anyone listens or not)
@@ -264,7 +268,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.tracker.settle(time.time())
         self.store.flush()
-        if self.statuses is not None:
+        if self.statuses is not None and not self._self_recording:
             self.statuses.close()
         self.store.close()
         self.suppression.close()
@@ -464,7 +468,8 @@ class Engine:
     def _sync_observer(self) -> None:
         """The engine observes the tracker while it has a status store to write or someone
         iterates :meth:`events`, and not otherwise: with no observer a move costs one check."""
-        wanted = self.statuses is not None or self._listeners > 0
+        wanted = ((self.statuses is not None and not self._self_recording)
+                  or self._listeners > 0)
         observing = self._observe in self.tracker.observers
         if wanted and not observing:
             self.tracker.observe(self._observe)
@@ -477,7 +482,7 @@ class Engine:
         on, and its parts' moves for a message of an earlier run) and, as MessageEvents, to
         events(). A message finished after a restart is told even with nobody iterating yet:
         those events wait in the (bounded) queue for the first iterator."""
-        statuses = self.statuses
+        statuses = self.statuses if not self._self_recording else None
         handle = change.handle
         if change.part is not None:
             if handle is None and statuses is not None:
@@ -495,11 +500,7 @@ class Engine:
                                            reference=reference), keep=True)
             return
         if statuses is not None and new is not MessageState.QUEUED:
-            if change.final or not getattr(statuses, "progress_state_only", False):
-                statuses.record(status_of(handle))
-            else:  # (a store that keeps only the state of a message still going)
-                statuses.record(MessageStatus(ref=ref, reference=handle.message.reference,
-                                              channel=handle.channel, state=new, final=False))
+            statuses.record(status_of(handle))
         if self._listeners:
             self._publish(MessageEvent(ref, new, handle, reference=handle.message.reference))
 
@@ -647,7 +648,7 @@ class Engine:
         for channel in self.channels.values():
             channel.tick(now_loop)
         statuses = self.statuses
-        if statuses is not None:
+        if statuses is not None and not self._self_recording:
             now = time.time()
             if now - self._pruned >= 60.0:
                 self._pruned = now

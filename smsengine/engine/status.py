@@ -84,9 +84,9 @@ def status_of(handle: MessageHandle) -> MessageStatus:
 class StatusStore(Protocol):
     """Where statuses outlive the process (the SQLite store).
 
-    A store may set ``progress_state_only = True`` (the daemon's outbox does): it then gets,
-    for a move that is not final, a status with the state and channel only (no parts, no
-    timestamps), which costs the engine a third of :func:`status_of`."""
+    A store may set ``self_recording = True`` (the daemon's outbox does): it hears the
+    tracker itself, and the engine only reads from it (``Engine.status``), never writes,
+    flushes, prunes or closes it (one tracker observer less per move)."""
 
     def record(self, status: MessageStatus) -> None:
         """Keep (or replace) a message's status."""

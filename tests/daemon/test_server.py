@@ -76,6 +76,9 @@ async def test_json_logs_carry_a_request_id(smsc: FakeSMSC, tmp_path: Path) -> N
         generated = headers["X-Request-Id"]
         assert await gw.terminate() == 0
     lines = [json.loads(line) for line in gw.log if line.startswith("{")]
+    # A clean run and a clean stop: nothing logged as an error (a store closed before its
+    # last flush, say).
+    assert [e["message"] for e in lines if e["level"] == "error"] == []
     assert len(lines) == len([line for line in gw.log if line.strip()])  # every line is JSON
     requests = [e for e in lines if e["logger"] == "smsengine.http"]
     assert {"trace-42", generated} <= {e["request_id"] for e in requests}

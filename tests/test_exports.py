@@ -77,7 +77,7 @@ def test_importing_the_codec_loads_no_event_loop() -> None:
 # Every package's layer (STYLE 5): nothing imports a higher one.
 ALL_LAYERS = {"link": 1, "smpp": 1, "cmpp": 1, "sgip": 1, "smgp": 1, "text": 2, "bind": 3,
               "engine": 4, "policy": 4, "fakesmsc": 5, "demo": 5, "bench": 5, "cli": 5,
-              "daemon": 5, "metrics": 5}
+              "daemon": 5, "metrics": 5, "cluster": 4}
 
 
 def test_no_package_imports_a_higher_layer() -> None:

@@ -21,7 +21,7 @@ from .model import DeliveryFailure, Message, MessageHandle, MessageRefusedError,
 from .tracker import Verdict
 
 __all__ = ["RECEIPT_STATES", "UNREADABLE", "MoPart", "ProtocolAdapter", "Receipt", "absolute_time",
-           "destination_for", "relative_time", "split_message"]
+           "destination_for", "relative_time", "single_part_cn", "split_message"]
 
 #: A receipt's state, in the words every protocol maps its own into (smsengine.link), -> ours;
 #: ENROUTE and ACCEPTED are intermediate (None). Keyed by plain int: an IntEnum key hashes in
@@ -117,6 +117,28 @@ def split_message(message: Message, encodings: tuple[Encoding, ...], method: Spl
         )
     except TextError as exc:
         raise MessageRefusedError(str(exc), status=CommandStatus.ESME_RINVMSGLEN) from None
+
+
+#: The Chinese protocols' default encodings (ChannelConfig.encoding_names), which
+#: :func:`single_part_cn` is for.
+CN_ENCODINGS = (Encoding.ASCII, Encoding.UCS2)
+
+
+def single_part_cn(text: str) -> tuple[int, bytes] | None:
+    """``(msg_fmt, content)`` when :func:`split_message` would send ``text`` as one part with
+    :data:`CN_ENCODINGS` (ASCII, Msg_Fmt 0, up to 160 characters; else UCS2, Msg_Fmt 8, up to
+    140 octets), else None (then split_message says how, or what is wrong). The one-part case
+    without building a Split: the SGIP and SMGP adapters' templates take it
+    (tests/engine/test_cn_templates.py checks the two agree)."""
+    if text.isascii():
+        return (0, text.encode()) if len(text) <= 160 else None
+    if len(text) > 70:
+        return None
+    try:
+        data = text.encode("utf-16-be")
+    except UnicodeEncodeError:  # a lone surrogate: split() raises the error that names it
+        return None
+    return (8, data) if len(data) <= 140 else None
 
 
 def relative_time(seconds: float) -> str:

@@ -60,6 +60,7 @@ __all__ = [
     "BindResp",
     "Deliver",
     "DeliverResp",
+    "EncodedSubmit",
     "Pdu",
     "Report",
     "ReportResp",
@@ -879,6 +880,33 @@ _ENCODERS: Final[dict[type[Pdu], Callable[[Any, SequenceNumber], bytes]]] = {
     Trace: _enc_trace,
     TraceResp: _enc_trace_resp,
 }
+
+
+_SUBMIT_ID: Final = int(CommandId.SGIP_SUBMIT)
+
+
+class EncodedSubmit(msgspec.Struct, frozen=True, gc=False):
+    """A Submit whose body is already encoded, by something that validated every field (the
+    engine's per-sender template, :mod:`smsengine.engine.sgip_channel`); the session sends it
+    with :meth:`encode`, which only prepends the header. ``gc=False``: it holds bytes only."""
+
+    body: bytes  # everything after the header
+
+    response_class: ClassVar[type[SubmitResp]] = SubmitResp
+    command_name: ClassVar[str] = "SGIP_SUBMIT"
+
+    def encode(self, sequence_number: SequenceNumber) -> bytes:
+        """The PDU under ``sequence_number`` (a valid one: the session's)."""
+        s = sequence_number
+        return _pack_header(HEADER_LENGTH + len(self.body), _SUBMIT_ID, s.node_id, s.timestamp,
+                            s.counter) + self.body
+
+    def decoded(self, sequence_number: SequenceNumber | None = None) -> Submit:
+        """The Submit the plain decoder reads from these octets (for tests and logs)."""
+        seq = SequenceNumber() if sequence_number is None else sequence_number
+        pdu = decode_body(_SUBMIT_ID, seq, self.body, 0, len(self.body))
+        assert type(pdu) is Submit
+        return pdu
 
 
 def encode(pdu: Pdu, *, sequence_number: SequenceNumber | None = None) -> bytes:

@@ -77,6 +77,7 @@ from .pdu import (
     Bind,
     BindResp,
     Deliver,
+    EncodedSubmit,
     Report,
     Submit,
     Trace,
@@ -469,11 +470,13 @@ class SgipSession(_Connection):
         return self._queue(Unbind(), now, None, counts=False)
 
     def send_request(self, request: Any, now: float, token: Any = None) -> int:
-        """Queue a Submit (or Trace); returns the counter part of its Sequence Number. Raises
+        """Queue a Submit (or an :class:`~smsengine.sgip.EncodedSubmit`, or a Trace); returns
+        the counter part of its Sequence Number. Raises
         :class:`~smsengine.link.SessionStateError` when not bound and
         :class:`~smsengine.sgip.SgipNotSentError` when the window is full — nothing queued."""
         cls = type(request)
-        if (cls is not Submit and cls is not Trace) or self.state is not _S.BOUND:
+        if ((cls is not Submit and cls is not EncodedSubmit and cls is not Trace)
+                or self.state is not _S.BOUND):
             name = getattr(request, "command_name", cls.__name__)
             hint = "; use bind() / unbind()" if cls is Bind or cls is Unbind else ""
             raise SessionStateError(f"{name} not allowed in state {self.state.value}{hint}")
@@ -500,7 +503,10 @@ class SgipSession(_Connection):
                 break
         # Encoded before it is in the window: a Submit that cannot be encoded raises here with
         # nothing queued.
-        data = encode(request, sequence_number=seq)
+        if type(request) is EncodedSubmit:  # (a template's: validated, the body encoded)
+            data = request.encode(seq)
+        else:
+            data = encode(request, sequence_number=seq)
         window.add(key, request, data, now, token, counts=counts)
         self._last_active = now
         return seq.counter

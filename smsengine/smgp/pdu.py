@@ -59,6 +59,7 @@ __all__ = [
     "ActiveTestResp",
     "Deliver",
     "DeliverResp",
+    "EncodedSubmit",
     "Exit",
     "ExitResp",
     "Login",
@@ -858,6 +859,31 @@ def encode(
     except KeyError:
         raise TypeError(f"not an SMGP PDU: {kind.__name__}") from None
     return enc(pdu, seq)
+
+
+_SUBMIT_ID: Final = int(RequestId.SUBMIT)
+
+
+class EncodedSubmit(msgspec.Struct, frozen=True, gc=False):
+    """A Submit whose body is already encoded, for the session's version and TLV settings, by
+    something that validated every field (the engine's per-sender template,
+    :mod:`smsengine.engine.smgp_channel`); the session sends it with :meth:`encode`, which only
+    prepends the header. ``gc=False``: it holds bytes only."""
+
+    body: bytes  # everything after the header
+
+    response_class: ClassVar[type[SubmitResp]] = SubmitResp
+    command_name: ClassVar[str] = "SUBMIT"
+
+    def encode(self, sequence_id: int) -> bytes:
+        """The PDU under ``sequence_id`` (a valid one: the session's)."""
+        return HEADER.pack(12 + len(self.body), _SUBMIT_ID, sequence_id) + self.body
+
+    def decoded(self, version: int = Version.V30) -> Submit:
+        """The Submit the plain decoder reads from these octets (for tests and logs)."""
+        pdu = decode_body(_SUBMIT_ID, 0, self.body, version)
+        assert type(pdu) is Submit
+        return pdu
 
 
 _DELIVER_RESP_ID: Final = int(RequestId.DELIVER_RESP)

@@ -61,6 +61,7 @@ from .pdu import (
     ActiveTestResp,
     Deliver,
     DeliverResp,
+    EncodedSubmit,
     Exit,
     ExitResp,
     Login,
@@ -106,8 +107,9 @@ _ANY = frozenset(SmgpSessionState)
 
 # Requests the application may send, by state. Login, Exit and Active_Test are not here:
 # bind(), unbind() and the timer send them.
-_OUTBOUND: Final[dict[type[Pdu], frozenset[SmgpSessionState]]] = {
+_OUTBOUND: Final[dict[type[Pdu] | type[EncodedSubmit], frozenset[SmgpSessionState]]] = {
     Submit: frozenset({_S.BOUND}),
+    EncodedSubmit: frozenset({_S.BOUND}),
     Query: frozenset({_S.BOUND}),
 }
 # Requests the SMGW may send us, by state. A Deliver during our Exit is still answered and
@@ -316,7 +318,8 @@ class SmgpSession:
         return self._queue(Exit(), now, None, counts=False)
 
     def send_request(self, request: Any, now: float, token: Any = None) -> int:
-        """Queue a Submit (or Query); returns its SequenceID. Raises
+        """Queue a Submit (or an :class:`~smsengine.smgp.EncodedSubmit`, or a Query);
+        returns its SequenceID. Raises
         :class:`~smsengine.link.SessionStateError` when the state (or a receive-only login)
         does not allow it, :class:`~smsengine.smgp.SmgpNotSentError` when the window is full,
         and :class:`~smsengine.smgp.InvalidPduError` when it does not fit — in every case
@@ -340,13 +343,17 @@ class SmgpSession:
             self.send_request(requests[i], now, tokens[i])
         return count
 
-    def _queue(self, request: Request, now: float, token: Any, *, counts: bool) -> int:
+    def _queue(self, request: Request | EncodedSubmit, now: float, token: Any, *,
+               counts: bool) -> int:
         window = self._window
         seq = window.next_seq()
         # (Encoded before it is numbered in the window: a Submit that does not fit raises
         # here with nothing queued.)
-        data = encode(request, self.version, sequence_id=seq, compact_tlvs=self._compact,
-                      max_msg_length=self._max_msg_length)
+        if isinstance(request, EncodedSubmit):  # (a template's: validated, the body encoded)
+            data = request.encode(seq)
+        else:
+            data = encode(request, self.version, sequence_id=seq, compact_tlvs=self._compact,
+                          max_msg_length=self._max_msg_length)
         return window.add(seq, request, data, now, token, counts=counts)
 
     def respond(self, request: Any, command_status: int = 0, **fields: Any) -> None:

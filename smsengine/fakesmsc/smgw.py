@@ -60,11 +60,15 @@ from ..smgp import (
     RequestId,
     Status,
     Submit,
+    Version,
     authenticator_server,
     encode,
     verify_client,
     with_sequence_id,
 )
+from ..smgp.errors import PduDecodeError
+from ..smgp.pdu import HEADER as _HEADER
+from ..smgp.pdu import _decode_event, decode_body
 from ._common import (
     ENROUTE,
     STATE_OF_STAT,
@@ -112,6 +116,116 @@ _REFUSED: Final = {
 }
 
 
+_SUBMIT_ID: Final = int(RequestId.SUBMIT)
+_unpack_header = _HEADER.unpack_from
+_MAX_KNOWN: Final = 256
+
+
+class _FastSubmit:
+    """A Submit read by :class:`_SubmitFramer`'s fast path: what the SMGW acts on (its
+    SequenceID, DestTermID, NeedReport and SrcTermID), and its body, decoded in full
+    (:meth:`decoded`) only when the ledger's entry is read."""
+
+    __slots__ = ("body", "dest_term_ids", "need_report", "sequence_id", "src_term_id",
+                 "version")
+
+    def __init__(self, seq: int, body: bytes, dest: str, src: str, version: int) -> None:
+        self.sequence_id = seq
+        self.body = body
+        self.dest_term_ids = (dest,)
+        self.need_report = body[1]
+        self.src_term_id = src
+        self.version = version
+
+    def decoded(self) -> Submit:
+        """The Submit the plain decoder reads from the same octets."""
+        pdu = decode_body(_SUBMIT_ID, self.sequence_id, self.body, self.version)
+        assert type(pdu) is Submit
+        return pdu
+
+
+class _SubmitFramer(Framer):
+    """The SMGW's framer, with a fast path for the bulk Submit, like the fake SMG's
+    (smg.py): 6.6 -> 2.1 µs a Submit framed (one-part Submits of one sender, 128 a read, on
+    the shared 2-core machine; the plain path decodes and validates every field and TLV).
+
+    A Submit with one DestTermID whose octets other than its DestTermID, MsgLength and content
+    equal those of a Submit the plain decoder accepted before, in the same version (the same
+    sender and fields: every bulk sender's case), is not decoded: those fields and TLVs were
+    validated then, any 21 octets of DestTermID make a valid Octet String (up to its first NUL,
+    as Latin-1) and any content of MsgLength octets is valid. Anything else takes the plain
+    path, which also learns the constant octets of what it accepts (and their SrcTermID).
+    tests/fakesmsc/test_smgw_fast.py checks the two agree."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self, version: int = Version.V30,
+                 max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH) -> None:
+        super().__init__(version, max_packet_length)
+        self._known: dict[bytes, str] = {}
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        if self._broken is not None or isinstance(data, memoryview):
+            return super().feed(data)
+        buf = self._buf
+        src: bytes | bytearray
+        if buf:
+            buf += data
+            src = buf
+        else:
+            src = data
+        out: list[Any] = []
+        end = len(src)
+        pos = 0
+        limit = self.max_packet_length
+        version = self.version
+        head = (126 if version >= 0x20 else 120) - 21  # (the fields up to DestTermIDCount)
+        known = self._known
+        while end - pos >= 12:
+            length, request_id, seq = _unpack_header(src, pos)
+            if length < 12 or length > limit:
+                self._fail(length, out)
+            stop = pos + length
+            if stop > end:
+                break
+            body = bytes(src[pos + 12 : stop])
+            pos = stop
+            if request_id == _SUBMIT_ID:
+                n = len(body)
+                if n >= head + 22 and body[head - 1] == 1:
+                    rest = head + 22 + body[head + 21]
+                    if rest + 8 <= n:
+                        key = bytes((version,)) + body[:head] + body[rest:]
+                        source = known.get(key)
+                        if source is not None:
+                            raw = body[head : head + 21]
+                            out.append(_FastSubmit(seq, body, "" if not raw[0] else raw.partition(
+                                b"\0")[0].decode("latin-1"), source, version))
+                            continue
+                        event = _decode_event(request_id, seq, body, version)
+                        if type(event) is Submit:
+                            if len(known) >= _MAX_KNOWN:
+                                known.clear()
+                            known[key] = event.src_term_id
+                            out.append(event)
+                            continue
+                        out.append(InvalidPdu(event, event.response)
+                                   if isinstance(event, PduDecodeError) else event)
+                        continue
+            event = _decode_event(request_id, seq, body, version)
+            out.append(InvalidPdu(event, event.response)
+                       if isinstance(event, PduDecodeError) else event)
+        if 4 <= end - pos < 12:
+            length = int.from_bytes(src[pos : pos + 4], "big")
+            if length < 12 or length > limit:
+                self._fail(length, out)
+        if src is buf:
+            del buf[:pos]
+        elif pos < end:
+            buf += src[pos:]
+        return out
+
+
 def _version_name(version: int) -> str:
     return f"SMGP {version >> 4}.{version & 0xF}"
 
@@ -152,8 +266,8 @@ class SmgwHub(Hub, Protocol):
         """``n`` consecutive MsgIDs."""
         ...
 
-    def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit, dest: str,
-                   now: float) -> None:
+    def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit | _FastSubmit,
+                   dest: str, now: float) -> None:
         """Schedule the status report of an accepted message to ``dest``."""
         ...
 
@@ -168,7 +282,7 @@ class _SmgpConn(Conn):
         super().__init__(hub, switches)
         limit = min(hub.config.max_pdu_length, DEFAULT_MAX_PACKET_LENGTH)
         self.version = hub.version
-        self.framer = self.smgp = Framer(self.version, max(limit, 12))
+        self.framer = self.smgp = _SubmitFramer(self.version, max(limit, 12))
         self.v3 = self.version >= 0x30
         self.throttle_status = _BUSY
         self.tests_unanswered = 0  # Active_Tests we sent since the client last said anything
@@ -184,7 +298,7 @@ class _SmgpConn(Conn):
 
     # --- input ------------------------------------------------------------------------------
 
-    def received(self, events: list[Pdu | InvalidPdu], now: float, fast: bool) -> bool:
+    def received(self, events: list[Any], now: float, fast: bool) -> bool:
         self.tests_unanswered = 0
         hub = self.hub
         submit = self._submit_smgp if self.can_submit else None
@@ -193,8 +307,8 @@ class _SmgpConn(Conn):
         for event in events:
             if fast:
                 kind = type(event)
-                if kind is Submit and submit is not None:
-                    submit(event, now)  # type: ignore[arg-type]
+                if (kind is Submit or kind is _FastSubmit) and submit is not None:
+                    submit(event, now)
                     continue
                 if kind is DeliverResp:
                     job = jobs.pop(event.sequence_id, None)
@@ -202,7 +316,7 @@ class _SmgpConn(Conn):
                         if job.on_resp is None:
                             answered += 1
                         else:
-                            hub.answered(job, event.status)  # type: ignore[union-attr]
+                            hub.answered(job, event.status)
                     continue
             if answered:
                 self.stats["receipts_answered"] += answered
@@ -214,7 +328,7 @@ class _SmgpConn(Conn):
             self.stats["receipts_answered"] += answered
         return True
 
-    def _dispatch(self, event: Pdu | InvalidPdu, now: float) -> None:
+    def _dispatch(self, event: Pdu | InvalidPdu | _FastSubmit, now: float) -> None:
         if isinstance(event, InvalidPdu):
             self.stats["invalid_pdus"] += 1
             if event.response is not None:
@@ -224,6 +338,8 @@ class _SmgpConn(Conn):
             return
         if self.switches.stall_answer:
             return  # a stalled SMGW reads and forgets
+        if isinstance(event, _FastSubmit):  # (here only off the fast path: read as the plain one)
+            event = event.decoded()
         kind = type(event)
         if kind is Login:
             self._login(event, now)  # type: ignore[arg-type]
@@ -322,7 +438,7 @@ class _SmgpConn(Conn):
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _submit_smgp(self, pdu: Submit, now: float) -> None:
+    def _submit_smgp(self, pdu: Submit | _FastSubmit, now: float) -> None:
         hub = self.hub
         dests = pdu.dest_term_ids
         n = len(dests)
@@ -342,7 +458,8 @@ class _SmgpConn(Conn):
         wall = self.wall
         for raw, dest in zip(ids, dests, strict=True):
             text_id = raw.hex()
-            ledger.append_smgp(wall, self.system_id, self.bind_id, text_id, dest, pdu)
+            ledger.append_smgp(wall, self.system_id, self.bind_id, text_id, dest,
+                               pdu)  # type: ignore[arg-type]  # (a _FastSubmit: decoded when read)
             if pdu.need_report == 1:
                 hub.report_for(self.system_id, raw, text_id, pdu, dest, now)
 
@@ -402,8 +519,8 @@ class FakeSMGW(FakeSMSC):
 
     # --- status reports (section 9) ------------------------------------------------------------
 
-    def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit, dest: str,
-                   now: float) -> None:
+    def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit | _FastSubmit,
+                   dest: str, now: float) -> None:
         weights = self._stat_weights
         stat = self._draw_stat() if len(weights) > 1 else self._stat_names[0]
         states = self._states

@@ -264,6 +264,16 @@ class Leases:
                 self.next_try[slot] = now + min(got + 0.002, interval)
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        except Exception:
+            # A bug, not Redis (those are ClusterErrors, handled in the loop): nothing renews
+            # any more, so every bind is closed now rather than at its deadline.
+            for slot in list(self.held):
+                self._lose(slot, "error")
+            raise
+
+    async def _loop(self) -> None:
         clock = self.store.clock
         interval = self.store.config.renew_interval
         next_renew = clock()

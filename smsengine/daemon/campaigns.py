@@ -99,7 +99,10 @@ class CsvRows:
         try:
             text = b"\n".join(raw).decode("utf-8")
             lines = text.split("\n")
+            # Without a quote or a CR, csv.reader cuts a line at its commas and nowhere else.
+            plain = '"' not in text and "\r" not in text
         except UnicodeDecodeError:
+            plain = False
             lines = []
             for i, one in enumerate(raw):
                 try:
@@ -117,7 +120,8 @@ class CsvRows:
             self._header(lines.pop(0))
             first += 1
         to, params, width = self._to, self._params, len(self._columns or ())
-        for i, fields in enumerate(csv.reader(lines)):
+        for i, fields in enumerate([line.split(",") if line else [] for line in lines]
+                                   if plain else csv.reader(lines)):
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue  # (a blank line)
             if len(fields) != width:

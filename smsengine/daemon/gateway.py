@@ -65,6 +65,7 @@ from ..policy import (
     CapRefusal,
     FrequencyCaps,
     Rendered,
+    Renderer,
     SqliteCounterStore,
     SqliteTemplateStore,
     Template,
@@ -74,7 +75,7 @@ from ..policy import (
     render,
 )
 from ..smpp import CommandStatus, status_name
-from ..text import Encoding, SplitMethod, count
+from ..text import Encoding, SplitMethod
 from .campaigns import MAX_REFUSALS, Campaign, CampaignStore, RowError
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
@@ -160,7 +161,8 @@ class Composed(msgspec.Struct, kw_only=True):
 class _Run:
     """A campaign being fed: its cursor in the outbox, what is with the engine, its rate."""
 
-    __slots__ = ("campaign", "cursor", "idle_until", "refs", "samples", "seen", "tokens")
+    __slots__ = ("campaign", "cursor", "idle_until", "refs", "renderer", "request", "samples",
+                 "seen", "tokens")
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
@@ -168,6 +170,8 @@ class _Run:
         self.refs: set[str] = set()  # handed over, not yet submitted or final
         self.samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
         self.seen: set[int] | None = None  # numbers so far, while ingesting
+        self.renderer: Renderer | None = None  # the template's, while ingesting
+        self.request: tuple[tuple[object, ...], bytes] | None = None  # (its fields, tail)
         self.tokens = 0.0
         self.idle_until = 0.0
 
@@ -1103,8 +1107,29 @@ class Gateway:
             campaign.refused += 1
             if len(refusals) < MAX_REFUSALS:
                 refusals.append(error)
-        new: list[NewRow] = []
+        renderer = run.renderer
+        options = (sign, placement, policy.optout_suffix, tuple(encodings), method)
+        if renderer is None or renderer.template is not template or renderer.options != options:
+            renderer = run.renderer = Renderer(
+                template, signature=sign, placement=placement,
+                optout_suffix=policy.optout_suffix, encodings=encodings, method=method)
+        # The outbox's request column, as Outbox.insert encodes it: the text, then the same
+        # fields for every row (encoded once; the text alone per row).
+        fields = (campaign.source, campaign.principal, campaign.template, campaign.version)
+        if run.request is None or run.request[0] != fields:
+            whole = outbox.encode_request(Request(
+                text="", source=campaign.source, principal=campaign.principal,
+                template=campaign.template, version=campaign.version))
+            assert whole.startswith(b'{"text":""')
+            run.request = (fields, whole[len(b'{"text":""'):])
+        tail = run.request[1]
+        encode_text = _encode_str
+        new: list[tuple[Any, ...]] = []
+        append = new.append
         send_at = campaign.send_at
+        campaign_id = campaign.id
+        seq = outbox.last_seq
+        render_row, parts_of = renderer.render, renderer.parts
         for line, to, params in rows:
             if campaign.recipients >= limit:
                 if len(refusals) < MAX_REFUSALS:
@@ -1125,9 +1150,7 @@ class Gateway:
                 continue
             seen.add(key)
             try:
-                rendered = render(template, params, signature=sign, placement=placement,
-                                  optout_suffix=policy.optout_suffix, encodings=encodings,
-                                  method=method)
+                text, shape = render_row(params)
             except TemplateError as exc:
                 campaign.refused += 1
                 if len(refusals) < MAX_REFUSALS:
@@ -1148,23 +1171,20 @@ class Gateway:
                 for c in caps:
                     c.record(digits, kind, now)
             try:
-                parts = count(rendered.text, allowed=encodings, method=method).parts
+                parts = parts_of(text, shape)
             except ValueError as exc:
                 campaign.refused += 1
                 if len(refusals) < MAX_REFUSALS:
                     refusals.append(RowError(line=line, code="invalid_text", detail=str(exc)))
                 continue
-            new.append(NewRow(
-                seq=outbox.next_seq(), state=OutboxState.QUEUED, to=to, kind=kind,
-                out_id=None, channel=None,
-                request=Request(text=rendered.text, source=campaign.source,
-                                principal=campaign.principal, template=campaign.template,
-                                version=campaign.version),
-                parts=parts, ready=None, accepted_at=now, send_at=send_at,
-                campaign=campaign.id))
+            seq += 1
+            # (Outbox.insert's columns: state QUEUED, no out_id, channel nor ready)
+            append((seq, 1, to, kind, None, None, b'{"text":' + encode_text(text) + tail,
+                    parts, None, now, send_at, None, None, campaign_id))
+        outbox.last_seq = seq
         if new:
             self.check_room(len(new))
-            outbox.insert(new)
+            outbox.insert_encoded(new)
             self._open += len(new)
         self.campaigns.save(campaign)
         run.idle_until = 0.0
@@ -1379,6 +1399,9 @@ class Gateway:
         if not self._running:
             problems["daemon"] = "stopping"
         return problems
+
+
+_encode_str: Callable[[str], bytes] = msgspec.json.Encoder().encode
 
 
 def _from_engine(state: MessageState, row_state: OutboxState) -> OutboxState:

@@ -49,6 +49,7 @@ __all__ = [
     "MASK",
     "Placement",
     "Rendered",
+    "Renderer",
     "Template",
     "TemplateError",
     "Variable",
@@ -295,6 +296,14 @@ def _assemble(template: Template, values: Mapping[str, str], sign: str | None,
 def _layout(body: str, shown: str, kind: str, sign: str | None, placement: Placement,
             optout: str) -> tuple[str, str]:
     """:func:`_assemble`'s decisions on a text and its masked twin."""
+    text, shown, _ = _layout_decided(body, shown, kind, sign, placement, optout)
+    return text, shown
+
+
+def _layout_decided(body: str, shown: str, kind: str, sign: str | None, placement: Placement,
+                    optout: str) -> tuple[str, str, tuple[bool, bool, str | None]]:
+    """:func:`_layout`, and its decisions: a leading signature, a trailing one, the
+    separator before the opt-out suffix (None: no suffix added)."""
     lead = _LEADING_SIGN.match(shown)
     trail = None if lead else _TRAILING_SIGN.search(shown)
     if lead:  # the signature ends at the first 】 (none inside one), in both texts
@@ -308,10 +317,11 @@ def _layout(body: str, shown: str, kind: str, sign: str | None, placement: Place
     else:
         head = tail = head_shown = tail_shown = ""
         core, core_shown = body, shown
+    added = None
     if optout and kind == "marketing" and not _has_optout(core_shown, optout):
         # An English suffix after a word needs a space; Chinese text takes it as it is.
         last = core_shown[-1:]
-        sep = " " if optout[:1].isascii() and last.isascii() and not last.isspace() else ""
+        added = sep = " " if optout[:1].isascii() and last.isascii() and not last.isspace() else ""
         core += sep + optout
         core_shown += sep + optout
     if not lead and not trail and sign:
@@ -319,7 +329,8 @@ def _layout(body: str, shown: str, kind: str, sign: str | None, placement: Place
             head = head_shown = f"【{sign}】"
         else:
             tail = tail_shown = f"【{sign}】"
-    return head + core + tail, head_shown + core_shown + tail_shown
+    return (head + core + tail, head_shown + core_shown + tail_shown,
+            (lead is not None, trail is not None, added))
 
 
 def render(template: Template, params: Mapping[str, object], *,
@@ -366,6 +377,100 @@ def render(template: Template, params: Mapping[str, object], *,
         parts = _check_parts(template, values, text, sign, placement, optout, encodings, method)
     return Rendered(text=text, masked=masked, template=template.name, version=template.version,
                     parts=parts)
+
+
+# Characters that every encoding carries as one unit, none of them an escape, a line break or
+# a joiner, and that UAX #29 treats alike: swapping one for another never changes a count.
+_PLAIN: Final = re.compile(r"[ !\"#$%&'()*+,\-./0-9:;<=>?@A-Z_a-z]*")
+
+
+class Renderer:
+    """:func:`render` for many sends of one template with the same options (a campaign's
+    rows): what does not depend on the params is worked out once. :meth:`render` gives the
+    text and a key; :meth:`parts` counts a text by that key, once per distinct shape (the
+    params' lengths and the layout's decisions) when every param is plain ASCII, since the
+    count then depends on nothing else. Same answers and errors as :func:`render` and
+    :func:`~smsengine.text.count`."""
+
+    MAX_SHAPES: Final = 4096
+
+    def __init__(self, template: Template, *, signature: str | None = None,
+                 placement: Placement = "prefix", optout_suffix: str | None = None,
+                 encodings: Sequence[Encoding] = DEFAULT_ENCODINGS,
+                 method: SplitMethod = SplitMethod.UDH8) -> None:
+        self._placement_error = (None if placement in ("prefix", "suffix") else
+                                 TemplateError("placement", "must be 'prefix' or 'suffix'"))
+        self.template = template
+        self.options = (signature, placement, optout_suffix, tuple(encodings), method)
+        self._encodings = encodings
+        self._method = method
+        self._placement: Placement = placement
+        self._names = template.variables
+        self._sign_error: TemplateError | None = None
+        sign = template.sign_name
+        if sign is None and signature is not None:
+            try:
+                sign = _bare_sign(signature)
+            except TemplateError as exc:
+                self._sign_error = TemplateError("signature", exc.problem)
+        self._sign = sign
+        self._optout = DEFAULT_OPTOUT_SUFFIX if optout_suffix is None else optout_suffix
+        self._secret = [n for n in self._names if template.secret(n)]
+        self._parts: dict[tuple[object, ...], int] = {}
+
+    def render(self, params: Mapping[str, object]) -> tuple[str, tuple[object, ...] | None]:
+        """The carrier's text and its shape (None: a param is not plain)."""
+        if self._placement_error is not None:
+            raise self._placement_error
+        template, names = self.template, self._names
+        for name in params:
+            if name not in names:
+                raise _param_error(str(name), "unknown param (not a variable of the template "
+                                              f"{template.name!r})")
+        values: dict[str, str] = {}
+        plain = _PLAIN.fullmatch
+        shape: list[object] | None = []
+        for name in names:
+            if name not in params:
+                raise _param_error(name, "is missing")
+            value = values[name] = _check_param(template, name, params[name])
+            if shape is not None:
+                if plain(value):
+                    shape.append(len(value))
+                else:
+                    shape = None
+        if self._sign_error is not None:
+            raise self._sign_error
+        sign, optout = self._sign, self._optout
+        body = _substitute(template, values)
+        shown = body
+        if self._secret:
+            masked = dict(values)
+            for name in self._secret:
+                masked[name] = MASK
+            shown = _substitute(template, masked)
+        text, _, decided = _layout_decided(body, shown, template.kind, sign, self._placement,
+                                           optout)
+        if template.max_parts is not None:
+            _check_parts(template, values, text, sign, self._placement, optout,
+                         self._encodings, self._method)
+        if shape is None:
+            return text, None
+        shape.append(decided)
+        return text, tuple(shape)
+
+    def parts(self, text: str, shape: tuple[object, ...] | None) -> int:
+        """``count(text, allowed=encodings, method=method).parts`` (ValueError as it)."""
+        if shape is not None:
+            found = self._parts.get(shape)
+            if found is not None:
+                return found
+        parts = count(text, allowed=self._encodings, method=self._method).parts
+        if shape is not None:
+            if len(self._parts) >= self.MAX_SHAPES:
+                self._parts.clear()
+            self._parts[shape] = parts
+        return parts
 
 
 def _check_parts(template: Template, values: dict[str, str], text: str, sign: str | None,

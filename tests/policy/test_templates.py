@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from smsengine.policy import (
     MASK,
     Placement,
+    Renderer,
     Template,
     TemplateError,
     Variable,
@@ -18,7 +19,7 @@ from smsengine.policy import (
     render,
     template_variables,
 )
-from smsengine.text import Encoding
+from smsengine.text import Encoding, count
 
 OTP_TEXT = "您的验证码是${code}。5分钟内有效。请勿泄露"
 
@@ -335,3 +336,50 @@ def test_a_secret_cannot_change_the_layout_of_the_masked_text() -> None:
     tricky = render(t, {"code": "回T退订"})  # the suffix is added all the same
     assert plain.masked == tricky.masked == "【Shop】券码******回T退订"
     assert tricky.text == "【Shop】券码回T退订回T退订"
+
+
+_PIECES = ["a", "Z", "9", " ", "@", "$", "_", "€", "回", "😀", "\u0301", "Reply TD to opt out",
+           "回T退订", "【", "\x01"]
+
+
+@given(st.sampled_from([
+    Template(name="a", kind="marketing", text="Hi ${name}, everything is 50% off today."),
+    Template(name="b", kind="marketing", text="${x}【Shop】 hello ${y} €{} 😀 ${x}"),
+    Template(name="c", kind="notification", text="${x} 回T退订 ${y}【Brand】", max_parts=2),
+    Template(name="d", kind="marketing", text="Code ${x} Reply TD to opt out${y}")]),
+    st.sampled_from([None, "Shop", "bad【"]), st.sampled_from(["prefix", "suffix"]),
+    st.sampled_from([None, "", "Reply TD to opt out"]),
+    st.sampled_from([(Encoding.GSM7, Encoding.UCS2), (Encoding.GSM7, Encoding.LATIN1),
+                     (Encoding.UCS2,)]),
+    st.lists(st.dictionaries(st.sampled_from(["x", "y", "name", "zz"]),
+                             st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)),
+             min_size=1, max_size=8))
+def test_a_renderer_answers_as_render_and_count(template: Template, signature: str | None,
+                                                placement: Placement, optout: str | None,
+                                                encodings: tuple[Encoding, ...],
+                                                rows: list[dict[str, str]]) -> None:
+    """A campaign's Renderer (counts cached by the params' shape) gives render's text and
+    errors and count's parts, row after row."""
+    renderer = Renderer(template, signature=signature, placement=placement,
+                        optout_suffix=optout, encodings=encodings)
+    for params in rows:
+        try:
+            expected: object = render(template, params, signature=signature,
+                                      placement=placement, optout_suffix=optout,
+                                      encodings=encodings).text
+        except TemplateError as exc:
+            expected = str(exc)
+        try:
+            text, shape = renderer.render(params)
+        except TemplateError as exc:
+            assert str(exc) == expected
+            continue
+        assert text == expected
+        try:
+            parts: object = count(text, allowed=encodings).parts
+        except ValueError as exc:
+            parts = str(exc)
+        try:
+            assert renderer.parts(text, shape) == parts
+        except ValueError as exc:
+            assert str(exc) == parts

@@ -4,7 +4,9 @@ It starts a fake SMSC in-process (receipts after a short random delay, 95% DELIV
 2% EXPIRED), starts an :class:`~smsengine.engine.Engine` on an embedded configuration, and sends
 the traffic a shop sends: verification codes, Chinese order notices long enough to need several
 UCS2 parts, and a two-wave marketing campaign (an announcement, then a reminder) during which
-one recipient replies "退订". It shows live progress and ends with a summary: final states,
+one recipient replies "退订". The codes go through the frequency caps (policy.FrequencyCaps,
+1 a minute per number): one user asks for a second code at once and is refused, with the rule
+and when to retry. It shows live progress and ends with a summary: final states,
 receipts matched, opt-outs honoured, OTP submit latency, throughput and the channel's flow state
 (its flow control, engine.flow: open, throttled, slow or recovering). It ends by pointing to
 examples/, where the same calls are small programs to adapt.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import random
 import sys
 import time
@@ -44,6 +47,7 @@ from .engine import (
     engine_config_from_dict,
 )
 from .fakesmsc import FakeSMSC, config_from_dict
+from .policy import DEFAULT_RULES, CapRefusal, FrequencyCaps, MemoryCounterStore
 from .text import count
 
 __all__ = ["DemoReport", "engine_config", "print_summary", "run", "run_demo"]
@@ -98,6 +102,7 @@ class DemoReport:
     elapsed: float  # first message queued .. last submit_sm_resp
     channel: dict[str, Any]  # Engine.stats() for the channel
     smsc: dict[str, int] = field(default_factory=dict)
+    capped: list[CapRefusal] = field(default_factory=list)  # codes the frequency caps refused
 
     def outcome(self, handle: MessageHandle) -> MessageState | str:
         """How the message ended; "refused" when the engine refused it itself, before any
@@ -260,6 +265,8 @@ async def run_demo(messages: int = 2000, tps: float = 400.0, seed: int = 1,
             for _ in range(n_otp)]
     notices = [Message(destination=_number(rng), text=_notice_text(rng), kind="notification")
                for _ in range(n_notice)]
+    # The first code's user taps "send again" at once: the caps refuse it (1 a minute).
+    again = Message(destination=otps[0].destination, text=_otp_text(rng), kind="otp")
 
     sample = count(notices[0].text or "")
     console.print(f"[bold]smsengine demo[/]: {n_otp:,} OTP codes, {n_notice:,} order notices "
@@ -277,14 +284,15 @@ async def run_demo(messages: int = 2000, tps: float = 400.0, seed: int = 1,
             console.print(f"engine: channel {CHANNEL!r}, 2 transceiver binds, {tps:g} segments/s, "
                           "lanes otp > notification > marketing", soft_wrap=True)
             console.print(f"{FLOW_LEGEND}\n", soft_wrap=True)
-            return await _traffic(engine, smsc, console, tps, otps, notices, announce, remind)
+            return await _traffic(engine, smsc, console, tps, otps, notices, announce, remind,
+                                  again)
     finally:
         await smsc.stop()
 
 
 async def _traffic(engine: Engine, smsc: FakeSMSC, console: Console, tps: float,
                    otps: list[Message], notices: list[Message], announce: list[Message],
-                   remind: list[Message]) -> DemoReport:
+                   remind: list[Message], again: Message) -> DemoReport:
     handles: dict[str, list[MessageHandle]] = {"otp": [], "notification": [], "marketing": []}
     totals = {"otp": len(otps), "notification": len(notices),
               "marketing": len(announce) + len(remind)}
@@ -293,6 +301,10 @@ async def _traffic(engine: Engine, smsc: FakeSMSC, console: Console, tps: float,
     opted_out: list[str] = []
     display = _Display(console, totals)
     max_queued = 0
+    # Codes are capped per number as the daemon caps them: Alibaba Cloud's defaults, 1 a
+    # minute, 5 an hour, 10 a day (an in-memory counter here; the daemon's is in its file).
+    caps = FrequencyCaps(DEFAULT_RULES, MemoryCounterStore())
+    capped: list[CapRefusal] = []
 
     def on_mo(mo: MoMessage) -> None:
         suppressed = mo.source in engine.suppression
@@ -313,7 +325,23 @@ async def _traffic(engine: Engine, smsc: FakeSMSC, console: Console, tps: float,
             await asyncio.sleep(gap)
             if kind == "otp":
                 max_queued = max(max_queued, channel()["queued"])
+                if not await code(message):
+                    continue
             handles[kind].append(await engine.send(message))
+            if message is messages[0] and kind == "otp":
+                await asyncio.sleep(gap / 2)
+                await code(again)
+
+    async def code(message: Message) -> bool:
+        """Whether the caps let a code go; a refusal is shown with its rule."""
+        refusal = caps.take(message.destination, "otp", time.time())
+        if refusal is None:
+            return True
+        capped.append(refusal)
+        display.say(f"  OTP code again to {message.destination}: refused by the frequency cap "
+                    f"(rule {refusal.rule.describe()} per number, retry after "
+                    f"{math.ceil(refusal.retry_after)} s), never sent to the carrier")
+        return False
 
     async def campaign() -> None:
         wave = await engine.send_many(announce)
@@ -375,6 +403,7 @@ async def _traffic(engine: Engine, smsc: FakeSMSC, console: Console, tps: float,
         elapsed=max(ends, default=first) - first,
         channel=engine.stats()["channels"][CHANNEL],
         smsc=dict(smsc.stats),
+        capped=capped,
     )
 
 
@@ -447,6 +476,8 @@ def print_summary(report: DemoReport, console: Console) -> None:
                     f"{report.receipts_requested:,} requested")
     figures.add_row("opt-outs honoured", f"{report.opt_outs_honoured} marketing refused "
                     f"({report.opted_out or 'nobody'} replied 退订)")
+    figures.add_row("frequency caps", f"{len(report.capped)} OTP code refused"
+                    + "".join(f" ({r.rule.describe()} per number)" for r in report.capped[:1]))
     figures.add_row("OTP submit latency", f"p50 {report.otp_latency_ms[0]:.1f} ms, "
                     f"p99 {report.otp_latency_ms[1]:.1f} ms"
                     + (f", ahead of up to {report.max_queued:,} queued" if report.max_queued

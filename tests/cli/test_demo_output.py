@@ -82,3 +82,17 @@ def test_an_opt_out_is_a_local_refusal_named_once() -> None:
 def test_it_ends_by_pointing_to_the_examples() -> None:
     last = [line for line in _demo().splitlines() if line.strip()][-1]
     assert last.startswith("next: examples/") and "engine.toml" in last
+
+
+def test_a_code_asked_again_at_once_is_refused_by_the_frequency_cap() -> None:
+    """policy.FrequencyCaps in the demo's flow: the refusal names its rule and when to retry,
+    and the summary counts it."""
+    out = _demo()
+    lines = [line for line in out.splitlines() if "refused by the frequency cap" in line]
+    assert len(lines) == 1, out
+    found = re.fullmatch(r"  OTP code again to (\d+): refused by the frequency cap \(rule 1 per "
+                         r"minute per number, retry after (\d+) s\), never sent to the carrier",
+                         lines[0])
+    assert found is not None, lines[0]
+    assert 1 <= int(found.group(2)) <= 60
+    assert re.search(r"frequency caps\W+1 OTP code refused \(1 per minute per number\)", out), out

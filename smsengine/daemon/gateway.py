@@ -234,6 +234,7 @@ class Gateway:
         self.campaigns: CampaignStore | None = None
         self._runs: dict[int, _Run] = {}
         self._campaign_of: dict[str, int] = {}  # ref -> campaign, while with the engine
+        self._requeued: set[str] = set()  # refs a pause takes back from the engine
         # seq -> the real text of a message with secret params, until handed to the engine
         self._secrets: dict[int, str] = {}
         self._signs = {k.name: (k.sign_name or None,
@@ -605,6 +606,16 @@ class Gateway:
         if change.part is not None:
             if handle is None and outbox is not None:  # (a part of an earlier run's message)
                 outbox.update_part(ref, change.part, new, change.smsc_id, at, change.reason)
+            self._schedule_flush()
+            return
+        if self._requeued and change.final and ref in self._requeued:
+            # A paused campaign's message taken back (CANCELLED in the engine, none of it
+            # sent): its row stays queued in the outbox, to be fed again on resume.
+            self._requeued.discard(ref)
+            self._fed.pop(ref, None)
+            self._marked.discard(ref)
+            if self.engine is not None:
+                self.engine.tracker.recent.pop(ref, None)
             self._schedule_flush()
             return
         # The message's state into the outbox (the engine does not write it: self_recording):
@@ -1240,8 +1251,9 @@ class Gateway:
         return {"progress": progress, "state": state, "current_rate": rate, "eta": eta}
 
     def campaign_pause(self, campaign: Campaign, paused: bool) -> bool:
-        """Pause (nothing more is handed to the engine; what it holds, at most a window,
-        goes) or resume. False when the campaign is cancelled."""
+        """Pause (nothing more is handed to the engine, and what it holds that none of has
+        left is taken back: queued in the outbox again, fed first on resume; what is with a
+        carrier link goes on) or resume. False when the campaign is cancelled."""
         assert self.campaigns is not None
         if campaign.state == "cancelled":
             return False
@@ -1251,8 +1263,31 @@ class Gateway:
         if run is not None:
             run.idle_until = 0.0
             run.tokens = 0.0
+            if paused:
+                self._take_back(run)
         self._schedule_flush()
         return True
+
+    def _take_back(self, run: _Run) -> None:
+        """A paused campaign's messages in the engine none of whose parts left: cancelled
+        there (Engine.cancel), their rows left queued, and the runner's cursor moved back
+        before the first of them so that resume feeds them again (rows past the cursor that
+        went on are no longer queued-and-unsent, and are not read again)."""
+        engine, outbox = self.engine, self.outbox
+        assert engine is not None and outbox is not None
+        first: int | None = None
+        for ref in sorted(run.refs):
+            seq = outbox.seq_of(ref)
+            if seq is None:
+                continue
+            self._requeued.add(ref)
+            if engine.cancel(ref):
+                run.refs.discard(ref)
+                self._campaign_of.pop(ref, None)
+                first = seq if first is None else min(first, seq)
+            self._requeued.discard(ref)
+        if first is not None:
+            run.cursor = min(run.cursor, first - 1)
 
     def campaign_cancel(self, campaign: Campaign) -> int:
         """Everything of it not yet with a carrier link ends CANCELLED: how many."""

@@ -585,9 +585,12 @@ class Gateway:
         self._flush()
 
     def _before_write(self) -> None:
-        """The engine handed parts to binds: their ``sending`` marks commit before the loop
-        can write them."""
-        if self.outbox is not None and self.outbox.dirty:
+        """A bind is about to write: what was heard so far (parts handed over, receipts, MO
+        and their events) commits first, so nothing leaves (a submit, a deliver_sm_resp)
+        ahead of its record."""
+        outbox, events, stats = self.outbox, self.events, self.stats
+        if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
+                                   or (stats is not None and stats.dirty)):
             self._flush()
 
     def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,

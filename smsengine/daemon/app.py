@@ -922,7 +922,7 @@ def _int_param(q: Any, name: str, default: int, low: int, high: int) -> int:
     raw = q.get(name)
     if raw is None:
         return default
-    if not (raw.isdigit() and raw.isascii() and len(raw) < 10 and low <= int(raw) <= high):
+    if not (raw.isdigit() and raw.isascii() and len(raw) <= 18 and low <= int(raw) <= high):
         raise _bad_param(name, f"an integer from {low} to {high}")
     return int(raw)
 

@@ -17,13 +17,12 @@ The gateway ingests and runs campaigns; this module does no I/O past its table.
 from __future__ import annotations
 
 import csv
-import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
 import msgspec
 
-from ..engine.sqlite import SharedFileStore, StoreError
+from ..engine.sqlite import SharedFileStore
 
 __all__ = ["MAX_LINE", "Campaign", "CampaignStore", "CsvError", "CsvRows", "RowError"]
 
@@ -188,15 +187,7 @@ class CampaignStore(SharedFileStore):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        db = self._open()
-        try:
-            db.commit()
-            db.conn.execute("BEGIN IMMEDIATE")
-            db.conn.execute(_SCHEMA)
-            db.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(str(path), f"cannot hold the campaigns ({exc})") from exc
+        self._create_tables(_SCHEMA, "the campaigns")
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Campaign).decode
 

@@ -35,7 +35,6 @@ import hashlib
 import hmac
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from ..engine.sqlite import SharedFileStore, StoreError
+from ..engine.sqlite import SharedFileStore
 
 __all__ = ["EVENT_TYPES", "Event", "EventLog", "WebhookConfig", "WebhookSender", "sign"]
 
@@ -154,19 +153,9 @@ class EventLog(SharedFileStore):
 
     def __init__(self, path: str | Path, *, record: Iterable[str]) -> None:
         super().__init__(path)
-        db = self._open()
-        try:
-            db.commit()
-            conn = db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(str(path), f"cannot hold the event log ({exc})") from exc
-        row = db.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        self._create_tables(_SCHEMA, "the event log")
+        row = self._open().conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         self.last_seq = int(row[0]) if row else 0
         self.recorded = frozenset(record)
         self._buffer: list[tuple[int, float, str, str | None, bytes]] = []

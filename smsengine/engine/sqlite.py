@@ -262,6 +262,23 @@ class _FileStore:
     def flush(self) -> None:
         self._open().commit()
 
+    def _create_tables(self, schema: str, what: str) -> None:
+        """A store's own tables (``schema``: statements separated by ``;``), created in one
+        immediate transaction after the file's open one is committed; a file that cannot hold
+        them is a StoreError naming ``what`` (and this store is closed)."""
+        db = self._open()
+        try:
+            db.commit()
+            conn = db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(self.path, f"cannot hold {what} ({exc})") from exc
+
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:

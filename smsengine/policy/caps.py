@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import sqlite3
 import struct
 from bisect import insort
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,7 +52,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import msgspec
 
-from ..engine.sqlite import SharedFileStore, StoreError
+from ..engine.sqlite import SharedFileStore
 
 __all__ = [
     "DEFAULT_RULES",
@@ -208,17 +207,7 @@ class SqliteCounterStore(SharedFileStore):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        db = self._open()
-        try:
-            db.commit()
-            db.conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.conn.execute(statement)
-            db.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(str(path), f"cannot hold the frequency caps ({exc})") from exc
+        self._create_tables(_SCHEMA, "the frequency caps")
 
     def times(self, key: str) -> tuple[float, ...]:
         row = self._open().conn.execute(_GET, (key,)).fetchone()

@@ -14,13 +14,12 @@ open transaction holds so far. Time is an argument (``now``).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
-from ..engine.sqlite import SharedFileStore, StoreError
+from ..engine.sqlite import SharedFileStore
 from .templates import Template
 
 __all__ = [
@@ -160,15 +159,7 @@ class SqliteTemplateStore(SharedFileStore):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        db = self._open()
-        try:
-            db.commit()
-            db.conn.execute("BEGIN IMMEDIATE")
-            db.conn.execute(_SCHEMA)
-            db.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(str(path), f"cannot hold the templates ({exc})") from exc
+        self._create_tables(_SCHEMA, "the templates")
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Template).decode
 

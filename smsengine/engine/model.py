@@ -24,7 +24,6 @@ import msgspec
 
 from ..cmpp import CmppError, CmppResultError, result_name
 from ..smpp import CommandStatus, SmppError, status_name
-from ..smpp import MessageState as SmppState
 
 __all__ = [
     "FINAL_STATES",
@@ -67,15 +66,6 @@ FINAL_STATES = frozenset({
     MessageState.REJECTED, MessageState.FAILED, MessageState.UNKNOWN, MessageState.CANCELLED,
 })
 
-# Receipt message_state -> our state; ACCEPTED/ENROUTE are not final.
-FROM_SMPP: dict[int, MessageState] = {
-    SmppState.DELIVERED: MessageState.DELIVERED,
-    SmppState.EXPIRED: MessageState.EXPIRED,
-    SmppState.DELETED: MessageState.UNDELIVERABLE,
-    SmppState.UNDELIVERABLE: MessageState.UNDELIVERABLE,
-    SmppState.REJECTED: MessageState.REJECTED,
-    SmppState.UNKNOWN: MessageState.UNKNOWN,
-}
 # When segments end differently, the message takes the worst (highest rank).
 RANK: dict[MessageState, int] = {
     MessageState.DELIVERED: 0,

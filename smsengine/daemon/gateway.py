@@ -638,12 +638,17 @@ class Gateway:
                 run = self._runs.get(campaign) if campaign is not None else None
                 if run is not None:
                     run.refs.discard(ref)
-            self._count(ref, new, at, handle)
+            # (a message of an earlier run: its row, read once, says where and whose it was)
+            row = None
+            if handle is None and outbox is not None:
+                seq = outbox.seq_of(ref)
+                row = outbox.row(seq) if seq is not None else None
+            self._count(new, at, handle, row)
             events = self.events
             if events is not None:
                 kind = "message." + new.value
                 if events.wants(kind):
-                    self._event(kind, ref, new, at, change)
+                    self._event(kind, ref, new, at, change, row)
         if change.final:
             self._marked.discard(ref)
             self._fed.pop(ref, None)
@@ -655,8 +660,9 @@ class Gateway:
                 self._open -= 1
         self._schedule_flush()
 
-    def _count(self, ref: str, new: MessageState, at: float, handle: Any) -> None:
-        """The statistics hear of a message submitted or final."""
+    def _count(self, new: MessageState, at: float, handle: Any, row: Row | None) -> None:
+        """The statistics hear of a message submitted or final (``row``: for one of an
+        earlier run, which has no handle)."""
         stats = self.stats
         if stats is None:
             return
@@ -665,17 +671,13 @@ class Gateway:
                          parts=len(handle.segments), submitted_at=handle.submitted_at,
                          done_at=at)
             return
-        # (finished after a restart: the row says where it went)
-        outbox = self.outbox
-        seq = outbox.seq_of(ref) if outbox is not None else None
-        row = outbox.row(seq) if outbox is not None and seq is not None else None
         if row is not None:
             submitted = row.status.submitted_at if row.status is not None else None
             stats.record(channel=row.channel or "", kind=row.kind, state=new.value,
                          parts=row.parts, submitted_at=submitted, done_at=at)
 
-    def _event(self, kind: str, ref: str, new: MessageState, at: float,
-               change: Change) -> None:
+    def _event(self, kind: str, ref: str, new: MessageState, at: float, change: Change,
+               row: Row | None) -> None:
         """A message event into the log (committed with the change, in this tick's flush)."""
         assert self.events is not None
         handle = change.handle
@@ -687,8 +689,6 @@ class Gateway:
                         parts=len(handle.segments))
             error, reason = handle.error, handle.reason
         else:  # (finished after a restart: the row says whose it is)
-            seq = self.outbox.seq_of(ref) if self.outbox is not None else None
-            row = self.outbox.row(seq) if self.outbox is not None and seq is not None else None
             principal = row.request.principal if row is not None else None
             if row is not None:
                 data.update(to=row.to, out_id=row.out_id, channel=row.channel, parts=row.parts)

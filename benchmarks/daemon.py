@@ -626,6 +626,10 @@ def _mid(runs: list[dict[str, Any]], section: str, key: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--scenario", choices=("throughput", "campaign"), default="throughput",
+                        help="throughput (the default: every phase below) or campaign "
+                             "(issue 19: benchmarks/daemon_campaign.py, which takes the "
+                             "options --rows, --tps and --seconds after it)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: small counts, one run (other options still apply)")
     parser.add_argument("--runs", type=int, default=None, help="whole runs (default 2)")
@@ -666,7 +670,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="notification", help=argparse.SUPPRESS)
     parser.add_argument("--offset", type=float, default=0.0, help=argparse.SUPPRESS)
-    opts = parser.parse_args(argv)
+    opts, rest = parser.parse_known_args(argv)
+    if opts.scenario == "campaign":
+        sys.path.insert(0, str(Path(__file__).parent))
+        import daemon_campaign
+
+        return daemon_campaign.run(rest + (["--json"] if opts.json else []))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if opts.child:
         return _child(opts)
     quick = opts.quick

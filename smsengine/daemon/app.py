@@ -668,13 +668,17 @@ class Api:
                     break
                 if part.name not in _CAMPAIGN_OPTIONS:
                     raise _invalid(str(part.name), "unknown field")
-                options[str(part.name)] = (await part.read_chunk(4096)).decode(
-                    "utf-8", "replace").strip()
+                value = b""
+                while not part.at_eof():
+                    value += await part.read_chunk(4096)
+                    if len(value) > 4096:
+                        raise _invalid(str(part.name), "a form field holds at most 4 096 bytes")
+                options[str(part.name)] = value.decode("utf-8", "replace").strip()
 
             async def read() -> bytes:
                 return await part.read_chunk(1 << 18)
 
-            campaign = await self._csv_campaign(options, principal, read)
+            campaign = await self._csv_campaign(options, principal, read, form=True)
         else:
             raise ProblemError(415, "unsupported-media-type", "Unsupported media type",
                                "send application/json, text/csv or multipart/form-data")
@@ -689,10 +693,12 @@ class Api:
         return found
 
     async def _csv_campaign(self, options: dict[str, str], principal: Principal,
-                            read: Callable[[], Awaitable[bytes]]) -> Campaign:
+                            read: Callable[[], Awaitable[bytes]], *,
+                            form: bool = False) -> Campaign:
         gateway = self.gateway
         if not options.get("template"):
-            raise _invalid("template", "name the template (?template=…)")
+            raise _invalid("template", "name the template (a form field before the part "
+                           "recipients)" if form else "name the template (?template=…)")
         template = self._campaign_template(options["template"])
         send_at = _time_param(options, "send_at")
         rate = None

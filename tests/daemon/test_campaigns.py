@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from smsengine.fakesmsc import FakeSMSC
 from tests._support.daemon_process import Daemon, daemon, daemon_config
 
@@ -150,3 +152,42 @@ async def test_a_json_campaign_scheduled_with_params_per_recipient(smsc: FakeSMS
             "template": "login", "recipients": [{"to": "8613900000005",
                                                  "params": {"code": "1"}}]})
         assert status == 400 and problem["errors"][0]["field"] == "template"
+
+
+def _form(*fields: tuple[str, str | bytes]) -> aiohttp.FormData:
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value in fields:
+        if isinstance(value, bytes):
+            form.add_field(name, value, filename="recipients.csv", content_type="text/csv")
+        else:
+            form.add_field(name, value)
+    return form
+
+
+async def test_a_multipart_campaign_its_fields_then_the_csv(smsc: FakeSMSC,
+                                                            tmp_path: Path) -> None:
+    """An HTML form's upload (multipart/form-data): options as fields, then the CSV as the
+    part ``recipients``; a bad row refused by its line, the rest sent with the form's rate."""
+    csv = "to,name\n8613700000001,甲\n86-137,坏号码\n8613700000002,乙\n".encode()
+    async with daemon(daemon_config(tmp_path, smsc.port)) as gw:
+        await gw.request("POST", "/v1/templates", json={
+            "name": "sale", "kind": "marketing", "text": "${name}，全场五折"})
+        status, c, _ = await gw.request("POST", "/v1/campaigns", data=_form(
+            ("template", "sale"), ("rate", "50"), ("name", "双十二"), ("recipients", csv)))
+        assert status == 201, c
+        assert (c["name"], c["rate"], c["template"]) == ("双十二", 50.0, "sale")
+        assert [(r["line"], r["field"]) for r in c["refusals"]] == [(3, "to")]
+        c = await _until(gw, c["id"], lambda c: c["progress"]["delivered"] == 2)
+        for to in ("8613700000001", "8613700000002"):
+            assert len(smsc.ledger.entries(destination_addr=to)) == 1
+
+        # Each wrong form is named: an unknown field, the CSV before the template, no CSV.
+        for form, field in (
+                (_form(("template", "sale"), ("colour", "red"), ("recipients", csv)), "colour"),
+                (_form(("recipients", csv), ("template", "sale")), "template"),
+                (_form(("template", "sale"), ("name", "x" * 5000), ("recipients", csv)),
+                 "name"),
+                (_form(("template", "sale")), "recipients")):
+            status, problem, _ = await gw.request("POST", "/v1/campaigns", data=form)
+            assert status == 400, problem
+            assert problem["errors"][0]["field"] == field, problem

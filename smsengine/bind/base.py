@@ -57,6 +57,7 @@ from ..link import (
     StatusError,
     Unbound,
 )
+from .tls import TlsHandshakeError, TlsVerificationError
 
 __all__ = ["Backoff", "Bind", "BindEvent", "EventHandler", "Keeper", "ReceiptHandler"]
 
@@ -150,16 +151,34 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
         config: ConfigT,
         *,
         ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
         connect_timeout: float = 10.0,
         **kwargs: Any,
     ) -> Self:
         """Connect and log in; raises the login's error (e.g. an AuthenticationError) or
-        OSError."""
+        OSError. With ``ssl``, over TLS: the certificate must name ``server_hostname`` (also
+        the SNI sent; default ``host``) when the context checks names, and a failed handshake
+        raises a :class:`~smsengine.bind.tls.TlsVerificationError` (the certificate refused)
+        or :class:`~smsengine.bind.tls.TlsHandshakeError` (e.g. a plaintext port)."""
         loop = asyncio.get_running_loop()
-        _, bind = await asyncio.wait_for(
-            loop.create_connection(lambda: cls(config, **kwargs), host, port, ssl=ssl),
-            connect_timeout,
-        )
+        name = (server_hostname or host) if ssl is not None else None
+        try:
+            _, bind = await asyncio.wait_for(
+                loop.create_connection(lambda: cls(config, **kwargs), host, port, ssl=ssl,
+                                       server_hostname=name),
+                connect_timeout,
+            )
+        except _ssl.SSLCertVerificationError as exc:
+            raise TlsVerificationError(
+                f"TLS verification of {name} at {host}:{port} failed: "
+                f"{exc.verify_message or exc.reason}") from exc
+        except (_ssl.SSLError, ConnectionError) as exc:
+            if ssl is None:
+                raise
+            reason = (exc.reason if isinstance(exc, _ssl.SSLError) else None) or str(exc)
+            raise TlsHandshakeError(
+                f"TLS handshake with {host}:{port} failed: {reason or type(exc).__name__}"
+                " (is it a TLS port?)") from exc
         try:
             await asyncio.wait_for(asyncio.shield(bind._bound), connect_timeout)
         except BaseException:
@@ -516,6 +535,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
         *,
         name: str = "",
         ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
         backoff: Backoff | None = None,
         auth_failure_delay: float = 300.0,
         already_bound_delay: float = 30.0,
@@ -532,6 +552,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
         self.config = config
         self.name = name or f"{config.system_id}@{host}:{port}"
         self.ssl = ssl
+        self.server_hostname = server_hostname
         self.backoff = backoff or Backoff()
         self.auth_failure_delay = auth_failure_delay
         self.already_bound_delay = already_bound_delay
@@ -620,7 +641,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
             try:
                 bind = await self.bind_class.open(
                     self.host, self.port, self.config, ssl=self.ssl,
-                    connect_timeout=self.connect_timeout, name=self.name,
+                    server_hostname=self.server_hostname, connect_timeout=self.connect_timeout, name=self.name,
                     on_event=self._on_event, on_message=self._on_message,
                     on_receipt=self._on_receipt, before_write=self.before_write,
                 )
@@ -630,6 +651,13 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
                 self._emit(BindEvent("alarm", self.name, f"authentication failed: {exc}",
                                      exc.status))
                 await self._sleep(self.auth_failure_delay, "authentication failed")
+                continue
+            except TlsVerificationError as exc:
+                # The carrier's certificate refused: a human must look (a CA file, a name, an
+                # expiry, or someone in the middle). Nothing was sent, so no lock-out risk:
+                # the usual back-off, and a renewed certificate is picked up by itself.
+                self._emit(BindEvent("alarm", self.name, str(exc)))
+                await self._sleep(self.backoff.next(), "TLS verification failed")
                 continue
             except AlreadyBoundError:
                 # The carrier still holds our previous login; it will time it out.

@@ -641,7 +641,8 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
             try:
                 bind = await self.bind_class.open(
                     self.host, self.port, self.config, ssl=self.ssl,
-                    server_hostname=self.server_hostname, connect_timeout=self.connect_timeout, name=self.name,
+                    server_hostname=self.server_hostname,
+                    connect_timeout=self.connect_timeout, name=self.name,
                     on_event=self._on_event, on_message=self._on_message,
                     on_receipt=self._on_receipt, before_write=self.before_write,
                 )

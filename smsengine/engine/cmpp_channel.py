@@ -73,6 +73,8 @@ class CmppAdapter:
             active_test_interval=cfg.enquire_link_interval,
         )
         return CmppBindKeeper(cfg.host, cfg.port, session, name=f"{cfg.name}#{index}",
+                              ssl=cfg.ssl_context(),
+                              server_hostname=cfg.tls_server_name or None,
                               on_event=on_event, on_message=on_message)
 
     def build(self, handle: MessageHandle) -> list[Submit]:

@@ -2,7 +2,10 @@
 
 TOML, validated by msgspec; a bad field is reported with its path (an over-long one against its
 own name). Every channel states its ``password`` (the CMPP shared secret), ``password = ""`` for
-an account without one; no repr or str of a config shows it. Example::
+an account without one; no repr or str of a config shows it (nor ``tls_key_password``). A
+channel with ``tls = true`` binds over TLS (SMPP, CMPP, SMGP): its CA, client certificate and
+key files are read at load, relative to the config file, and a file that cannot serve is
+refused naming its field (``channels[0].tls_ca: file not found: …``). Example::
 
     [[channels]]
     name = "cmcc"
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import msgspec
 
+from ..bind.tls import TlsFileError, client_context
 from ..smpp import BindTransceiver, InvalidPduError
 from .prefixes import PrefixTable, PrefixTableError, load_prefix_table
 
@@ -117,6 +122,27 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # the SrcTermID, service_id the ServiceID; fee_type / fee_code as CMPP's.
     smgp_version: Literal["3.0", "2.0", "1.3"] = "3.0"
     fixed_fee: str = "000000"  # (not sent by 1.3)
+    # TLS on the carrier link (SMPP, CMPP, SMGP; SGIP's SMG connects back in plaintext, so
+    # not SGIP). The certificate must chain to tls_ca ("" = the system's CAs) and name
+    # tls_server_name ("" = host; also the SNI sent) unless tls_verify = false (a test SMSC
+    # only). tls_cert / tls_key: a client certificate, if the carrier asks for one (tls_key ""
+    # = in tls_cert's file); tls_key_password if the key is encrypted. Paths relative to the
+    # config file when loaded from one.
+    tls: bool = False
+    tls_ca: str = ""
+    tls_verify: bool = True
+    tls_server_name: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_key_password: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context the channel's binds connect with (None without ``tls``); the files are
+        read now. Raises TlsFileError (its ``field`` is ca, cert or key: ``tls_`` + it)."""
+        if not self.tls:
+            return None
+        return client_context(ca=self.tls_ca, cert=self.tls_cert, key=self.tls_key,
+                              key_password=self.tls_key_password, verify=self.tls_verify)
 
     @property
     def window_size(self) -> int:
@@ -149,8 +175,8 @@ class _Redacted:
 
 
 _REDACTED: Final = _Redacted()
-#: Fields that hold a secret: the SMPP password, the CMPP shared secret.
-_SECRET_FIELDS: Final = frozenset({"password"})
+#: Fields that hold a secret: the SMPP password, the CMPP shared secret, the TLS key's password.
+_SECRET_FIELDS: Final = frozenset({"password", "tls_key_password"})
 
 
 def _shown(config: msgspec.Struct) -> Iterator[tuple[str, Any]]:
@@ -267,6 +293,7 @@ def _check(cfg: EngineConfig) -> None:
                                         "gb18030 is a CMPP encoding (Msg_Fmt 15); SMPP has none")
         if ch.protocol == "smpp" and len(ch.default_source) > 20:  # (the others': 21)
             raise EngineConfigError(f"{where}.default_source", "at most 20 characters")
+        _check_tls(ch, where)
     for i, route in enumerate(cfg.routes):
         where = f"routes[{i}]"
         if not route.channels:
@@ -311,6 +338,33 @@ def _check(cfg: EngineConfig) -> None:
         raise EngineConfigError("status.max_rows", "max_rows must be >= 1 and recent >= 0")
     if cfg.lane_capacity < 1 or cfg.max_tracked < 1 or cfg.event_queue < 1:
         raise EngineConfigError("lane_capacity", "capacities must be >= 1")
+
+
+_TLS_FIELDS: Final = ("tls_ca", "tls_server_name", "tls_cert", "tls_key", "tls_key_password")
+
+
+def _check_tls(ch: ChannelConfig, where: str) -> None:
+    """TLS settings make sense together and the files serve (read now, so that a missing CA
+    file is an error at load, not an alarm at the first bind). No message holds a file's
+    contents or the key's password."""
+    if not ch.tls:
+        for field in _TLS_FIELDS:
+            if getattr(ch, field):
+                raise EngineConfigError(f"{where}.{field}", "is set but tls is not: write "
+                                                            "tls = true (or remove it)")
+        return
+    if ch.protocol == "sgip":
+        raise EngineConfigError(f"{where}.tls", "not for SGIP: its SMG opens the connection "
+                                                "back (reports, MO) in plaintext")
+    name = ch.tls_server_name
+    if name and (len(name) > 253 or not name.isascii() or any(c.isspace() for c in name)
+                 or name.startswith(".")):
+        raise EngineConfigError(f"{where}.tls_server_name",
+                                f"not a host name: {name!r} (ASCII, IDNA-encoded)")
+    try:
+        ch.ssl_context()
+    except TlsFileError as exc:
+        raise EngineConfigError(f"{where}.tls_{exc.field}", exc.message) from None
 
 
 def _check_kinds(cfg: EngineConfig, where: str, kinds: list[str]) -> None:
@@ -431,6 +485,8 @@ def engine_config_from_dict(data: dict[str, object], *,
     is read relative to ``base`` (default: the working directory)."""
     _require_passwords(data)
     data = _read_prefix_files(data, Path(base) if base is not None else Path())
+    if base is not None:
+        data = _resolve_tls_files(data, Path(base))
     try:
         return msgspec.convert(data, EngineConfig)
     except msgspec.ValidationError as exc:
@@ -447,6 +503,7 @@ def load_engine_config(path: str | Path) -> EngineConfig:
         raise EngineConfigError(where, "arrays or tables nested too deeply to read") from None
     _require_passwords(data, where)
     data = _read_prefix_files(data, Path(path).parent, where)
+    data = _resolve_tls_files(data, Path(path).parent)
     try:
         return msgspec.convert(data, EngineConfig)
     except msgspec.ValidationError as exc:
@@ -486,6 +543,23 @@ def _read_prefix_files(data: object, base: Path, where: str = "") -> Any:
         expanded.append({**route, "prefixes": own + table.prefixes(carrier),
                          "national_prefixes": national + table.national_prefixes(carrier)})
     return {**data, "routes": expanded}
+
+
+def _resolve_tls_files(data: object, base: Path) -> Any:
+    """The data with each channel's relative TLS file paths made relative to ``base`` (the
+    config file's folder), like a route's prefix_file. Anything of the wrong type is left to
+    the conversion to report; the caller's data is not changed."""
+    channels = data.get("channels") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(channels, list):
+        return data
+    resolved: list[object] = []
+    for ch in channels:
+        if isinstance(ch, dict):
+            ch = {**ch, **{field: str(base / ch[field]) for field in
+                           ("tls_ca", "tls_cert", "tls_key")
+                           if isinstance(ch.get(field), str) and ch[field]}}
+        resolved.append(ch)
+    return {**data, "channels": resolved}
 
 
 def _require_passwords(data: object, where: str = "") -> None:

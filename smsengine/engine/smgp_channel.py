@@ -136,7 +136,8 @@ class SmgpAdapter:
         cfg = self.config
         return SmgpBindKeeper(cfg.host, cfg.port, self._session_config(),
                               name=f"{cfg.name}#{index}", on_event=on_event,
-                              on_message=on_message)
+                              on_message=on_message, ssl=cfg.ssl_context(),
+                              server_hostname=cfg.tls_server_name or None)
 
     def _submit(self, source: str, destination: str, msg_format: int, need_report: int,
                 validity: str, schedule: str, content: bytes, udhi: bool, total: int,

@@ -584,9 +584,13 @@ class Server:
         self._spawn(self._housekeeping())
 
     async def _listen(self) -> None:
+        # TLS (config.tls_cert): a client that fails the handshake (a plaintext one) never
+        # becomes a Conn, and one that stalls in it is cut at the pre-bind timeout.
+        context = self.config.ssl_context()
         self._server = await self._loop.create_server(
             lambda: self._conn_class(self, self._switches), self.host, self.port,
-            reuse_address=True,
+            reuse_address=True, ssl=context,
+            ssl_handshake_timeout=(self.config.pre_bind_timeout or None) if context else None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

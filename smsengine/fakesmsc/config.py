@@ -47,11 +47,13 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
+from ..bind.tls import TlsFileError, server_context
 from ..cmpp import SubmitResult
 from ..smpp import CommandStatus
 
@@ -224,9 +226,21 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sgip: SgipConfig = SgipConfig()
     cmpp: CmppConfig = CmppConfig()
     smgp: SmgpConfig = SmgpConfig()
+    # Serve TLS (issue 21): the certificate chain (PEM) and its key ("" = in tls_cert's file),
+    # read when the config is checked; paths relative to the working directory. The
+    # handshake must end within pre_bind_timeout.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         _check(self)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context the server listens with (None without ``tls_cert``); raises
+        TlsFileError (its ``field``: cert or key)."""
+        if not self.tls_cert:
+            return None
+        return server_context(cert=self.tls_cert, key=self.tls_key)
 
     @property
     def open_mode(self) -> bool:
@@ -420,6 +434,12 @@ def _check(cfg: Config) -> None:
     _positive("enquire_link_timeout", cfg.enquire_link_timeout)
     _positive("pre_bind_timeout", cfg.pre_bind_timeout)
     _positive("read_timeout", cfg.read_timeout)
+    if cfg.tls_key and not cfg.tls_cert:
+        raise ConfigError("tls_key", "a key without its certificate: give tls_cert too")
+    try:
+        cfg.ssl_context()
+    except TlsFileError as exc:
+        raise ConfigError(f"tls_{exc.field}", exc.message) from None
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")

@@ -114,6 +114,12 @@ def add_parser(sub: Any) -> None:
     limits.add_argument("--read-timeout", type=_seconds, default=None, metavar="S",
                         help="close a connection whose PDU is still incomplete after S seconds "
                         "(default 10)")
+    tls = parser.add_argument_group("TLS", "serve TLS instead of plain TCP (overrides the "
+                                    "config's tls_cert / tls_key)")
+    tls.add_argument("--tls-cert", default=None, metavar="FILE",
+                     help="the server's certificate chain (PEM)")
+    tls.add_argument("--tls-key", default=None, metavar="FILE",
+                     help="its private key (PEM, unencrypted); default: in --tls-cert's file")
     parser.add_argument("--admin-port", type=port, default=None,
                         help="also serve the HTTP admin API on this port (0: pick one)")
     parser.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
@@ -141,6 +147,8 @@ _LIMIT_FIELDS = {
     "pre_bind_timeout": "pre_bind_timeout",
     "idle_timeout": "enquire_link_timeout",
     "read_timeout": "read_timeout",
+    "tls_cert": "tls_cert",
+    "tls_key": "tls_key",
 }
 
 
@@ -230,7 +238,8 @@ async def _serve(config: Config, host: str, port: int, admin_port: int | None) -
     if cmpp:
         print(f"fakesmsc speaks CMPP up to {config.cmpp.version}, gateway code "
               f"{config.cmpp.gateway_code}", flush=True)
-    print(f"fakesmsc listening on {smsc.address}", flush=True)
+    print(f"fakesmsc listening on {smsc.address}{' (TLS)' if config.tls_cert else ''}",
+          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -35,6 +35,7 @@ from ..policy import (
 from .auth import Forbidden, Keyring, Principal, Unauthorized
 from .campaigns import Campaign, CsvError, CsvRows, RowError
 from .config import DaemonConfig, Scope
+from .console import add_console_routes
 from .gateway import Busy, Gateway, StoreUnavailable
 from .outbox import BY_NAME, STATE_NAMES, OutboxState, Row
 from .schema import (
@@ -50,6 +51,7 @@ from .schema import (
     FailedPage,
     FieldError,
     Health,
+    KeyOut,
     MessageIn,
     MessageOut,
     MessagePage,
@@ -805,6 +807,9 @@ class Api:
         await self.gateway.committed()
         return _json(self._campaign_out(campaign))
 
+    async def whoami(self, request: web.Request, principal: Principal) -> web.Response:
+        return _json(KeyOut(name=principal.name, scopes=sorted(principal.scopes)))
+
     async def overview(self, request: web.Request, principal: Principal) -> web.Response:
         return _json(self.gateway.overview())
 
@@ -1050,6 +1055,9 @@ ROUTES: list[dict[str, Any]] = [
      "scope": "admin", "handler": "replay_webhooks",
      "summary": "Send an endpoint's dead letters again", "request": ReplayIn,
      "responses": {200: ReplayOut, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
+    {"name": "whoami", "method": "GET", "path": "/v1/me", "auth": "any", "handler": "whoami",
+     "summary": "The API key's name and scopes (any known key; the console reads it)",
+     "responses": {200: KeyOut, 401: Problem}},
     {"name": "overview", "method": "GET", "path": "/v1/overview", "scope": "read",
      "handler": "overview",
      "summary": "Counters, channels, lanes and webhook backlogs now (smsengine top reads it)",
@@ -1160,17 +1168,21 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
     for route in ROUTES:
         method = getattr(api, route["handler"])
         scope: Scope | None = route.get("scope")
+        guarded = scope is not None or route.get("auth") == "any"
         app.router.add_route(route["method"], route["path"],
-                             _guarded(method, keyring, scope) if scope else method)
+                             _guarded(method, keyring, scope) if guarded else method)
+    add_console_routes(app)
     return app, api
 
 
 def _guarded(method: Handler, keyring: Keyring,
-             scope: Scope) -> Callable[[web.Request], Awaitable[web.Response]]:
+             scope: Scope | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Authenticated, and with ``scope`` unless None (any known key)."""
     async def handler(request: web.Request) -> web.Response:
         principal = keyring.authenticate(request.headers.get("Authorization"))
         request["principal"] = principal.name
-        keyring.require(principal, scope)
+        if scope is not None:
+            keyring.require(principal, scope)
         return await method(request, principal)
 
     return handler

@@ -26,6 +26,7 @@ __all__ = [
     "FailedPage",
     "FieldError",
     "Health",
+    "KeyOut",
     "MessageIn",
     "MessageOut",
     "MessagePage",
@@ -240,6 +241,13 @@ class Health(msgspec.Struct, kw_only=True):
     checks: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class KeyOut(msgspec.Struct, kw_only=True):
+    """The caller's API key: its configured name (never its value) and scopes."""
+
+    name: str
+    scopes: list[str]
+
+
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     """RFC 9457 problem details (``application/problem+json``)."""
 
@@ -393,6 +401,9 @@ def openapi(routes: list[dict[str, Any]]) -> dict[str, Any]:
         if route.get("scope"):
             op["security"] = [{"bearer": []}]
             op["description"] = f"Needs an API key with the {route['scope']!r} scope."
+        elif route.get("auth") == "any":
+            op["security"] = [{"bearer": []}]
+            op["description"] = "Needs an API key, with any scope."
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in _path_params(route["path"])]
         params += [{"name": n, "in": "query", "required": False, "description": d,

@@ -49,7 +49,8 @@ async def fakesmsc(*args: str) -> AsyncIterator[Smsc]:
             assert line, "fakesmsc exited before listening"
             if m := re.fullmatch(r"fakesmsc admin API on (http://\S+)\n", line):
                 admin = m.group(1)
-            if m := re.fullmatch(r"fakesmsc listening on 127\.0\.0\.1:(\d+)\n", line):
+            if m := re.fullmatch(r"fakesmsc listening on 127\.0\.0\.1:(\d+)(?: \(TLS\))?\n",
+                                 line):
                 port = int(m.group(1))
         assert admin, "the admin address is printed before the SMPP one"
         smsc = Smsc(proc, port, admin)

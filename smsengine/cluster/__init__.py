@@ -1,7 +1,8 @@
-"""Scale-out on Redis (issue 20): the foundation, not yet wired into the daemon.
+"""Scale-out on Redis (issue 20): what a daemon node uses when ``[cluster]`` is set.
 
 - :mod:`.tps`: the cluster-wide TPS of a channel (GCRA in Lua, batch takes, shared AIMD cuts);
 - :mod:`.leases`: bind-slot leases with fencing tokens (never more binds than slots);
+- :mod:`.members`: the live nodes (heartbeats), which spread a channel's slots over them;
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 
@@ -12,9 +13,11 @@ from ._redis import connect
 from .config import ClusterConfig, default_node_id, redact_url
 from .errors import ClusterConfigError, ClusterError, ClusterUnavailable
 from .leases import Lease, Leases, LeaseStore
-from .tps import ClusterTps, Grant, SharedRate, TokenBatcher
+from .members import Members, fair_share
+from .tps import ClusterBucket, ClusterTps, Grant, SharedRate, TokenBatcher
 
 __all__ = [
+    "ClusterBucket",
     "ClusterConfig",
     "ClusterConfigError",
     "ClusterError",
@@ -24,9 +27,11 @@ __all__ = [
     "Lease",
     "LeaseStore",
     "Leases",
+    "Members",
     "SharedRate",
     "TokenBatcher",
     "connect",
     "default_node_id",
+    "fair_share",
     "redact_url",
 ]

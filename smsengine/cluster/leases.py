@@ -183,11 +183,21 @@ class Leases:
         self.last_error: ClusterError | None = None
         self._task: asyncio.Task[None] | None = None
         self._stale: list[Lease] = []
+        self._poke = asyncio.Event()
 
     def holding(self, now: float | None = None) -> dict[int, Lease]:
         """The leases this node may act on now (its deadline not passed)."""
         now = self.store.clock() if now is None else now
         return {s: lease for s, lease in self.held.items() if lease.valid(now)}
+
+    def poke(self) -> None:
+        """Look again now (``want`` was raised: a node left, so free slots are wanted)."""
+        self._poke.set()
+
+    def drop(self, slot: int) -> Lease | None:
+        """Stop renewing ``slot`` and forget it, without calling ``on_lost`` (the caller gives
+        it back itself, once its bind is closed: a rebalance). None if it is not held."""
+        return self.held.pop(slot, None)
 
     def start(self) -> None:
         if self._task is None:
@@ -298,4 +308,6 @@ class Leases:
                 tries = [self.next_try.get(s, now) for s in range(self.slots)
                          if s not in self.held]
                 wake = min([wake, *tries])
-            await asyncio.sleep(max(0.001, wake - now))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), max(0.001, wake - now))
+            self._poke.clear()

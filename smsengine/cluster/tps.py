@@ -27,20 +27,21 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from ._redis import Script, redis_errors
 from .config import ClusterConfig
+from .errors import ClusterError
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from smsengine.engine.config import ChannelConfig
 
-__all__ = ["ClusterTps", "Grant", "SharedRate", "TokenBatcher"]
+__all__ = ["ClusterBucket", "ClusterTps", "Grant", "LocalBucket", "SharedRate", "TokenBatcher"]
 
 _TAKE = Script("""
 local k = tonumber(ARGV[1])
@@ -252,3 +253,137 @@ class TokenBatcher:
             if grant.granted < want:
                 full = max(self.batch, n)  # when a whole batch (or n) will have accrued
                 self.not_before = self.clock() + grant.wait + (full - 1) / grant.rate
+
+
+class LocalBucket(Protocol):
+    """What :class:`ClusterBucket` wraps: the engine's own token bucket (its AIMD pace)."""
+
+    @property
+    def rate(self) -> float: ...
+
+    def wait_time(self, n: float, now: float) -> float: ...
+
+    def take(self, n: float, now: float) -> bool: ...
+
+    def set_rate(self, rate: float, now: float) -> None: ...
+
+    def reset(self, rate: float, burst: float, now: float) -> None: ...
+
+
+class ClusterBucket:
+    """A channel's token source on a cluster node: the engine's local bucket (the node's AIMD
+    pace) *and* tokens granted by the cluster-wide GCRA, in batches.
+
+    It has the local bucket's synchronous interface (``wait_time`` / ``take`` on the loop's
+    clock), so the engine's dispatcher is the same code with or without a cluster: when the
+    stash is short, ``wait_time`` starts one refill (one EVALSHA for up to ``batch`` tokens)
+    and answers a short poll; when the account is drained it answers the time until a whole
+    batch is due. Granted tokens not spent within ``hold`` are dropped, as in
+    :class:`TokenBatcher`. Redis unreachable: nothing is granted (this node cannot know what
+    the others send), ``last_error`` says why, and a refill is tried again after ``retry``.
+
+    AIMD: a local cut (``set_rate`` lower, after the carrier throttled this node) is written to
+    the shared rate, which the script enforces for every node on its next take; a local
+    recovery above a shared cut raises it, compare-and-set on the epoch last seen."""
+
+    #: Seconds the dispatcher sleeps while a refill is in flight (one round trip is ~0.2 ms).
+    POLL = 0.001
+
+    def __init__(self, tps: ClusterTps, local: LocalBucket, *, batch: int | None = None,
+                 hold: float | None = None, retry: float = 0.5) -> None:
+        self.tps = tps
+        self.local = local
+        self.burst = max(1, int(tps.burst))
+        self.batch = max(1, min(batch or tps.config.tps_batch, self.burst))
+        self.hold = tps.config.tps_hold if hold is None else hold
+        self.retry = retry
+        self.stash = 0
+        self.expires = 0.0
+        self.not_before = 0.0
+        self.granted = 0
+        self.dropped = 0
+        self.shared_rate = tps.rate  # as the last grant said
+        self.epoch = 0
+        self.last_error: ClusterError | None = None
+        self._refill_task: asyncio.Task[None] | None = None
+        self._share_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def rate(self) -> float:
+        return self.local.rate
+
+    def wait_time(self, n: float, now: float) -> float:
+        wait = self.local.wait_time(n, now)
+        if wait > 0:
+            return wait
+        need = min(int(n), self.burst)
+        if self.stash and now >= self.expires:
+            self.dropped += self.stash
+            self.stash = 0
+        if self.stash >= need:
+            return 0.0
+        if self._refill_task is None:
+            if now < self.not_before:  # the account was drained: let a batch accrue
+                return self.not_before - now
+            want = max(self.batch, need - self.stash)
+            self._refill_task = asyncio.get_running_loop().create_task(
+                self._refill(want, need), name=f"tps refill {self.tps.channel}")
+        return self.POLL
+
+    def take(self, n: float, now: float) -> bool:
+        self.local.take(n, now)
+        self.stash -= min(int(n), self.burst)
+        return True
+
+    def set_rate(self, rate: float, now: float) -> None:
+        old = self.local.rate
+        self.local.set_rate(rate, now)
+        if rate < old and rate < self.shared_rate:
+            self._share(self.tps.cut(rate))
+        elif rate > old and self.shared_rate < min(rate, self.tps.rate):
+            self._share(self.tps.increase(min(rate, self.tps.rate), self.epoch))
+
+    def reset(self, rate: float, burst: float, now: float) -> None:
+        self.local.reset(rate, burst, now)
+
+    async def _refill(self, want: int, need: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            grant = await self.tps.take(want)
+        except ClusterError as exc:
+            self.last_error = exc
+            self.not_before = loop.time() + self.retry
+            return
+        finally:
+            self._refill_task = None
+        self.last_error = None
+        self.shared_rate, self.epoch = grant.rate, grant.epoch
+        now = loop.time()
+        if grant.granted:
+            if not self.stash:
+                self.expires = now + self.hold
+            self.stash += grant.granted
+            self.granted += grant.granted
+        if grant.granted < want:
+            full = max(self.batch, need)  # when a whole batch (or the message) will have accrued
+            self.not_before = now + grant.wait + (full - 1) / grant.rate
+
+    def _share(self, write: Coroutine[Any, Any, tuple[bool, SharedRate | None]]) -> None:
+        async def run() -> None:
+            try:
+                _, shared = await write
+            except ClusterError as exc:
+                self.last_error = exc
+                return
+            if shared is not None:
+                self.shared_rate, self.epoch = shared.rate, shared.epoch
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._share_tasks.add(task)
+        task.add_done_callback(self._share_tasks.discard)
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._refill_task, *self._share_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

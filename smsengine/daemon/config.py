@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..cluster import ClusterConfig, ClusterConfigError
 from ..engine import EngineConfig, EngineConfigError, engine_config_from_dict
 from ..policy import DEFAULT_OPTOUT_SUFFIX, DEFAULT_RULES, CapRule, QuietHours, QuietHoursError
 from .webhooks import EVENT_TYPES, WebhookConfig, secret_key
@@ -176,6 +177,8 @@ class DaemonConfig(msgspec.Struct, frozen=True):
     events: EventsConfig = EventsConfig()
     webhooks: list[WebhookConfig] = msgspec.field(default_factory=list)
     policy: PolicyConfig = PolicyConfig()
+    # [cluster]: a node of several sharing one Redis (docs/scale-out.md); None = single-node.
+    cluster: ClusterConfig | None = None
 
     def recorded_events(self) -> frozenset[str]:
         """The event types the log keeps: [events] record and every webhook's."""
@@ -251,6 +254,7 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "", *,
         hooks = msgspec.convert(raw_hooks, list[WebhookConfig])
     except msgspec.ValidationError as exc:
         raise DaemonConfigError(_field("webhooks", exc), prefix + str(exc)) from None
+    cluster = _cluster(data.pop("cluster", None), prefix)
     _check(sections["server"], sections["store"], keys, prefix)
     _check_webhooks(hooks, sections["events"], prefix)
     _check_policy(sections["policy"], keys, prefix)
@@ -262,7 +266,7 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "", *,
         raise DaemonConfigError(exc.field, prefix + exc.message) from None
     config = DaemonConfig(engine=engine, server=sections["server"], store=sections["store"],
                           api_keys=keys, events=sections["events"], webhooks=hooks,
-                          policy=sections["policy"])
+                          policy=sections["policy"], cluster=cluster)
     _check_lanes(config, prefix)
     config.webhook_keys()  # (a bad secret is named now, not at the first delivery)
     return config
@@ -281,6 +285,23 @@ def load_daemon_config(path: str | Path) -> DaemonConfig:
     except RecursionError:  # (found by the config fuzzing of issue 21)
         raise DaemonConfigError(where, "not valid TOML: nested too deeply") from None
     return daemon_config_from_dict(data, where, base=Path(path).parent)
+
+
+def _cluster(raw: Any, prefix: str) -> ClusterConfig | None:
+    """``[cluster]``, if there is one (its checks name the field: ``cluster.lease_ttl``)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise DaemonConfigError("cluster", f"{prefix}must be a table ([cluster])")
+    try:
+        return msgspec.convert(raw, ClusterConfig)
+    except ClusterConfigError as exc:
+        raise DaemonConfigError(f"cluster.{exc.field}", prefix + exc.message) from None
+    except msgspec.ValidationError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ClusterConfigError):
+            raise DaemonConfigError(f"cluster.{cause.field}", prefix + cause.message) from None
+        raise DaemonConfigError(_field("cluster", exc), prefix + str(exc)) from None
 
 
 def _field(section: str, exc: msgspec.ValidationError) -> str:

@@ -77,6 +77,7 @@ from ..policy import (
 from ..smpp import CommandStatus, status_name
 from ..text import Encoding, SplitMethod
 from .campaigns import MAX_REFUSALS, Campaign, CampaignStore, RowError
+from .cluster import ClusterNode
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
 from .schema import Accepted, ErrorOut, MessageIn, Refused, _utc
@@ -202,6 +203,8 @@ class Gateway:
         self.config = config
         self.outbox: Outbox | None = None
         self.engine: Engine | None = None
+        # A node of a cluster ([cluster]); None on one node, where nothing of it runs.
+        self.cluster: ClusterNode | None = None
         self.recovery = RecoveryReport()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -265,7 +268,12 @@ class Gateway:
                 self.caps.append((scope, FrequencyCaps(rules, store, scope=scope)))
         self.campaigns = CampaignStore(cfg.store.path)
         self._recover()
+        if cfg.cluster is not None:
+            self.cluster = ClusterNode(cfg.cluster)
+            engine.channel_setup = self.cluster.setup_channel
         await engine.start()
+        if self.cluster is not None:
+            await self.cluster.start()
         engine.tracker.observe(self._observe)
         engine.before_write(self._before_write)
         engine.on_mo(self._on_mo)
@@ -301,6 +309,8 @@ class Gateway:
             self.metrics.close()
         if self.engine is not None:
             await self.engine.stop(drain_timeout)
+        if self.cluster is not None:
+            await self.cluster.close()  # (after the binds closed: then the slots go back)
         self.flush_now()  # (the last states, events, statistics and webhook cursors)
         for store in (self.events, self.stats, self.templates, self.counter_store,
                       self.campaigns, self.outbox):
@@ -1432,8 +1442,12 @@ class Gateway:
             problems["store"] = f"not writable: {exc}"
         if self.engine is not None:
             for name, channel in self.engine.channels.items():
-                if not channel.bound:
+                # (a cluster node need not hold a bind of every channel: only of those it
+                # holds a slot of)
+                if not channel.bound and (self.cluster is None or self.cluster.holds(name)):
                     problems[f"channel {name}"] = "no bind up"
+        if self.cluster is not None:
+            problems.update(self.cluster.ready())
         if not self._running:
             problems["daemon"] = "stopping"
         return problems

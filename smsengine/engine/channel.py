@@ -26,7 +26,7 @@ from ..link import LinkError, NotSentError
 from ..smpp import CommandStatus, Response
 from .adapter import MoPart, ProtocolAdapter, Receipt
 from .config import ChannelConfig
-from .flow import AimdRate, TokenBucket
+from .flow import AimdRate, TokenBucket, TokenSource
 from .lanes import Lanes
 from .mo import MoAssembler, MoMessage
 from .model import Message, MessageHandle, MessageRefusedError, MessageState
@@ -85,9 +85,14 @@ class Channel:
         self.flow = AimdRate(config.tps or 1e9, now, latency_limit=config.latency_limit,
                              floor_share=0.1 if config.tps > 0 else 0.0)
         burst = config.burst or max(config.tps, 1.0)
-        self.bucket = TokenBucket(config.tps, burst, now)
+        # Replaceable before start (a cluster node's takes from the cluster-wide rate too).
+        self.bucket: TokenSource = TokenBucket(config.tps, burst, now)
         self._keepers: list[BindKeeper] = []
         self._senders: list[BindKeeper] = []
+        # Gated (set before start by a cluster node): no bind opens until open_slot(i), the
+        # bind-slot lease i is held.
+        self.gated = False
+        self._modes: list[BindMode] = []
         self._rr = 0
         self._wake = asyncio.Event()
         # True while the dispatcher waits on _wake: the hot paths set the event only then.
@@ -121,6 +126,7 @@ class Channel:
         cfg = self.config
         modes = ([BindMode.TRANSMITTER] * cfg.transmitters + [BindMode.RECEIVER] * cfg.receivers
                  + [BindMode.TRANSCEIVER] * cfg.transceivers)
+        self._modes = modes
         for i, mode in enumerate(modes):
             keeper = self.adapter.new_keeper(i, mode, on_event=self._bind_event,
                                              on_message=self._incoming,
@@ -129,6 +135,8 @@ class Channel:
             # receipt's deliver_sm_resp, too, leaves only once the receipt is kept.
             keeper.before_write = self._on_handover
             self._keepers.append(keeper)
+            if self.gated:
+                continue
             if mode is not BindMode.RECEIVER:
                 self._senders.append(keeper)
             keeper.start()
@@ -148,6 +156,27 @@ class Channel:
         # What is still in flight has the rest of the drain time, not each bind's own.
         left = max(0.0, deadline - self._loop.time())
         await asyncio.gather(*(k.stop(left) for k in self._keepers), return_exceptions=True)
+
+    @property
+    def slots(self) -> int:
+        """Binds configured (transmitters, receivers, transceivers): a gated channel's slots."""
+        cfg = self.config
+        return cfg.transmitters + cfg.receivers + cfg.transceivers
+
+    def open_slot(self, slot: int) -> None:
+        """A gated channel: open bind ``slot`` (its lease is held)."""
+        keeper = self._keepers[slot]
+        if self._modes[slot] is not BindMode.RECEIVER and keeper not in self._senders:
+            self._senders.append(keeper)
+        keeper.start()
+
+    async def close_slot(self, slot: int, drain_timeout: float = 0.0) -> None:
+        """A gated channel: nothing more is written on bind ``slot`` from now on (its lease
+        is lost or handed back); it unbinds after ``drain_timeout`` for what is in flight."""
+        keeper = self._keepers[slot]
+        if keeper in self._senders:
+            self._senders.remove(keeper)
+        await keeper.stop(drain_timeout)
 
     @property
     def bound(self) -> bool:

@@ -160,6 +160,9 @@ class Engine:
         self._self_recording = False
         self._write_hooks: list[Callable[[], None]] = []
         self.channels: dict[str, Channel] = {}
+        #: Called with each channel after it is made and before it starts: a cluster node
+        #: replaces its token source and gates its binds on leases there.
+        self.channel_setup: Callable[[Channel], None] | None = None
         self._routes: list[_Route] = []
         self._only: Channel | None = None
         # Made here, not at start, so events() and mo() may be entered before start().
@@ -253,6 +256,8 @@ class Engine:
             else None
         )
         for channel in self.channels.values():
+            if self.channel_setup is not None:
+                self.channel_setup(channel)
             channel.start()
         self._spawn(self._housekeeping())
         self._started = True

@@ -19,8 +19,27 @@ goodput holds when the rate is cut, and the cuts stand.
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
-__all__ = ["AimdRate", "TokenBucket"]
+__all__ = ["AimdRate", "TokenBucket", "TokenSource"]
+
+
+class TokenSource(Protocol):
+    """Where a channel's dispatcher takes its segment tokens: :class:`TokenBucket` on one node;
+    on a cluster node, a source that also takes from the cluster-wide rate
+    (``smsengine.cluster.ClusterBucket``). Synchronous, on the loop's clock: ``wait_time`` 0
+    means ``take`` now may spend ``n``."""
+
+    @property
+    def rate(self) -> float: ...
+
+    def wait_time(self, n: float, now: float) -> float: ...
+
+    def take(self, n: float, now: float) -> bool: ...
+
+    def set_rate(self, rate: float, now: float) -> None: ...
+
+    def reset(self, rate: float, burst: float, now: float) -> None: ...
 
 
 class TokenBucket:

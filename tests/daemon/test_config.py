@@ -120,3 +120,18 @@ def test_toml_nested_too_deeply_is_named(tmp_path: Path) -> None:
     deep.write_text("a = " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
     with pytest.raises(DaemonConfigError, match=r"nested too deeply|not valid TOML"):
         load_daemon_config(deep)
+
+
+def test_cluster_is_opt_in_and_its_bad_values_are_named() -> None:
+    assert daemon_config_from_dict(_config()).cluster is None
+    config = daemon_config_from_dict(_config(cluster={
+        "redis_url": "redis://:s3cret@127.0.0.1:6379/0", "node_id": "n1", "lease_ttl": 3}))
+    assert config.cluster is not None and config.cluster.lease_ttl == 3.0
+    assert "s3cret" not in repr(config)
+    for bad, field in [({"redis_url": "http://x"}, "cluster.redis_url"),
+                       ({"redis_url": "redis://h", "lease_ttl": 0}, "cluster.lease_ttl"),
+                       ({"redis_url": "redis://h", "colour": 1}, "cluster"),
+                       ({"lease_ttl": 1}, "cluster"), ("redis", "cluster")]:
+        with pytest.raises(DaemonConfigError) as info:
+            daemon_config_from_dict(_config(cluster=bad))
+        assert info.value.field == field, (bad, info.value)

@@ -84,8 +84,10 @@ def test_client_context_names_the_file_that_cannot_serve(
     other_key = tmp_path / "other_key.pem"
     trustme.CA().issue_cert("other.test").private_key_pem.write_to_path(str(other_key))
     files = {"CERT": pki.client_cert, "KEY": pki.client_key, "OTHER_KEY": str(other_key)}
+    paths = {k: files.get(v, v) for k, v in kwargs.items()}
     with pytest.raises(TlsFileError) as info:
-        client_context(**{k: files.get(v, v) for k, v in kwargs.items()})
+        client_context(ca=paths.get("ca", ""), cert=paths.get("cert", ""),
+                       key=paths.get("key", ""))
     assert info.value.field == field and words in info.value.message
     assert "PRIVATE KEY" not in str(info.value)  # (what the files hold is never quoted)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from smsengine.bind import client_context
-from smsengine.cmpp import ConnectResp, Version
+from smsengine.cmpp import ConnectResp, SubmitResp, Version
 from smsengine.fakesmsc import ConfigError, config_from_dict, load_config
 from smsengine.smpp import BindTransceiverResp
 from tests._support.cmpp_client import Closed as CmppClosed
@@ -92,7 +92,8 @@ async def test_the_ismg_serves_cmpp_over_tls(pki: Pki) -> None:
         client = CmppClient(reader, writer, Version.V30)
         resp = await client.login()
         assert isinstance(resp, ConnectResp) and resp.status == 0
-        assert (await client.submit()).result == 0
+        submitted = await client.submit()
+        assert isinstance(submitted, SubmitResp) and submitted.result == 0
         await client.close()
         assert len(ismg.ledger) == 1
 

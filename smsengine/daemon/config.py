@@ -70,6 +70,18 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shutdown_timeout: float = 10.0
     idempotency_ttl: float = 86400.0  # seconds an Idempotency-Key's first answer is kept
     page_size: int = 100  # GET /v1/messages: default (and maximum: 10 times this) page
+    # Limits on the HTTP port (smsengine.daemon.limits; docs/reliability.md), so idle, slow
+    # and oversized clients cannot shut the others out or grow the daemon's memory.
+    header_timeout: float = 10.0  # seconds from connect (or a request's first byte) to its
+    #                               whole head; then 408 and the connection closes
+    keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
+    read_timeout: float = 30.0  # seconds without a byte of a body being read; then 408
+    max_header_bytes: int = 16384  # a request's head (request line and headers); more is 431
+    max_connections: int = 4096  # open at once; when full, the longest idle one is closed
+    max_connections_per_address: int = 256  # from one client address; more are closed
+    # HTTPS: a PEM certificate chain and its private key (both, or neither for plain HTTP).
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -256,6 +268,11 @@ def daemon_config_from_dict(data: dict[str, Any], where: str = "", *,
         raise DaemonConfigError(_field("webhooks", exc), prefix + str(exc)) from None
     cluster = _cluster(data.pop("cluster", None), prefix)
     _check(sections["server"], sections["store"], keys, prefix)
+    server = sections["server"]
+    if base is not None and server.tls_cert:  # (relative paths: beside the config file)
+        sections["server"] = msgspec.structs.replace(
+            server, tls_cert=str(Path(base) / server.tls_cert),
+            tls_key=str(Path(base) / server.tls_key))
     _check_webhooks(hooks, sections["events"], prefix)
     _check_policy(sections["policy"], keys, prefix)
     data["store"] = sections["store"].path
@@ -351,12 +368,19 @@ def _check(server: ServerConfig, store: StoreConfig, keys: list[ApiKeyConfig],
 
     if not 0 <= server.port < 65536:
         raise bad("server.port", f"{server.port} is not a TCP port")
-    for field in ("max_body", "max_batch", "page_size"):
+    for field in ("max_body", "max_batch", "page_size", "max_connections",
+                  "max_connections_per_address"):
         if getattr(server, field) < 1:
             raise bad(f"server.{field}", "must be >= 1")
-    for field in ("shutdown_timeout", "idempotency_ttl"):
+    if server.max_header_bytes < 256:
+        raise bad("server.max_header_bytes", "must be >= 256")
+    for field in ("shutdown_timeout", "idempotency_ttl", "header_timeout",
+                  "keepalive_timeout", "read_timeout"):
         if not getattr(server, field) > 0:
             raise bad(f"server.{field}", "must be > 0")
+    if bool(server.tls_cert) != bool(server.tls_key):
+        raise bad("server.tls_key" if server.tls_cert else "server.tls_cert",
+                  "give tls_cert and tls_key together")
     if not store.path:
         raise bad("store.path", "name the outbox's SQLite file")
     for field in ("max_outbox", "feed_ahead"):

@@ -37,6 +37,7 @@ from .app import make_app
 from .auth import Keyring
 from .config import DaemonConfig, DaemonConfigError, daemon_config_from_dict, load_daemon_config
 from .gateway import Gateway
+from .listener import Limits, raise_fd_limit, tls_context
 
 __all__ = ["add_parser", "serve"]
 
@@ -88,19 +89,26 @@ async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
         if gateway.templates.get(template.name) is None:
             gateway.templates.create(template, gateway.now())
     app, api = make_app(config, gateway, keyring)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # The port's limits (timeouts, connection caps, head size) and TLS: listener.py.
+    limits = Limits(config.server, gateway.registry)
+    app.middlewares.insert(0, limits.middleware)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           **limits.runner_options())
     await runner.setup()
-    site = web.TCPSite(runner, config.server.host, config.server.port)
+    assert runner.server is not None
+    raise_fd_limit(config.server)
     try:
-        await site.start()
-    except OSError as exc:
+        bound = await limits.listen(runner.server, config.server.host, config.server.port,
+                                    tls_context(config.server))
+    except (OSError, DaemonConfigError) as exc:
         await runner.cleanup()
         await gateway.stop(1.0)
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         print(f"smsengine serve: cannot listen on {config.server.host}:{config.server.port}: "
-              f"{exc.strerror}", file=sys.stderr)
+              f"{reason}", file=sys.stderr)
         return 2
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"smsengine serve listening on http://{config.server.host}:{bound}", flush=True)
+    scheme = "https" if config.server.tls_cert else "http"
+    print(f"smsengine serve listening on {scheme}://{config.server.host}:{bound}", flush=True)
     if announce is not None:
         announce(bound)
     stop = asyncio.Event()
@@ -120,6 +128,7 @@ async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
     while api.in_flight and loop.time() - started < budget:
         await asyncio.sleep(0.02)
     await gateway.stop(max(0.5, budget - (loop.time() - started)))
+    limits.close()
     await runner.cleanup()
     log.info("stopped")
     print("smsengine serve stopped", flush=True)
@@ -230,6 +239,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         config = load_daemon_config(args.config)
         config.keys()  # (a missing key variable is a config error, named now)
+        tls_context(config.server)  # (a bad certificate or key: named now, before the store)
     except (DaemonConfigError, EngineConfigError) as exc:
         print(f"smsengine serve: {exc}", file=sys.stderr)
         return 2

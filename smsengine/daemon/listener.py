@@ -1,0 +1,372 @@
+"""The daemon's listening port: limits on its connections, and HTTPS.
+
+aiohttp bounds a request's lines and headers (``max_line_size``, ``max_field_size``,
+``max_headers``), a body read whole (``client_max_size``) and how long an idle keep-alive
+connection stays (``keepalive_timeout``). It has no deadline for a request's head, no read
+timeout for a body, and no cap on connections, so a slowloris, a stalled upload or 10 000 idle
+sockets would each hold the port. :class:`Limits` adds them: a thin protocol in front of each
+of aiohttp's request handlers (made by the low-level ``web.Server``, which is documented as the
+protocol factory ``loop.create_server`` takes), and a middleware that tells it when a request
+is being handled. Every limit is a ``[server]`` field (config.py); docs/reliability.md lists
+them with their tests.
+
+- **Head timeout**: from connect, or from a request's first byte, its whole head (request line
+  and headers) within ``header_timeout``; else 408 and the connection closes. As nginx's
+  ``client_header_timeout``, it is a deadline, so a byte a second does not extend it.
+- **Head size**: a head over ``max_header_bytes`` is answered 431 without being parsed.
+- **Read timeout**: while a handler reads a body that has not all come, ``read_timeout``
+  seconds without a byte is 408 (between reads, as nginx's ``client_body_timeout``: a large
+  campaign CSV may take long as a whole). Time when the daemon itself paused reading (the
+  handler is behind) is not counted against the client.
+- **Connection caps**: ``max_connections_per_address`` per client address, more are answered
+  503 and closed at once; at ``max_connections`` a new connection closes the one idle the
+  longest (between requests, or not yet sent a whole head); if every one is busy with a
+  request, the new one gets 503. So idle sockets cannot shut a well-behaved client out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import resource
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from aiohttp import web
+from aiohttp.streams import StreamReader
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from .config import DaemonConfigError, ServerConfig
+
+__all__ = ["Limits", "raise_fd_limit", "tls_context"]
+
+log = logging.getLogger("smsengine.daemon")
+
+_PROBLEM = "urn:smsengine:problem:"  # (app.py's problem types)
+_END_OF_HEAD = b"\r\n\r\n"
+
+
+def _canned(status: int, reason: str, kind: str, detail: str, extra: str = "") -> bytes:
+    """A whole HTTP/1.1 response with RFC 9457 problem details, written by this layer where
+    no request reached aiohttp's handler (or it is to be cut short), then the connection
+    closes."""
+    body = json.dumps({"type": _PROBLEM + kind, "title": reason, "status": status,
+                       "detail": detail}).encode()
+    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
+            ).encode() + body
+
+
+class _State(enum.Enum):
+    HEAD = "head"  # connected, or a request's first bytes came: its head is awaited
+    BUSY = "busy"  # a request's head came: it is being read and handled
+    IDLE = "idle"  # between requests (aiohttp's keepalive_timeout applies)
+
+
+class Limits:
+    """Connection bookkeeping for one listening port (see the module's docstring)."""
+
+    def __init__(self, config: ServerConfig, registry: CollectorRegistry | None = None) -> None:
+        self.config = config
+        self._server: web.Server | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self._by_transport: dict[asyncio.BaseTransport, _Guarded] = {}
+        self._per_address: dict[str, int] = {}
+        # Connections not busy with a request, the longest idle first: whom a new connection
+        # closes when the port is full.
+        self._evictable: dict[_Guarded, None] = {}
+        self._closed = Counter("smsengine_http_connections_closed",
+                               "HTTP connections closed by a limit, by reason", ["reason"],
+                               registry=registry)
+        self._open = Gauge("smsengine_http_connections", "HTTP connections open",
+                           registry=registry)
+        self._open.set_function(lambda: len(self._by_transport))
+        self._canned = {
+            "header_timeout": _canned(
+                408, "Request Timeout", "header-timeout",
+                f"the request's head did not come within {config.header_timeout:g} s"),
+            "read_timeout": _canned(
+                408, "Request Timeout", "read-timeout",
+                f"no byte of the body for {config.read_timeout:g} s"),
+            "header_too_large": _canned(
+                431, "Request Header Fields Too Large", "header-too-large",
+                f"the request's head is over the limit of {config.max_header_bytes} bytes"),
+            "address_cap": _canned(
+                503, "Service Unavailable", "too-many-connections",
+                f"over {config.max_connections_per_address} connections from this address",
+                "Retry-After: 1\r\n"),
+            "full": _canned(
+                503, "Service Unavailable", "too-many-connections",
+                f"{config.max_connections} connections are open and busy", "Retry-After: 1\r\n"),
+        }
+
+    def runner_options(self) -> dict[str, Any]:
+        """aiohttp's own knobs for ``web.AppRunner``: keep-alive and per-line limits."""
+        size = self.config.max_header_bytes
+        return {"keepalive_timeout": self.config.keepalive_timeout,
+                "max_line_size": size, "max_field_size": size}
+
+    async def listen(self, server: web.Server, host: str, port: int,
+                     ssl_context: ssl.SSLContext | None = None) -> int:
+        """Listen with ``server`` (a set-up ``AppRunner``'s); the port bound."""
+        self._server = server
+        loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if ssl_context is not None:  # (a stalled TLS handshake: the head's deadline too)
+            extra["ssl_handshake_timeout"] = self.config.header_timeout
+        self._listener = await loop.create_server(
+            lambda: _Guarded(self), host, port, ssl=ssl_context, backlog=1024, **extra)
+        return int(self._listener.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        """Stop listening (the connections are aiohttp's to close: ``runner.cleanup()``)."""
+        if self._listener is not None:
+            self._listener.close()
+
+    @web.middleware
+    async def middleware(self, request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        guard = self._by_transport.get(request.transport) if request.transport else None
+        if guard is None:
+            return await handler(request)
+        guard.started(request.content)
+        try:
+            return await handler(request)
+        finally:
+            guard.finished()
+
+    # --- bookkeeping for _Guarded ------------------------------------------------------------
+
+    def _admit(self, guard: _Guarded, transport: asyncio.BaseTransport, address: str) -> str:
+        """'' if the connection may stay, else why not (a key of ``_canned``)."""
+        if self._per_address.get(address, 0) >= self.config.max_connections_per_address:
+            return "address_cap"
+        if len(self._by_transport) >= self.config.max_connections:
+            if not self._evictable:
+                return "full"
+            oldest = next(iter(self._evictable))
+            self._closed.labels("evicted").inc()
+            oldest.abort()
+        self._by_transport[transport] = guard
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        return ""
+
+    def _forget(self, transport: asyncio.BaseTransport, address: str) -> None:
+        guard = self._by_transport.pop(transport, None)
+        if guard is None:
+            return
+        self._evictable.pop(guard, None)
+        left = self._per_address[address] - 1
+        if left:
+            self._per_address[address] = left
+        else:
+            del self._per_address[address]
+
+
+class _Guarded(asyncio.Protocol):
+    """One connection: aiohttp's request handler behind the limits."""
+
+    __slots__ = ("_content", "_head_bytes", "_header_timer", "_inner", "_last_read",
+                 "_limits", "_loop", "_read_timer", "_state", "_tail", "_transport",
+                 "address")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._loop = asyncio.get_running_loop()
+        self._inner: asyncio.Protocol | None = None
+        self._transport: asyncio.Transport | None = None
+        self._state = _State.HEAD
+        self._head_bytes = 0
+        self._tail = b""  # a head's last 3 bytes, in case its end is split between reads
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._content: StreamReader | None = None
+        self._last_read = 0.0
+        self.address = ""
+
+    # --- asyncio's protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (uvloop's transports are not asyncio.Transport subclasses, but have its methods)
+        self._transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else ""
+        limits = self._limits
+        refused = limits._admit(self, transport, self.address)
+        if refused:
+            self._refuse(refused)
+            return
+        limits._evictable[self] = None
+        self._arm_header_timer()
+        assert limits._server is not None
+        self._inner = limits._server()
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        inner = self._inner
+        if inner is None:
+            return
+        state = self._state
+        if state is _State.IDLE:
+            self._state = state = _State.HEAD
+            self._head_bytes = 0
+            self._tail = b""
+            self._limits._evictable.pop(self, None)
+            self._limits._evictable[self] = None
+        if state is _State.HEAD:
+            seen = self._tail + data
+            end = seen.find(_END_OF_HEAD)
+            if end < 0:
+                self._head_bytes += len(data)
+                self._tail = seen[-3:]
+            else:
+                self._head_bytes += end + 4 - len(self._tail)
+            if self._head_bytes > self._limits.config.max_header_bytes:
+                self._refuse("header_too_large")
+                return
+            if end < 0:
+                if self._header_timer is None:
+                    self._arm_header_timer()
+            else:
+                self._head_done()
+        elif self._read_timer is not None:
+            self._last_read = self._loop.time()
+        inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        if self._transport is not None:
+            self._limits._forget(self._transport, self.address)
+        self._content = None
+        if self._inner is not None:
+            inner, self._inner = self._inner, None
+            inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    # --- told by the middleware --------------------------------------------------------------
+
+    def started(self, content: StreamReader) -> None:
+        if self._state is not _State.BUSY:
+            self._head_done()
+        if not content.is_eof():  # (a body still coming: watch its reads)
+            self._content = content
+            self._last_read = self._loop.time()
+            self._read_timer = self._loop.call_at(
+                self._last_read + self._limits.config.read_timeout, self._on_read_timer)
+
+    def finished(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        self._content = None
+        if self._inner is not None and self._state is _State.BUSY:
+            self._state = _State.IDLE
+            self._limits._evictable[self] = None
+
+    # --- the limits --------------------------------------------------------------------------
+
+    def _head_done(self) -> None:
+        self._state = _State.BUSY
+        self._limits._evictable.pop(self, None)
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self._loop.call_later(self._limits.config.header_timeout,
+                                                   self._on_header_timer)
+
+    def _on_header_timer(self) -> None:
+        self._header_timer = None
+        if self._state is _State.HEAD:
+            self._refuse("header_timeout")
+
+    def _on_read_timer(self) -> None:
+        self._read_timer = None
+        content, transport = self._content, self._transport
+        if content is None or content.is_eof() or transport is None:
+            return
+        now = self._loop.time()
+        timeout = self._limits.config.read_timeout
+        if not transport.is_reading():  # (paused by the daemon: the client is not late)
+            self._last_read = now
+        due = self._last_read + timeout
+        if now >= due:
+            self._refuse("read_timeout")
+        else:
+            self._read_timer = self._loop.call_at(due, self._on_read_timer)
+
+    def _refuse(self, reason: str) -> None:
+        """Answer why (problem details) and close."""
+        self._limits._closed.labels(reason).inc()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("connection from %s closed: %s", self.address, reason)
+        self._cancel_timers()
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(self._limits._canned[reason])
+            transport.close()
+
+    def abort(self) -> None:
+        """Close at once (an idle connection making room for a new one)."""
+        self._cancel_timers()
+        if self._transport is not None:
+            self._limits._forget(self._transport, self.address)  # (now: its room is taken)
+            self._transport.abort()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._header_timer, self._read_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._read_timer = None
+
+
+def tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server's TLS context from ``tls_cert``/``tls_key`` (None without them); a file that
+    cannot be read or used is a :class:`DaemonConfigError` naming its field."""
+    if not config.tls_cert:
+        return None
+    for field, path in (("server.tls_cert", config.tls_cert), ("server.tls_key", config.tls_key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise DaemonConfigError(field, f"{path!r} cannot be read ({exc.strerror})") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except ssl.SSLError as exc:
+        raise DaemonConfigError("server.tls_cert", f"{config.tls_cert!r} and "
+                                f"{config.tls_key!r} are not a PEM certificate chain and its "
+                                f"private key ({exc.reason or exc})") from None
+    return context
+
+
+def raise_fd_limit(config: ServerConfig) -> None:
+    """Raise this process's open-file limit (up to the hard limit) to hold ``max_connections``
+    plus the store, the binds and the webhooks; warn when the hard limit is lower."""
+    needed = config.max_connections + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning("open files limited to %d: fewer than server.max_connections (%d) plus "
+                    "1024; lower max_connections or raise the limit (ulimit -n)", target,
+                    config.max_connections)

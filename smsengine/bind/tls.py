@@ -112,7 +112,8 @@ def _load_chain(context: ssl.SSLContext, cert: str, key: str, key_password: str)
 def _readable(field: str, path: str) -> None:
     file = Path(path)
     if not file.is_file():
-        raise TlsFileError(field, f"file not found: {path}")
+        found = "not a regular file" if file.exists() else "file not found"
+        raise TlsFileError(field, f"{found}: {path}")
     try:
         with file.open("rb"):
             pass

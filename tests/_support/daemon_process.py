@@ -8,6 +8,7 @@ import asyncio
 import os
 import re
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -81,11 +82,14 @@ scopes = ["read"]
 class Daemon:
     """A running ``smsengine serve``: ``base`` URL, ``http`` session (admin key by default)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, base: str, log: list[str]) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, base: str, log: list[str],
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.proc = proc
         self.base = base
         self.log = log  # its stderr lines so far (the reader task appends)
-        self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"})
+        self.http = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {KEY}"},
+            connector=aiohttp.TCPConnector(ssl=ssl_context) if ssl_context else None)
 
     async def request(self, method: str, path: str, *, json: Any = None, data: Any = None,
                       headers: dict[str, str] | None = None,
@@ -134,7 +138,9 @@ class Daemon:
 
 @asynccontextmanager
 async def daemon(config: Path, *extra: str, env: dict[str, str] | None = None,
-                 timeout: float = 20.0) -> AsyncIterator[Daemon]:
+                 timeout: float = 20.0,
+                 ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[Daemon]:
+    """``ssl_context``: the client's, for a daemon serving HTTPS."""
     environ = {**os.environ, "TEST_SMSENGINE_SEND_KEY": SEND_KEY, **(env or {})}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "smsengine", "serve", "--config", str(config), *extra,
@@ -154,9 +160,9 @@ async def daemon(config: Path, *extra: str, env: dict[str, str] | None = None,
         while not base:
             line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
             assert line, f"smsengine serve exited before listening: {''.join(log)[-2000:]}"
-            if m := re.fullmatch(r"smsengine serve listening on (http://\S+)\n", line):
+            if m := re.fullmatch(r"smsengine serve listening on (https?://\S+)\n", line):
                 base = m.group(1)
-        running = Daemon(proc, base, log)
+        running = Daemon(proc, base, log, ssl_context)
         try:
             yield running
         finally:

@@ -1,0 +1,110 @@
+"""The daemon over HTTPS (``[server] tls_cert``/``tls_key``), with a throwaway CA made in the
+test (tests/_support/tls.py): a verified client sends a message end to end; a client trusting
+another CA, or asking for another name, is refused; a plaintext client and a silent one on the
+HTTPS port fail cleanly and the daemon goes on; bad certificate or key files are startup errors
+naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from smsengine.fakesmsc import FakeSMSC
+from tests._support.daemon_process import KEY, Daemon, daemon, daemon_config
+from tests._support.tls import Pki, make_pki
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    return make_pki(folder)
+
+
+def _client(ca: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca)
+
+
+def _tls_config(tmp_path: Path, port: int, cert: str, key: str) -> Path:
+    return daemon_config(tmp_path, port, server=f"""
+tls_cert = "{cert}"
+tls_key = "{key}"
+header_timeout = 2.0
+""")
+
+
+def _port(gw: Daemon) -> int:
+    return int(gw.base.rsplit(":", 1)[1])
+
+
+async def test_a_verified_client_sends_a_message_end_to_end(
+        smsc: FakeSMSC, pki: Pki, tmp_path: Path) -> None:
+    config = _tls_config(tmp_path, smsc.port, pki.server_chain, pki.server_key)
+    async with daemon(config, ssl_context=_client(pki.ca)) as gw:
+        assert gw.base.startswith("https://127.0.0.1:")
+        message_id = await gw.send(to="8613800138000", text="over https")
+        found = await gw.until(message_id, lambda m: m["state"] == "delivered")
+        assert found["state"] == "delivered"
+        assert [e.destination_addr for e in smsc.ledger] == ["8613800138000"]
+
+        # Another CA, another name: the client refuses the server.
+        for context, url in ((_client(pki.other_ca), gw.base),
+                             (_client(pki.ca), f"https://localhost:{_port(gw)}")):
+            async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=context)) as other:
+                with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                    await other.get(url + "/healthz")
+
+        # Plain HTTP on the HTTPS port: no HTTP answer, the connection closes.
+        reader, writer = await asyncio.open_connection("127.0.0.1", _port(gw))
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            answer = await asyncio.wait_for(reader.read(), 10)
+        except ConnectionError:
+            answer = b""
+        writer.close()
+        assert not answer.startswith(b"HTTP/"), answer
+        # A TCP connection that never starts its handshake: closed at header_timeout.
+        reader, writer = await asyncio.open_connection("127.0.0.1", _port(gw))
+        with contextlib.suppress(ConnectionError):
+            await asyncio.wait_for(reader.read(), 2.0 + 8)
+        writer.close()
+
+        status, body, _ = await gw.request("GET", "/healthz")
+        assert status == 200, body
+        assert gw.proc.returncode is None
+        assert "Traceback" not in "".join(gw.log)
+
+
+def _serve(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "smsengine", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60,
+                          env={"TEST_SMSENGINE_SEND_KEY": "test-send-key-0123456789",
+                               "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize(("cert", "key", "field"), [
+    ("missing.pem", "server_key", "server.tls_cert"),
+    ("server_chain", "missing.pem", "server.tls_key"),
+    ("server_chain", "client_key", "server.tls_cert"),  # (a key of another certificate)
+    ("ca_key_as_cert", "server_key", "server.tls_cert"),  # (not a certificate)
+])
+def test_bad_certificate_or_key_files_are_startup_errors_naming_the_field(
+        pki: Pki, tmp_path: Path, cert: str, key: str, field: str) -> None:
+    (tmp_path / "ca_key_as_cert").write_text("not a PEM file\n")
+
+    def path(name: str) -> str:
+        return str(getattr(pki, name, None) or tmp_path / name)
+
+    done = _serve(_tls_config(tmp_path, 1, path(cert), path(key)))
+    assert done.returncode == 2, done.stderr
+    assert f"smsengine serve: {field}: " in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert KEY not in done.stderr + done.stdout

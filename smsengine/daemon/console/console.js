@@ -786,7 +786,7 @@
         actions.appendChild(cancel);
         if (armed.has(c.id)) { cancel.dataset.armed = "1"; cancel.textContent = t("cmp.sure"); }
       }
-      body.appendChild(el("tr", { data: { id: c.id, state: c.state, pct: String(pct) } },
+      body.appendChild(el("tr", { data: { id: c.id, state: c.state, pct: String(pct), queued: String(p.queued) } },
         el("td", {}, c.id), el("td", { class: "text" }, c.name || ""), el("td", {}, stateBadge(c.state)),
         el("td", {}, bar, el("span", { class: "pct" }, pct + " %")),
         el("td", {}, p.delivered + " / " + p.failed + " / " + p.queued),

@@ -242,3 +242,30 @@ async def test_a_keeper_raises_the_alarm_and_keeps_trying_with_its_backoff(
     async with keeper:
         await keeper.wait_bound(5)
     assert "alarm" not in [e.kind for e in events]
+
+
+def test_the_same_outcomes_on_uvloop(pki: Pki) -> None:
+    """The daemon and the fakes' command line run on uvloop, whose TLS transport is its own
+    code: the same errors come out of it."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def outcomes() -> list[str]:
+        seen = []
+        async with FakeSMSC(config_from_dict({"tls_cert": pki.server_cert})) as tls_smsc, \
+                FakeSMSC() as plain:
+            for port, context, name in ((tls_smsc.port, client_context(ca=pki.ca), None),
+                                        (tls_smsc.port, client_context(ca=pki.other_ca), None),
+                                        (tls_smsc.port, client_context(ca=pki.ca), "x.test"),
+                                        (plain.port, client_context(ca=pki.ca), None),
+                                        (tls_smsc.port, None, None)):
+                try:
+                    async with await _open(port, context, name):
+                        seen.append("bound")
+                except NotSentError as exc:
+                    seen.append(type(exc).__name__)
+        return seen
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        seen = runner.run(outcomes())
+    assert seen == ["bound", "TlsVerificationError", "TlsVerificationError",
+                    "TlsHandshakeError", "NotSentError"]

@@ -195,3 +195,29 @@ def test_the_key_password_is_never_shown(pki: Pki, tmp_path: Path) -> None:
         pki, tls_cert=pki.client_cert, tls_key=key, tls_key_password=KEY_PASSWORD[:-1])]})
     assert error.field == "channels[0].tls_key" and "password" in error.message
     assert KEY_PASSWORD[:-1] not in str(error) and "PRIVATE" not in str(error)
+
+
+async def test_a_tls_run_at_debug_logs_no_secret(pki: Pki, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A channel with an encrypted client key and distinctive secrets, through a message and a
+    refused certificate, at DEBUG: neither the key's password nor the account's is logged."""
+    key = _encrypted_key(pki, tmp_path)
+    secrets = {"password": "Pw5ecr3t", "tls_key_password": KEY_PASSWORD}
+    account = {"system_id": "shop", "password": secrets["password"]}
+    config = config_from_dict({"accounts": [account], "tls_cert": pki.server_cert})
+    async with FakeSMSC(config) as server:
+        ok = {**channel("smpp", server.port, pki), "name": "ok", "tls_cert": pki.client_cert,
+              "tls_key": key, **secrets}
+        refused = {**ok, "name": "refused", "tls_server_name": "carrier.example"}
+        engine_config = engine_config_from_dict({"channels": [ok, refused]})
+        with caplog.at_level(logging.DEBUG):
+            async with Engine(engine_config) as engine:
+                await eventually(lambda: engine.channels["ok"].bound
+                                 and engine.channels["refused"].alarm, 5)
+                handle = await engine.send(destination="8613800138000", text="Code 1")
+                assert await handle.wait(10) is MessageState.DELIVERED
+                text = repr(engine.stats()) + repr(engine_config) + str(engine_config)
+    text += caplog.text
+    assert "TLS verification" in caplog.text
+    for secret in secrets.values():
+        assert secret not in text

@@ -4,7 +4,8 @@
 on port 7890 by default; ``--cmpp-version`` sets the highest CMPP version it speaks.
 ``--protocol sgip`` runs the fake SGIP 1.2 SMG (port 8801), ``--protocol smgp`` the fake SMGP
 3.0 SMGW (port 8890). The admin API is the same; ``/mo`` takes the Msg_Fmt as ``data_coding``
-and ``unbind`` sends TERMINATE.
+and ``unbind`` sends TERMINATE. ``--tls-cert FILE [--tls-key FILE]`` serves TLS on the
+carrier port (the admin API stays plain HTTP).
 
 The admin API (aiohttp, on ``--admin-port``) lets a person or a script drive the running SMSC:
 

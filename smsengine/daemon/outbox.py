@@ -307,9 +307,13 @@ class Outbox(SharedFileStore):
 
     def flush(self) -> None:
         """Write what is buffered and commit (with the engine's correlation records). If that
-        fails, the transaction is rolled back and StoreError raised: nothing of it is kept,
-        so a request answered 503 was not accepted (the correlation records and states since
-        the last commit are lost with it: their receipts will find nothing)."""
+        fails, the transaction is rolled back and StoreError raised: the new rows and
+        Idempotency-Key answers are dropped, so a request answered 503 was not accepted; the
+        marks and states (what already happened to accepted messages) are kept for the next
+        flush, else a message sent while the disk was full would stay queued in the file, and
+        be sent again by the next start (the chaos runner's disk_full, issue 21). The engine's
+        correlation records since the last commit are lost with it: after a restart their
+        receipts will find nothing."""
         db = self._open()
         conn = db.begin()
         inserts, self._inserts = self._inserts, []
@@ -344,6 +348,9 @@ class Outbox(SharedFileStore):
             if conn.in_transaction:
                 conn.rollback()
             db.pending = 0
+            # (nothing was buffered since: the dicts are empty unless flush is reentered)
+            self._sending = {**sending, **self._sending}
+            self._statuses = {**statuses, **self._statuses}
             raise StoreError(self.path, f"commit failed ({exc})") from exc
 
     # --- the engine's StatusStore --------------------------------------------------------------

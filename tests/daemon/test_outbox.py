@@ -53,6 +53,38 @@ def test_a_failed_commit_keeps_nothing_of_it(tmp_path: Path) -> None:
         assert outbox.row(1) is not None  # what was committed before stays
 
 
+def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(
+        tmp_path: Path) -> None:
+    """The chaos runner's disk_full (issue 21): messages accepted before the disk filled went
+    on to the carrier while commits failed; their moves were dropped with the failed commit,
+    so their rows stayed queued (for the next start to send again). Now the new rows of the
+    failed commit go (their request was answered 503) and the moves stay for the next one."""
+    with Outbox(tmp_path / "o.db") as outbox:
+        sent = _row(outbox)
+        outbox.insert([sent])
+        outbox.flush()
+        conn = outbox._open().conn  # a real SQLITE_FULL: the file may not grow
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        ref = outbox.id_of(sent.seq)
+        outbox.mark_sending(sent.seq, "main", 1001.0)
+        outbox.record(MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False,
+                                    channel="main"))
+        refused = [_row(outbox, f"86138{i:08d}") for i in range(200)]
+        outbox.insert(refused)
+        with pytest.raises(StoreError, match="full"):
+            outbox.flush()
+        assert outbox.dirty  # the moves, still to write
+        outbox.finish(ref, MessageState.DELIVERED, 1003.0)
+        conn.execute("PRAGMA max_page_count = 1073741823")  # space is back
+        outbox.flush()
+        got = outbox.row(sent.seq)
+        assert got is not None and got.state is OutboxState.DELIVERED
+        assert got.channel == "main" and got.sent_at == 1001.0 and got.done_at == 1003.0
+        assert all(outbox.row(r.seq) is None for r in refused)
+        assert not outbox.dirty
+
+
 def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:
     with Outbox(tmp_path / "o.db") as outbox:
         row = _row(outbox)

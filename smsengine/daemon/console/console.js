@@ -143,8 +143,9 @@
       state.name = me.name;
       $("login-key").value = "";
       show(error, "");
-      location.hash = "#/" + firstPage();
-      route();
+      const target = "#/" + firstPage();
+      if (location.hash === target) route();
+      else location.hash = target;  // (hashchange routes)
     } catch (e) {
       sessionStorage.removeItem(KEY);
       show(error, e.status === 401 ? t("login.bad") : t("login.failed") + e.message);
@@ -153,6 +154,7 @@
 
   function logout() {
     sessionStorage.removeItem(KEY);
+    resetDash();
     state.scopes = [];
     stopTimers();
     if (location.hash !== "#/login") location.hash = "#/login";
@@ -204,7 +206,13 @@
   }
 
   // --- dashboard -------------------------------------------------------------------------------
-  const dash = { cursor: null, minutes: new Map(), recent: [], accepted: [], opened: null };
+  // The dashboard's figures: final states per minute from the event feed (message.*), and
+  // accepted / submitted from the overview's counters (their change between two polls).
+  let dash = null;
+  function resetDash() {
+    dash = { cursor: null, minutes: new Map(), recent: [], samples: [], busy: false };
+  }
+  resetDash();
 
   function bucket(minute) {
     let b = dash.minutes.get(minute);
@@ -220,7 +228,8 @@
       const at = Date.parse(e.timestamp);
       if (now - at > 3600e3) continue;
       const b = bucket(Math.floor(at / 60e3));
-      if (name === "submitted" || name === "delivered") b[name] += 1;
+      if (name === "submitted") continue;  // (counted from the overview)
+      if (name === "delivered") b.delivered += 1;
       else if (FINAL_BAD.includes(name)) b.failed += 1;
       dash.recent.push([at, name]);
     }
@@ -237,16 +246,20 @@
   }
 
   async function showDashboard() {
-    if (dash.opened === null) dash.opened = new Date();
     let lastStats = 0;
     every(2000, async function () {
+      if (dash.busy) return;  // (a slow poll is not overtaken by the next)
+      dash.busy = true;
       try {
         const ov = await api("GET", "/v1/overview");
         if (dash.cursor === null) dash.cursor = Math.max(0, ov.events - 5000);
         await readEvents();
         const now = Date.now();
-        dash.accepted.push([now, ov.counters.accepted || 0]);
-        while (dash.accepted.length > 2 && now - dash.accepted[1][0] >= 60e3) dash.accepted.shift();
+        const submitted = Object.values(ov.engine.channels || {}).reduce((n, c) => n + c.submitted, 0);
+        const previous = dash.samples[dash.samples.length - 1];
+        if (previous) bucket(Math.floor(now / 60e3)).submitted += Math.max(0, submitted - previous[2]);
+        dash.samples.push([now, ov.counters.accepted || 0, submitted]);
+        while (dash.samples.length > 2 && now - dash.samples[1][0] >= 60e3) dash.samples.shift();
         dash.recent = dash.recent.filter((r) => now - r[0] <= 60e3);
         for (const m of dash.minutes.keys()) if (m < Math.floor(now / 60e3) - 60) dash.minutes.delete(m);
         renderOverview(ov);
@@ -255,17 +268,20 @@
         $("dash-updated").textContent = when(new Date().toISOString());
         flash("");
       } catch (e) { flash(e.message); }
+      finally { dash.busy = false; }
     });
   }
 
   function renderOverview(ov) {
     const counts = {};
     for (const [, name] of dash.recent) counts[name] = (counts[name] || 0) + 1;
-    const first = dash.accepted[0], last = dash.accepted[dash.accepted.length - 1];
+    const first = dash.samples[0], last = dash.samples[dash.samples.length - 1];
     const body = $("dash-states").tBodies[0];
     body.replaceChildren(el("tr", { data: { state: "accepted" } }, el("td", {}, t("dash.accepted")),
-                            el("td", {}, String(last[1] - first[1]))));
-    for (const name of ["submitted", "delivered", "undeliverable", "expired", "rejected", "failed", "unknown", "cancelled"]) {
+                            el("td", {}, String(last[1] - first[1]))),
+                         el("tr", { data: { state: "submitted" } }, el("td", {}, stateBadge("submitted")),
+                            el("td", {}, String(last[2] - first[2]))));
+    for (const name of ["delivered", "undeliverable", "expired", "rejected", "failed", "unknown", "cancelled"]) {
       body.appendChild(el("tr", { data: { state: name } }, el("td", {}, stateBadge(name)),
                           el("td", {}, String(counts[name] || 0))));
     }
@@ -310,11 +326,14 @@
     const W = 720, H = 200, L = 40, B = 20, T = 10;
     const now = Math.floor(Date.now() / 60e3);
     const series = { submitted: "#1f6feb", delivered: "#1a7f37", failed: "#c0392b" };
-    let max = 1;
+    let max = 2;
     for (let m = now - 59; m <= now; m++) {
       const b = dash.minutes.get(m);
       if (b) max = Math.max(max, b.submitted, b.delivered, b.failed);
     }
+    const step = Math.pow(10, Math.floor(Math.log10(max)));
+    max = Math.ceil(max / step) * step;
+    if (max % 2) max += step;  // (so that the middle line is a whole number)
     chart.replaceChildren();
     const x = (i) => L + (i * (W - L - 10)) / 59;
     const y = (v) => T + (H - T - B) * (1 - v / max);
@@ -342,7 +361,7 @@
     for (const name of Object.keys(series)) {
       legend.appendChild(el("span", {}, el("i", { class: "sw-" + name }), t("state." + name)));
     }
-    legend.appendChild(el("span", { class: "hint" }, t("dash.since", { t: when(dash.opened.toISOString()) })));
+    legend.appendChild(el("span", { class: "hint" }, t("dash.since")));
   }
 
   // --- messages --------------------------------------------------------------------------------

@@ -21,9 +21,13 @@ keeper does.
 :class:`SgipListener` accepts the SMG's connections (Login Type 2, checked against a
 :class:`~smsengine.sgip.SgipReceiverConfig`), each an :class:`SgipReceiverBind` whose
 Deliver, Report and UserRpt are answered and handed to ``on_message``; the SMG may hold
-several at once. Its events are named ``smg_*`` (``smg_bound``, ``smg_disconnected``) apart
-from ``protocol_error`` (a refused SMG login among them), so they cannot be taken for the
-SP's own connection going up or down.
+several at once. With an ``on_receipt`` and a config that reads reports apart
+(``SgipReceiverConfig(receipts=True)``), a Report saying delivered comes to ``on_receipt`` as
+its Submit's id (the 30-digit Sequence Number) and the neutral state instead.
+
+The listener's events are named ``smg_*`` (``smg_bound``, ``smg_disconnected``) apart from
+``protocol_error`` (a refused SMG login among them), so they cannot be taken for the SP's own
+connection going up or down.
 
 The timestamp part of each Sequence Number is taken from ``config.clock``, by default
 ``time.localtime``: the host's time zone, which should be Beijing time.
@@ -49,7 +53,7 @@ from ..sgip import (
     SgipSession,
     SgipSessionConfig,
 )
-from .base import Backoff, Bind, BindEvent, EventHandler, Keeper
+from .base import Backoff, Bind, BindEvent, EventHandler, Keeper, ReceiptHandler
 
 __all__ = ["SgipBind", "SgipBindKeeper", "SgipListener", "SgipMessageHandler",
            "SgipReceiverBind", "SgipResultCallback"]
@@ -170,6 +174,7 @@ class SgipListener:
         name: str = "",
         on_event: EventHandler | None = None,
         on_message: Callable[[Request], None] | None = None,
+        on_receipt: ReceiptHandler | None = None,
         before_write: Callable[[], None] | None = None,
         backoff: Backoff | None = None,
         max_connections: int = 64,
@@ -180,6 +185,7 @@ class SgipListener:
         self.name = name or f"sgip-listener@{host}:{port}"
         self._on_event = on_event
         self._on_message = on_message
+        self._on_receipt = on_receipt
         self.before_write = before_write
         self.backoff = backoff or Backoff()
         self.max_connections = max_connections
@@ -222,7 +228,8 @@ class SgipListener:
 
     def _connection(self) -> SgipReceiverBind:
         bind = SgipReceiverBind(self.config, name=f"{self.name}", on_event=self._on_event,
-                                on_message=self._on_message, before_write=self.before_write)
+                                on_message=self._on_message, on_receipt=self._on_receipt,
+                                before_write=self.before_write)
         if len(self.connections) >= self.max_connections:
             bind.close_reason = "too many SMG connections"
             # (Closed as soon as it is made: no Bind_Resp, the SMG tries again later.)

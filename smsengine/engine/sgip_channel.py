@@ -135,7 +135,12 @@ def _user_number(number: str) -> str:
 class SgipAdapter:
     """See the module docstring."""
 
-    receipt_states: dict[int, MessageState | None] = {}  # (no fast receipt path in SGIP)
+    #: The fast receipt path: the listener's connections read Reports apart
+    #: (``SgipReceiverConfig(receipts=True)``) and hand one saying delivered to ``on_receipt``
+    #: as its id and neutral state, without building the Report or a Receipt; any other comes
+    #: whole to :meth:`read`. tests/engine/test_cn_receipts.py holds the two paths to the
+    #: same outcome. Measured: docs/performance.md (issue 22).
+    receipt_states = RECEIPT_STATES
 
     def __init__(self, config: ChannelConfig, refs: ReferenceCounter) -> None:
         self.config = config
@@ -153,7 +158,7 @@ class SgipAdapter:
         )
         self.receiver_config = SgipReceiverConfig(
             config.system_id, config.password, response_timeout=config.response_timeout,
-            idle_timeout=max(60.0, config.idle_close),
+            idle_timeout=max(60.0, config.idle_close), receipts=True,
         )
         self.listener: SgipListener | None = None
         self._fee_type = int(config.fee_type) if config.fee_type.isdigit() else 1
@@ -172,7 +177,8 @@ class SgipAdapter:
         if index == 0 and cfg.listen_port:
             listener = self.listener = SgipListener(
                 cfg.listen_host, cfg.listen_port, self.receiver_config,
-                name=f"{cfg.name}/listener", on_event=on_event, on_message=on_message)
+                name=f"{cfg.name}/listener", on_event=on_event, on_message=on_message,
+                on_receipt=on_receipt)
         return SgipBindKeeper(cfg.host, cfg.port, self.session_config, listener=listener,
                               name=f"{cfg.name}#{index}", on_event=on_event,
                               on_message=on_message)

@@ -59,6 +59,7 @@ from .framer import DEFAULT_MAX_PDU_LENGTH, Framer, InvalidPdu
 from .pdu import (
     DELIVER_FIXED_LENGTH,
     PDU_CLASSES,
+    REPORT_RECEIPT_STATES,
     SUBMIT_FIXED_LENGTH,
     Bind,
     BindResp,
@@ -67,6 +68,7 @@ from .pdu import (
     EncodedSubmit,
     Pdu,
     Report,
+    ReportReceipt,
     ReportResp,
     Request,
     Response,
@@ -82,6 +84,7 @@ from .pdu import (
     decode,
     decode_body,
     encode,
+    read_report_receipt,
 )
 from .sequence import (
     LocalTime,
@@ -109,6 +112,7 @@ __all__ = [
     "MAX_USER_COUNT",
     "NO_STATUS",
     "PDU_CLASSES",
+    "REPORT_RECEIPT_STATES",
     "RESERVE_LENGTH",
     "RESPONSE_BIT",
     "SUBMIT_FIXED_LENGTH",
@@ -134,6 +138,7 @@ __all__ = [
     "PduDecodeError",
     "Report",
     "ReportFlag",
+    "ReportReceipt",
     "ReportResp",
     "ReportType",
     "Request",
@@ -172,6 +177,7 @@ __all__ = [
     "error_for_result",
     "is_retriable_result",
     "make_timestamp",
+    "read_report_receipt",
     "result_name",
     "sp_node_id",
     "timestamp_from",

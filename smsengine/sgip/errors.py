@@ -31,7 +31,7 @@ from .constants import ErrorCode, Result
 
 if TYPE_CHECKING:
     from .framer import InvalidPdu
-    from .pdu import Pdu, Response
+    from .pdu import Pdu, ReportReceipt, Response
     from .sequence import SequenceNumber
 
 __all__ = [
@@ -116,8 +116,9 @@ class PduDecodeError(SgipError):
 class FramingError(SgipError):
     """The stream cannot be split into PDUs any more (Message Length out of bounds): close.
 
-    ``events`` are what the same ``feed`` decoded before the bad Message Length, in order (PDUs
-    and :class:`~smsengine.sgip.framer.InvalidPdu` events): a receiver answers or settles each
+    ``events`` are what the same ``feed`` decoded before the bad Message Length, in order (PDUs,
+    :class:`~smsengine.sgip.framer.InvalidPdu` events and, with ``receipts``,
+    :class:`~smsengine.sgip.pdu.ReportReceipt` events): a receiver answers or settles each
     of them before it closes, or an accepted Submit would end unknown and a Report go unacked.
     """
 
@@ -126,10 +127,10 @@ class FramingError(SgipError):
         message: str,
         *,
         status: int = Result.LENGTH_ERROR,
-        events: list[Pdu | InvalidPdu] | None = None,
+        events: list[Pdu | InvalidPdu | ReportReceipt] | None = None,
     ) -> None:
         super().__init__(message, status=status)
-        self.events: list[Pdu | InvalidPdu] = events if events is not None else []
+        self.events: list[Pdu | InvalidPdu | ReportReceipt] = events if events is not None else []
 
 
 # --- a request that got no response ------------------------------------------------------------

@@ -14,6 +14,10 @@ Nothing is decoded after a framing error. The default maximum is 4096, SMSGate's
 above the spec's 2 KiB (1): a frame between the two is read and its body refused as an
 ``InvalidPdu`` (Result 8) by the value checks, without losing the connection.
 
+With ``receipts=True`` a Report of ReportType 0 comes out as a
+:class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread) instead of a
+:class:`~smsengine.sgip.pdu.Report`: for a receiver that only correlates reports.
+
 Memory is bounded: the one receive buffer never holds more than one incomplete PDU (at most
 ``max_pdu_length`` octets) plus what the last ``feed`` brought. Headers and bodies are read
 with ``unpack_from`` in place, and the buffer is trimmed once per ``feed``.
@@ -25,9 +29,9 @@ from typing import Final, NoReturn
 
 import msgspec
 
-from .constants import HEADER_LENGTH, Result
+from .constants import HEADER_LENGTH, CommandId, Result
 from .errors import FramingError, PduDecodeError
-from .pdu import HEADER, Pdu, Response, decode_body
+from .pdu import HEADER, Pdu, ReportReceipt, Response, decode_body, read_report_receipt
 from .sequence import SequenceNumber
 
 __all__ = ["DEFAULT_MAX_PDU_LENGTH", "Framer", "InvalidPdu"]
@@ -36,6 +40,7 @@ __all__ = ["DEFAULT_MAX_PDU_LENGTH", "Framer", "InvalidPdu"]
 DEFAULT_MAX_PDU_LENGTH: Final = 4096
 
 _unpack_header = HEADER.unpack_from
+_REPORT: Final = int(CommandId.SGIP_REPORT)
 
 
 class InvalidPdu(msgspec.Struct, frozen=True):
@@ -64,14 +69,17 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_pdu_length")
+    __slots__ = ("_broken", "_buf", "max_pdu_length", "receipts")
 
-    def __init__(self, max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH) -> None:
+    def __init__(self, max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH, *,
+                 receipts: bool = False) -> None:
         if max_pdu_length < HEADER_LENGTH:
             raise ValueError(
                 f"max_pdu_length must be at least {HEADER_LENGTH}, got {max_pdu_length}"
             )
         self.max_pdu_length = max_pdu_length
+        #: Reports of ReportType 0 come out as ReportReceipts (see the module docstring).
+        self.receipts = receipts
         self._buf = bytearray()
         self._broken: FramingError | None = None
 
@@ -80,7 +88,9 @@ class Framer:
         """Octets received but not yet part of a whole PDU."""
         return len(self._buf)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> list[Pdu | InvalidPdu | ReportReceipt]:
         """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
@@ -94,10 +104,11 @@ class Framer:
         else:
             # Nothing pending: parse straight from the caller's octets, no copy.
             src = data
-        out: list[Pdu | InvalidPdu] = []
+        out: list[Pdu | InvalidPdu | ReportReceipt] = []
         end = len(src)
         pos = 0
         limit = self.max_pdu_length
+        receipts = self.receipts
         while end - pos >= HEADER_LENGTH:
             length, command_id, node, time, counter = _unpack_header(src, pos)
             if length < HEADER_LENGTH or length > limit:
@@ -105,6 +116,12 @@ class Framer:
             stop = pos + length
             if stop > end:
                 break
+            if receipts and command_id == _REPORT:
+                receipt = read_report_receipt(src, pos, stop)
+                if receipt is not None:
+                    out.append(receipt)
+                    pos = stop
+                    continue
             seq = SequenceNumber(node, time, counter)
             try:
                 out.append(decode_body(command_id, seq, src, pos + HEADER_LENGTH, stop))
@@ -122,7 +139,7 @@ class Framer:
             buf += src[pos:]
         return out
 
-    def _fail(self, length: int, decoded: list[Pdu | InvalidPdu]) -> NoReturn:
+    def _fail(self, length: int, decoded: list[Pdu | InvalidPdu | ReportReceipt]) -> NoReturn:
         """Break the stream for good; ``decoded`` (this feed's events so far) go with the
         error, so that no PDU that came whole before the bad length is lost."""
         self._buf.clear()

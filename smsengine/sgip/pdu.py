@@ -34,6 +34,7 @@ from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 
+from ..link import ReceiptState
 from .constants import (
     CHARGE_NUMBER_SP_PAYS,
     HEADER_LENGTH,
@@ -47,6 +48,7 @@ from .constants import (
     MorelatetoMTFlag,
     ReportFlag,
     Result,
+    State,
 )
 from .errors import InvalidPduError, PduDecodeError, result_name
 from .sequence import SequenceNumber
@@ -55,6 +57,7 @@ __all__ = [
     "DELIVER_FIXED_LENGTH",
     "HEADER",
     "PDU_CLASSES",
+    "REPORT_RECEIPT_STATES",
     "SUBMIT_FIXED_LENGTH",
     "Bind",
     "BindResp",
@@ -63,6 +66,7 @@ __all__ = [
     "EncodedSubmit",
     "Pdu",
     "Report",
+    "ReportReceipt",
     "ReportResp",
     "Request",
     "Response",
@@ -78,6 +82,7 @@ __all__ = [
     "decode",
     "decode_body",
     "encode",
+    "read_report_receipt",
 ]
 
 #: Message Length, Command ID, Sequence Number (node id, timestamp, counter): big-endian uint32.
@@ -1073,6 +1078,73 @@ def _dec_report(seq: SequenceNumber, buf: Buffer, start: int, end: int) -> Repor
         sequence_number=seq, submit_sequence_number=SequenceNumber(node, time, counter),
         report_type=report_type, user_number=_text(user), state=state, error_code=error,
         reserve=_reserve(buf, start + 36, end),
+    )  # fmt: skip
+
+
+#: Report State (8) in the neutral words of :class:`smsengine.link.ReceiptState`: 0 delivered,
+#: 1 waiting (intermediate, as SMPP's ENROUTE); any other State is a failure (UNDELIVERABLE).
+REPORT_RECEIPT_STATES: Final[dict[int, int]] = {
+    int(State.DELIVERED): int(ReceiptState.DELIVERED),
+    int(State.WAITING): int(ReceiptState.ENROUTE),
+}  # (plain int keys and values: an IntEnum hashes in Python code)
+_UNDELIVERABLE: Final = int(ReceiptState.UNDELIVERABLE)
+_REPORT_ID: Final = int(CommandId.SGIP_REPORT)
+# A whole Report as far as a receipt needs: the header (length, Command ID, the Report's own
+# triple), SubmitSequenceNumber, ReportType, UserNumber (skipped), State.
+_B_REPORT_RECEIPT = struct.Struct(">IIIIIIIIB21xB")
+
+
+class ReportReceipt(msgspec.Struct, frozen=True, gc=False):
+    """A Report (4.6) about one of our Submits (ReportType 0), read only as far as correlating
+    it needs: what :class:`~smsengine.sgip.Framer` gives instead of a :class:`Report` when it
+    reads reports apart (``Framer(receipts=True)``; :func:`read_report_receipt`). Only a body
+    the plain decoder reads as a Report becomes one (every such body does: a Report's fields
+    cannot be out of range once read), so :meth:`pdu` always succeeds.
+
+    ``node_id``, ``timestamp``, ``counter``: the Report's own header triple, which Report_Resp
+    echoes; ``message_id``: SubmitSequenceNumber in the 30-digit form that
+    :attr:`SubmitResp.message_id` gives; ``message_state``: its State as a
+    :class:`~smsengine.link.ReceiptState` value (:data:`REPORT_RECEIPT_STATES`); ``body``:
+    everything after the header. ``gc=False``: it holds ints, a str and bytes.
+
+    Measured (timeit, 128 Reports a feed, the best of three runs on the shared 2-core machine
+    at load 4): framed as a Report 2.5 us and read by the engine's adapter (``str`` of the
+    triple, a ``Receipt``) 1.2 us more, against 1.4 us framed as a ReportReceipt, its id
+    included.
+    """
+
+    command_id: ClassVar[CommandId] = CommandId.SGIP_REPORT
+    node_id: int
+    timestamp: int
+    counter: int
+    message_id: str
+    message_state: int
+    body: bytes
+
+    @property
+    def sequence_number(self) -> SequenceNumber:
+        return SequenceNumber(self.node_id, self.timestamp, self.counter)
+
+    def pdu(self) -> Report:
+        """The whole Report, decoded."""
+        return _dec_report(self.sequence_number, self.body, 0, len(self.body))
+
+
+def read_report_receipt(buf: Buffer, pos: int, stop: int) -> ReportReceipt | None:
+    """The whole PDU ``buf[pos:stop]`` (header included) as a :class:`ReportReceipt` when it is
+    a Report of ReportType 0 that the plain decoder reads (a body of 36 octets or more); None
+    for anything else, which the plain decoder then reads."""
+    if stop - pos < HEADER_LENGTH + 36:
+        return None
+    (_, command_id, node, time, counter, s_node, s_time, s_counter, report_type,
+     state) = _B_REPORT_RECEIPT.unpack_from(buf, pos)  # fmt: skip
+    if command_id != _REPORT_ID or report_type != 0:
+        return None
+    return ReportReceipt(
+        node, time, counter,
+        # (SequenceNumber.__str__'s form, without building one)
+        "%010d%010d%010d" % (s_node, s_time, s_counter),  # noqa: UP031
+        REPORT_RECEIPT_STATES.get(state, _UNDELIVERABLE), bytes(buf[pos + HEADER_LENGTH : stop]),
     )  # fmt: skip
 
 

@@ -57,6 +57,7 @@ from ..link import (
     IncomingRequest,
     Pending,
     ProtocolError,
+    ReceiptReceived,
     RequestFailed,
     ResponseReceived,
     SessionEvent,
@@ -79,6 +80,7 @@ from .pdu import (
     Deliver,
     EncodedSubmit,
     Report,
+    ReportReceipt,
     Submit,
     Trace,
     Unbind,
@@ -207,10 +209,15 @@ class SgipReceiverConfig:
     the SMG must present in its Bind (Login Type 2; agreed with the operator, section 5);
     ``response_timeout``: how long a new connection may wait before its Bind;
     ``idle_timeout``: close a connection without traffic for that long (11.2: 60 s; 0: never).
+    ``receipts`` (with ``auto_ack``): a Report of ReportType 0 is acked and reported as a
+    :class:`~smsengine.link.ReceiptReceived` carrying a
+    :class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread) rather
+    than whole, for a receiver that only correlates reports; any other request still comes
+    whole.
     """
 
     __slots__ = ("auto_ack", "idle_timeout", "login_name", "login_password", "max_pdu_length",
-                 "response_timeout")
+                 "receipts", "response_timeout")
 
     window = 1  # (the receiver sends no requests; LinkConfig asks)
 
@@ -223,6 +230,7 @@ class SgipReceiverConfig:
         idle_timeout: float = 60.0,
         auto_ack: bool = True,
         max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
+        receipts: bool = False,
     ) -> None:
         if response_timeout <= 0:
             raise ValueError(f"response_timeout must be > 0, got {response_timeout}")
@@ -234,6 +242,7 @@ class SgipReceiverConfig:
         self.idle_timeout = idle_timeout
         self.auto_ack = auto_ack
         self.max_pdu_length = max_pdu_length
+        self.receipts = receipts
 
     @property
     def system_id(self) -> str:
@@ -259,9 +268,10 @@ class _Connection:
     _timeout: float
 
     def __init__(self, max_pdu_length: int, window: int, timeout: float, auto_ack: bool,
-                 now: float) -> None:
+                 now: float, receipts: bool = False) -> None:
         self.state = _S.OPEN
-        self._framer = Framer(max_pdu_length)
+        # (Reports read apart only when they are acked here: the answer needs no whole PDU.)
+        self._framer = Framer(max_pdu_length, receipts=receipts and auto_ack)
         self._window = Window(window, timeout, _U32, not_sent=SgipNotSentError,
                               unknown=SgipOutcomeUnknownError, peer="the SMG", resp="_RESP")
         self._timeout = timeout
@@ -309,6 +319,14 @@ class _Connection:
         for item in pdus:
             pdu = item
             cls = type(pdu)
+            if cls is ReportReceipt:  # (only with the receiver's ``receipts``, and auto_ack)
+                if self.state in _TAKING:
+                    window.out.append(_pack_resp(29, _REPORT_RESP, pdu.node_id, pdu.timestamp,
+                                                 pdu.counter, 0))
+                    events.append(ReceiptReceived(pdu))
+                    continue
+                pdu = pdu.pdu()  # refused below as the whole Report (the answer names it)
+                cls = Report
             if cls is InvalidPdu:
                 self._invalid(pdu, events)
                 continue
@@ -585,7 +603,8 @@ class SgipReceiverSession(_Connection):
     """The SMG's connection to the SP's listener (Login Type 2); see the module docstring."""
 
     def __init__(self, config: SgipReceiverConfig, now: float = 0.0) -> None:
-        super().__init__(config.max_pdu_length, 1, config.response_timeout, config.auto_ack, now)
+        super().__init__(config.max_pdu_length, 1, config.response_timeout, config.auto_ack, now,
+                         config.receipts)
         self.config = config
         self._login_deadline = now + config.response_timeout
         #: The login name the SMG presented (once its Bind was accepted).

@@ -72,6 +72,7 @@ from .pdu import (
     ActiveTest,
     ActiveTestResp,
     Deliver,
+    DeliverReceipt,
     DeliverResp,
     EncodedSubmit,
     Exit,
@@ -89,6 +90,7 @@ from .pdu import (
     decode_body,
     encode,
     encode_deliver_resp,
+    read_deliver_receipt,
     with_sequence_id,
 )
 from .report import (
@@ -118,6 +120,7 @@ __all__ = [
     "ActiveTestResp",
     "ChargeUserType",
     "Deliver",
+    "DeliverReceipt",
     "DeliverResp",
     "EncodedSubmit",
     "Exit",
@@ -180,6 +183,7 @@ __all__ = [
     "msg_id_text",
     "normalise_msg_id",
     "parse_report",
+    "read_deliver_receipt",
     "receipt_state",
     "report_id_stat_err",
     "status_name",

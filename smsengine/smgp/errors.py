@@ -31,7 +31,7 @@ from .constants import Status
 
 if TYPE_CHECKING:
     from .framer import InvalidPdu
-    from .pdu import Pdu, Response
+    from .pdu import DeliverReceipt, Pdu, Response
 
 __all__ = [
     "NO_STATUS",
@@ -138,8 +138,9 @@ class ReportDecodeError(SmgpError, ValueError):
 class FramingError(SmgpError):
     """The stream cannot be split into PDUs any more (PacketLength out of bounds): close.
 
-    ``events`` are what the same ``feed`` decoded before the bad PacketLength, in order (PDUs
-    and :class:`~smsengine.smgp.framer.InvalidPdu` events): a receiver answers or settles each
+    ``events`` are what the same ``feed`` decoded before the bad PacketLength, in order (PDUs,
+    :class:`~smsengine.smgp.framer.InvalidPdu` events and, with ``receipts``,
+    :class:`~smsengine.smgp.pdu.DeliverReceipt` events): a receiver answers or settles each
     of them before it closes.
     """
 
@@ -148,10 +149,11 @@ class FramingError(SmgpError):
         message: str,
         *,
         status: int = Status.MESSAGE_STRUCTURE_ERROR,
-        events: list[Pdu | InvalidPdu] | None = None,
+        events: list[Pdu | InvalidPdu | DeliverReceipt] | None = None,
     ) -> None:
         super().__init__(message, status=status)
-        self.events: list[Pdu | InvalidPdu] = events if events is not None else []
+        self.events: list[Pdu | InvalidPdu | DeliverReceipt] = (
+            events if events is not None else [])
 
 
 # --- errors a peer reports in Status ----------------------------------------------------------

@@ -15,6 +15,10 @@ caller's ``bytes`` when nothing is pending), which is trimmed once per ``feed``.
 bounded: the buffer never holds more than one incomplete PDU (at most ``max_packet_length``
 octets) plus what the last ``feed`` brought.
 
+With ``receipts=True`` a Deliver carrying a status report that says ``DELIVRD`` comes out as a
+:class:`~smsengine.smgp.pdu.DeliverReceipt` (its ids, the rest unread) instead of a
+:class:`~smsengine.smgp.pdu.Deliver`: for a client that only correlates reports.
+
 ``version`` (the account's ClientVersion) only matters for 1.3's Submit layout and may be
 changed between feeds.
 """
@@ -25,9 +29,9 @@ from typing import Final, NoReturn
 
 import msgspec
 
-from .constants import HEADER_LENGTH, Status, Version
+from .constants import HEADER_LENGTH, RequestId, Status, Version
 from .errors import FramingError, PduDecodeError
-from .pdu import HEADER, Pdu, Response, _decode_event
+from .pdu import HEADER, DeliverReceipt, Pdu, Response, _decode_event, read_deliver_receipt
 
 __all__ = ["DEFAULT_MAX_PACKET_LENGTH", "Framer", "InvalidPdu"]
 
@@ -36,6 +40,7 @@ __all__ = ["DEFAULT_MAX_PACKET_LENGTH", "Framer", "InvalidPdu"]
 DEFAULT_MAX_PACKET_LENGTH: Final = 4096
 
 _unpack_header = HEADER.unpack_from
+_DELIVER: Final = int(RequestId.DELIVER)
 
 
 class InvalidPdu(msgspec.Struct, frozen=True):
@@ -64,15 +69,18 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_packet_length", "version")
+    __slots__ = ("_broken", "_buf", "max_packet_length", "receipts", "version")
 
     def __init__(
-        self, version: int = Version.V30, max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH
+        self, version: int = Version.V30, max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH,
+        *, receipts: bool = False,
     ) -> None:
         if max_packet_length < HEADER_LENGTH:
             raise ValueError(f"max_packet_length must be at least 12, got {max_packet_length}")
         self.version = version
         self.max_packet_length = max_packet_length
+        #: Reports saying DELIVRD come out as DeliverReceipts (see the module docstring).
+        self.receipts = receipts
         self._buf = bytearray()
         self._broken: FramingError | None = None
 
@@ -81,7 +89,9 @@ class Framer:
         """Octets received but not yet part of a whole PDU."""
         return len(self._buf)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
+    def feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> list[Pdu | InvalidPdu | DeliverReceipt]:
         """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
@@ -92,11 +102,12 @@ class Framer:
         else:
             # Nothing pending: parse straight from the caller's bytes, no copy.
             src = data if isinstance(data, bytes) else bytes(data)
-        out: list[Pdu | InvalidPdu] = []
+        out: list[Pdu | InvalidPdu | DeliverReceipt] = []
         end = len(src)
         pos = 0
         limit = self.max_packet_length
         version = self.version
+        receipts = self.receipts
         bad: int | None = None
         # Every view of ``buf`` is released before it is resized: the decoders copy what they
         # keep and return errors rather than raise them (a traceback would hold the view).
@@ -109,6 +120,12 @@ class Framer:
                 stop = pos + length
                 if stop > end:
                     break
+                if receipts and request_id == _DELIVER:
+                    receipt = read_deliver_receipt(src, pos, stop)
+                    if receipt is not None:
+                        out.append(receipt)
+                        pos = stop
+                        continue
                 with view[pos + HEADER_LENGTH : stop] as body:
                     event = _decode_event(request_id, seq, body, version)
                 pos = stop
@@ -129,7 +146,7 @@ class Framer:
             buf += src[pos:]
         return out
 
-    def _fail(self, length: int, decoded: list[Pdu | InvalidPdu]) -> NoReturn:
+    def _fail(self, length: int, decoded: list[Pdu | InvalidPdu | DeliverReceipt]) -> NoReturn:
         """Break the stream for good; ``decoded`` (this feed's events so far) go with the
         error, so that no PDU that came whole before the bad length is lost."""
         self._buf.clear()

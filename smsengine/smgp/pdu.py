@@ -38,6 +38,7 @@ from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 
+from ..link import ReceiptState
 from .constants import (
     HEADER_LENGTH,
     MAX_DEST_TERM_IDS,
@@ -58,6 +59,7 @@ __all__ = [
     "ActiveTest",
     "ActiveTestResp",
     "Deliver",
+    "DeliverReceipt",
     "DeliverResp",
     "EncodedSubmit",
     "Exit",
@@ -75,6 +77,7 @@ __all__ = [
     "decode_body",
     "encode",
     "encode_deliver_resp",
+    "read_deliver_receipt",
     "with_sequence_id",
 ]
 
@@ -1104,6 +1107,68 @@ def _dec_deliver(seq: int, body: Body, version: int) -> Deliver:
         recv_time=_text(recv), src_term_id=_text(src), dest_term_id=_text(dest),
         msg_content=bytes(body[69:stop]), **tlvs,
     )  # fmt: skip
+
+
+_DELIVER_ID: Final = int(RequestId.DELIVER)
+_DELIVERED: Final = int(ReceiptState.DELIVERED)
+# A whole Deliver as far as a report's receipt needs, in one unpack: the header; MsgID,
+# IsReport, MsgFormat, RecvTime, SrcTermID and DestTermID (skipped), MsgLength; then in the
+# report (section 9) "id:", the reported MsgID, " sub:", " stat:" and its value, " err:" and
+# its value, at the spec layout's offsets (report_id_stat_err's).
+_B_DELIVER_RECEIPT = struct.Struct(">III10sBx56xB3s10s5s57x6s7s5s3s")
+_RECEIPT_LITERALS: Final = (b"id:", b" sub:", b" stat:", b"DELIVRD", b" err:")
+
+
+class DeliverReceipt(msgspec.Struct, frozen=True, gc=False):
+    """A Deliver with IsReport = 1 whose report says ``DELIVRD``, read only as far as
+    correlating it needs: what :class:`~smsengine.smgp.Framer` gives instead of a
+    :class:`Deliver` when it reads reports apart (``Framer(receipts=True)``;
+    :func:`read_deliver_receipt`). Only a Deliver the plain decoder reads (no TLVs) with the
+    report in the spec's layout (section 9, the literals where
+    :func:`~smsengine.smgp.report.report_id_stat_err` looks for them) becomes one, so
+    :meth:`pdu` always succeeds and its report says the same.
+
+    ``sequence_id`` and ``msg_id``: the Deliver's own, which Deliver_Resp echoes;
+    ``message_id``: the reported MsgID in its canonical text (:attr:`SubmitResp.message_id`'s
+    form); ``message_state``: :class:`~smsengine.link.ReceiptState` ``DELIVERED``; ``body``:
+    everything after the header. ``gc=False``: it holds ints, a str and bytes.
+
+    Measured (timeit, 128 reports a feed, the best of three runs on the shared 2-core machine
+    at load 4): framed as a Deliver 2.5 us and read by the engine's adapter (the report's
+    fields, a ``Receipt``) 1.8 us more, against 1.5 us framed as a DeliverReceipt, its id
+    included.
+    """
+
+    request_id: ClassVar[RequestId] = RequestId.DELIVER
+    sequence_id: int
+    msg_id: bytes
+    message_id: str
+    message_state: int
+    body: bytes
+
+    def pdu(self, version: int = Version.V30) -> Deliver:
+        """The whole Deliver, decoded."""
+        pdu = _dec_deliver(self.sequence_id, self.body, version)
+        return pdu
+
+
+def read_deliver_receipt(buf: bytes | bytearray, pos: int, stop: int) -> DeliverReceipt | None:
+    """The whole PDU ``buf[pos:stop]`` (header included) as a :class:`DeliverReceipt` when it
+    is a Deliver carrying a status report that says ``DELIVRD`` (see there); None for anything
+    else, which the plain decoder then reads."""
+    n = stop - pos - HEADER_LENGTH  # the body's length
+    if n < 69 + 96:  # (the report's fields up to err's value)
+        return None
+    (_, request_id, seq, msg_id, is_report, length, id_, reported, sub, stat_, stat, err_,
+     err) = _B_DELIVER_RECEIPT.unpack_from(buf, pos)  # fmt: skip
+    # A report saying DELIVRD in the spec layout; MsgContent within the body, and no TLVs
+    # after it (the Reserve, or less, then the end).
+    if (request_id != _DELIVER_ID or is_report != 1 or (id_, sub, stat_, stat, err_)
+            != _RECEIPT_LITERALS or b":" in err or not 96 <= length <= n - 69
+            or n - 69 - length > 8):
+        return None
+    return DeliverReceipt(seq, msg_id, reported.hex(), _DELIVERED,
+                          bytes(buf[pos + HEADER_LENGTH : stop]))
 
 
 _DECODERS: Final[dict[int, Callable[[int, Body, int], Pdu]]] = {

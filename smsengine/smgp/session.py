@@ -38,6 +38,7 @@ from ..link import (
     IncomingRequest,
     Pending,
     ProtocolError,
+    ReceiptReceived,
     RequestFailed,
     ResponseReceived,
     SessionEvent,
@@ -60,6 +61,7 @@ from .pdu import (
     ActiveTest,
     ActiveTestResp,
     Deliver,
+    DeliverReceipt,
     DeliverResp,
     EncodedSubmit,
     Exit,
@@ -137,6 +139,10 @@ class SmgpSessionConfig:
     disagree on its form), "fatal" (the login fails with
     :class:`~smsengine.smgp.SmgpAuthenticationError`) or "off". ``compact_tlvs`` sends
     LinkID / MsgSrc / MServiceID unpadded; ``max_msg_length`` caps MsgContent (140).
+    ``receipts`` (with ``auto_ack``): a Deliver whose status report says ``DELIVRD`` is
+    answered and reported as a :class:`~smsengine.link.ReceiptReceived` carrying a
+    :class:`~smsengine.smgp.pdu.DeliverReceipt` (its ids, the rest unread) rather than whole,
+    for a client that only correlates reports; any other Deliver still comes whole.
     ``clock`` returns the local (China) time for the Login TimeStamp when
     :meth:`SmgpSession.bind` is not given one; the asyncio bind supplies ``time.localtime``.
 
@@ -155,6 +161,7 @@ class SmgpSessionConfig:
         "login_mode",
         "max_msg_length",
         "max_packet_length",
+        "receipts",
         "response_timeout",
         "shared_secret",
         "verify_server",
@@ -180,6 +187,7 @@ class SmgpSessionConfig:
         max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH,
         compact_tlvs: bool = False,
         max_msg_length: int = MAX_MSG_LENGTH,
+        receipts: bool = False,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
@@ -214,6 +222,7 @@ class SmgpSessionConfig:
         self.max_packet_length = max_packet_length
         self.compact_tlvs = compact_tlvs
         self.max_msg_length = max_msg_length
+        self.receipts = receipts
         # Build a Login now, so a bad client_id (over 8 octets) or version fails here.
         self.login_pdu(0)
 
@@ -255,7 +264,9 @@ class SmgpSession:
         #: The ServerVersion of the SMGW's Login_Resp (None before it).
         self.server_version: int | None = None
         self._clock = clock if clock is not None else config.clock
-        self._framer = Framer(config.version, config.max_packet_length)
+        # (Reports read apart only when they are acked here: the answer needs no whole PDU.)
+        self._framer = Framer(config.version, config.max_packet_length,
+                              receipts=config.receipts and config.auto_ack)
         # SequenceIDs, outstanding requests, output and "written" (smsengine.link). Our
         # Active_Test in flight is kept out of the pending requests (its timeout, T of 12.2,
         # may differ from response_timeout, and they must stay in deadline order); its
@@ -410,6 +421,12 @@ class SmgpSession:
                     events.append(ResponseReceived(entry.request, pdu, entry.token))
                     continue
                 self._internal_response(entry, pdu, events)
+            elif cls is DeliverReceipt:  # (only with the config's ``receipts``, and auto_ack)
+                if self.state is _S.BOUND:
+                    window.out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0))
+                    events.append(ReceiptReceived(pdu))
+                else:
+                    self._incoming(pdu.pdu(self.version), events)  # (refused, whole)
             elif cls is Deliver and self.state is _S.BOUND:  # the hot path: reports, MO
                 acked = self.config.auto_ack
                 if acked:

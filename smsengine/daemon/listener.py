@@ -33,9 +33,11 @@ import logging
 import resource
 import ssl
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -58,6 +60,28 @@ def _canned(status: int, reason: str, kind: str, detail: str, extra: str = "") -
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/problem+json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
             ).encode() + body
+
+
+class _RequestHandler(web.RequestHandler):
+    """aiohttp's request handler, but a request it cannot parse (the client's error) is
+    answered with problem details and logged as one line at INFO naming the error's kind.
+    aiohttp would log the offending line at ERROR with a traceback and echo it in the answer:
+    an Authorization header with a stray control byte put the whole API key in the daemon's
+    log (found by tests/daemon/test_secrets.py), and any client could fill the log with
+    tracebacks."""
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError) or request.writer.output_size:
+            return super().handle_error(request, status, exc, message)
+        log.info("malformed HTTP request from %s: %s", request.remote, type(exc).__name__)
+        response = web.Response(
+            body=_canned(status, HTTPStatus(status).phrase, "malformed-request",
+                         f"not a valid HTTP/1.1 request ({type(exc).__name__})"
+                         ).partition(b"\r\n\r\n")[2],
+            status=status, content_type="application/problem+json")
+        response.force_close()
+        return response
 
 
 class _State(enum.Enum):
@@ -84,6 +108,9 @@ class Limits:
         self._open = Gauge("smsengine_http_connections", "HTTP connections open",
                            registry=registry)
         self._open.set_function(lambda: len(self._by_transport))
+        size = config.max_header_bytes
+        self._options: dict[str, Any] = {"keepalive_timeout": config.keepalive_timeout,
+                                         "max_line_size": size, "max_field_size": size}
         self._canned = {
             "header_timeout": _canned(
                 408, "Request Timeout", "header-timeout",
@@ -105,9 +132,7 @@ class Limits:
 
     def runner_options(self) -> dict[str, Any]:
         """aiohttp's own knobs for ``web.AppRunner``: keep-alive and per-line limits."""
-        size = self.config.max_header_bytes
-        return {"keepalive_timeout": self.config.keepalive_timeout,
-                "max_line_size": size, "max_field_size": size}
+        return dict(self._options)
 
     async def listen(self, server: web.Server, host: str, port: int,
                      ssl_context: ssl.SSLContext | None = None) -> int:
@@ -203,7 +228,8 @@ class _Guarded(asyncio.Protocol):
         limits._evictable[self] = None
         self._arm_header_timer()
         assert limits._server is not None
-        self._inner = limits._server()
+        # (as web.Server() makes its handlers, with the same options)
+        self._inner = _RequestHandler(limits._server, loop=self._loop, **limits._options)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:

@@ -301,3 +301,35 @@ def test_a_cross_origin_form_post_is_refused(console: Console) -> None:
     other.screenshot(path=str(console.folder / "refused.png"))
     assert _api(console.demo, f"/v1/messages?to={number}")["messages"] == []
     other.close()
+
+
+def test_why_a_message_failed_in_words(console_factory: Callable[..., Console]) -> None:
+    """The demo's carrier delivers everything, so the answer for a message it expired is
+    played to the page (the API's shape, from a real message with its state and receipt
+    reason replaced): the detail says why in words, in either language."""
+    console = console_factory()
+    page = console.page
+    console.login()
+    page.click('#nav a[data-page="send"]')
+    page.fill("#send-to", _number())
+    page.fill("#send-text", "are you there?")
+    page.click("#send-submit")
+    expect(page.locator("#send-result")).to_have_class("ok")
+    real = _api(console.demo, "/v1/messages/" + (page.locator("#send-result")
+                                                 .get_attribute("data-id") or ""))
+    expired = {**real, "id": "expired-1", "state": "expired", "final": True,
+               "reason": {"stat": "EXPIRED", "err": "00A"},
+               "timestamps": {**real["timestamps"], "done": real["timestamps"]["accepted"]},
+               "parts": [{**real["parts"][0], "state": "expired"}]}
+    page.route("**/v1/messages/expired-1", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(expired)))
+    page.goto(console.demo.base + "/console/#/messages/expired-1")
+    expect(page.locator("#detail-error")).to_have_text(
+        "the handset was off or out of reach too long, and the carrier gave up (EXPIRED)"
+        " · err 00A")
+    expect(page.locator("#detail-timeline li").last).to_contain_text("Final: expired")
+    console.shot("expired")
+    page.click("#lang-toggle")
+    expect(page.locator("#detail-error")).to_have_text(
+        "手机长时间关机或不在服务区，运营商放弃投递（EXPIRED） · err 00A")
+    console.shot("expired-zh")

@@ -188,8 +188,16 @@
     const parts = location.hash.replace(/^#\/?/, "").split("/");
     let page = parts[0] || "dashboard";
     const loggedIn = !!sessionStorage.getItem(KEY) && state.scopes.length > 0;
+    let refused = "";
     if (!loggedIn) page = "login";
     else if (!PAGES[page] || page === "login") page = firstPage();
+    else {
+      const wanted = document.querySelector('#nav a[data-page="' + page + '"]');
+      if (!has(wanted.dataset.scope)) {
+        refused = t("scope.missing", { scope: wanted.dataset.scope });
+        page = firstPage();
+      }
+    }
     state.page = page;
     for (const section of document.querySelectorAll("section.page")) section.hidden = section.id !== "page-" + page;
     $("top").hidden = !loggedIn;
@@ -200,9 +208,8 @@
       a.classList.toggle("active", a.dataset.page === page);
     }
     for (const form of document.querySelectorAll("form[data-scope]")) form.hidden = !has(form.dataset.scope);
-    const navLink = document.querySelector('#nav a[data-page="' + page + '"]');
-    if (navLink && !has(navLink.dataset.scope)) { flash(t("scope.missing", { scope: navLink.dataset.scope })); return; }
-    PAGES[page](parts.slice(1).map(decodeURIComponent));
+    if (refused) flash(refused);
+    PAGES[page](refused ? [] : parts.slice(1).map(decodeURIComponent));
   }
 
   // --- dashboard -------------------------------------------------------------------------------
@@ -266,8 +273,9 @@
         if (now - lastStats > 10e3) { lastStats = now; await renderStats(); }
         renderChart();
         $("dash-updated").textContent = when(new Date().toISOString());
-        flash("");
-      } catch (e) { flash(e.message); }
+        if (dash.failed) flash("");
+        dash.failed = false;
+      } catch (e) { flash(e.message); dash.failed = true; }
       finally { dash.busy = false; }
     });
   }

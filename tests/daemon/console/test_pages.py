@@ -333,3 +333,29 @@ def test_why_a_message_failed_in_words(console_factory: Callable[..., Console]) 
     expect(page.locator("#detail-error")).to_have_text(
         "手机长时间关机或不在服务区，运营商放弃投递（EXPIRED） · err 00A")
     console.shot("expired-zh")
+
+
+def test_a_read_key_sees_no_writes(console_factory: Callable[..., Console]) -> None:
+    """Scopes: the page offers what GET /v1/me says the key may do. (The demo has one admin
+    key, so /v1/me is played as a read-only key's; the API's own 403s are tested in
+    tests/daemon/test_api.py.)"""
+    console = console_factory()
+    page = console.page
+    page.route("**/v1/me", lambda route: route.fulfill(
+        status=200, content_type="application/json",
+        body=json.dumps({"name": "reader", "scopes": ["read"]})))
+    console.login()
+    expect(page.locator("#who")).to_have_text("reader · read")
+    expect(page.locator('#nav a[data-page="send"]')).to_be_hidden()
+    expect(page.locator('#nav a[data-page="messages"]')).to_be_visible()
+    console.go("templates")
+    expect(page.locator("#template-form")).to_be_hidden()
+    expect(page.locator('#templates-list tr[data-name="login"] button')).to_be_hidden()
+    console.go("campaigns")
+    expect(page.locator("#campaign-form")).to_be_hidden()
+    console.go("optouts")
+    expect(page.locator("#optout-add")).to_be_hidden()
+    page.goto(console.demo.base + "/console/#/send")
+    expect(page.locator("#flash")).to_contain_text("lacks the send scope")
+    expect(page.locator("#page-send")).to_be_hidden()
+    console.shot("read-only")

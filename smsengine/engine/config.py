@@ -2,7 +2,9 @@
 
 TOML, validated by msgspec; a bad field is reported with its path (an over-long one against its
 own name). Every channel states its ``password`` (the CMPP shared secret), ``password = ""`` for
-an account without one; no repr or str of a config shows it (nor ``tls_key_password``). A
+an account without one, or ``password_env = "VARIABLE"`` to read it from the environment at load
+(``tls_key_password_env`` likewise); no repr or str of a config shows it (nor
+``tls_key_password``). A
 channel with ``tls = true`` binds over TLS (SMPP, CMPP, SMGP): its CA, client certificate and
 key files are read at load, relative to the config file, and a file that cannot serve is
 refused naming its field (``channels[0].tls_ca: file not found: …``). Example::
@@ -26,6 +28,7 @@ refused naming its field (``channels[0].tls_ca: file not found: …``). Example:
 from __future__ import annotations
 
 import math
+import os
 import re
 import ssl
 from collections.abc import Iterator
@@ -483,6 +486,7 @@ def engine_config_from_dict(data: dict[str, object], *,
                             base: str | Path | None = None) -> EngineConfig:
     """Validate a config given as plain data (the TOML structure). A route's ``prefix_file``
     is read relative to ``base`` (default: the working directory)."""
+    data = _secrets_from_env(data)
     _require_passwords(data)
     data = _read_prefix_files(data, Path(base) if base is not None else Path())
     if base is not None:
@@ -501,6 +505,7 @@ def load_engine_config(path: str | Path) -> EngineConfig:
         raise EngineConfigError(where, f"not valid TOML: {exc}") from None
     except RecursionError:  # the TOML parser recurses per level (issue 21, fuzzing)
         raise EngineConfigError(where, "arrays or tables nested too deeply to read") from None
+    data = _secrets_from_env(data, where)
     _require_passwords(data, where)
     data = _read_prefix_files(data, Path(path).parent, where)
     data = _resolve_tls_files(data, Path(path).parent)
@@ -562,6 +567,41 @@ def _resolve_tls_files(data: object, base: Path) -> Any:
     return {**data, "channels": resolved}
 
 
+#: A channel's secrets that may be read from the environment instead: ``password_env =
+#: "VAR"`` in place of ``password``, ``tls_key_password_env`` in place of ``tls_key_password``.
+_ENV_SECRETS: Final = ("password", "tls_key_password")
+
+
+def _secrets_from_env(data: object, where: str = "") -> Any:
+    """The data with each channel's ``<secret>_env`` replaced by the secret it names (read
+    from the environment now, so a missing variable is refused at load, naming the field).
+    The caller's data is not changed; anything of the wrong type is left to the conversion."""
+    channels = data.get("channels") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(channels, list):
+        return data
+    prefix = f"{where}: " if where else ""
+    resolved: list[object] = []
+    for i, ch in enumerate(channels):
+        if isinstance(ch, dict) and any(f"{name}_env" in ch for name in _ENV_SECRETS):
+            ch = dict(ch)
+            for name in _ENV_SECRETS:
+                if f"{name}_env" not in ch:
+                    continue
+                field = f"channels[{i}].{name}_env"
+                variable = ch.pop(f"{name}_env")
+                if name in ch:
+                    raise EngineConfigError(field, f"{prefix}give {name} or {name}_env, not both")
+                if not isinstance(variable, str) or not variable:
+                    raise EngineConfigError(field, f"{prefix}the name of an environment "
+                                                   "variable, a non-empty string")
+                if variable not in os.environ:
+                    raise EngineConfigError(field, f"{prefix}the environment variable "
+                                                   f"{variable!r} is not set")
+                ch[name] = os.environ[variable]
+        resolved.append(ch)
+    return {**data, "channels": resolved}
+
+
 def _require_passwords(data: object, where: str = "") -> None:
     """A channel that does not set its password is refused here, naming the field (msgspec
     would name only the channel): a forgotten password must not load and then fail at the bind
@@ -575,7 +615,8 @@ def _require_passwords(data: object, where: str = "") -> None:
             raise EngineConfigError(
                 f"channels[{i}].password",
                 prefix + "missing: write the account's password (for CMPP the shared secret), "
-                'or password = "" if it has none')
+                'password_env = "VARIABLE" to read it from the environment, or password = "" if '
+                "it has none")
 
 
 def _named(exc: msgspec.ValidationError, where: str = "") -> EngineConfigError:

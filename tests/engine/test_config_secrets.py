@@ -156,3 +156,32 @@ def test_a_password_of_the_wrong_type_is_named_without_its_value() -> None:
         EngineConfig(channels=[ChannelConfig(name="a", host="h", port=1, system_id="s",
                                              password=b"hunter2")])  # type: ignore[arg-type]
     assert "hunter2" not in str(info.value)
+
+
+def test_a_password_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """``password_env`` (and ``tls_key_password_env``) name a variable read at load; a
+    variable not set, or both forms at once, is refused naming the field, never the value."""
+    monkeypatch.setenv("SMSENGINE_TEST_CARRIER_PW", "Env5ecr3")
+    channel = {"name": "a", "host": "127.0.0.1", "port": 2775, "system_id": "shop",
+               "password_env": "SMSENGINE_TEST_CARRIER_PW"}
+    config = engine_config_from_dict({"channels": [channel]})
+    assert config.channels[0].password == "Env5ecr3"
+    assert "Env5ecr3" not in repr(config) and "Env5ecr3" not in str(config)
+    toml = tmp_path / "engine.toml"
+    toml.write_text('[[channels]]\nname = "a"\nhost = "h"\nsystem_id = "shop"\n'
+                    'password_env = "SMSENGINE_TEST_CARRIER_PW"\n', encoding="utf-8")
+    assert load_engine_config(toml).channels[0].password == "Env5ecr3"
+
+    monkeypatch.delenv("SMSENGINE_TEST_CARRIER_PW")
+    with pytest.raises(EngineConfigError) as missing:
+        engine_config_from_dict({"channels": [channel]})
+    assert missing.value.field == "channels[0].password_env"
+    assert "SMSENGINE_TEST_CARRIER_PW" in str(missing.value) and "not set" in str(missing.value)
+    with pytest.raises(EngineConfigError) as both:
+        engine_config_from_dict({"channels": [{**channel, "password": "x"}]})
+    assert both.value.field == "channels[0].password_env"
+    with pytest.raises(EngineConfigError) as key:
+        engine_config_from_dict({"channels": [
+            {**channel, "password": "", "tls_key_password_env": "SMSENGINE_TEST_NOT_SET"}]})
+    assert key.value.field == "channels[0].tls_key_password_env"

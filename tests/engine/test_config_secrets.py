@@ -169,7 +169,7 @@ def test_a_password_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert config.channels[0].password == "Env5ecr3"
     assert "Env5ecr3" not in repr(config) and "Env5ecr3" not in str(config)
     toml = tmp_path / "engine.toml"
-    toml.write_text('[[channels]]\nname = "a"\nhost = "h"\nsystem_id = "shop"\n'
+    toml.write_text('[[channels]]\nname = "a"\nhost = "h"\nport = 2775\nsystem_id = "shop"\n'
                     'password_env = "SMSENGINE_TEST_CARRIER_PW"\n', encoding="utf-8")
     assert load_engine_config(toml).channels[0].password == "Env5ecr3"
 
@@ -183,5 +183,6 @@ def test_a_password_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert both.value.field == "channels[0].password_env"
     with pytest.raises(EngineConfigError) as key:
         engine_config_from_dict({"channels": [
-            {**channel, "password": "", "tls_key_password_env": "SMSENGINE_TEST_NOT_SET"}]})
+            {**{k: v for k, v in channel.items() if k != "password_env"}, "password": "",
+             "tls_key_password_env": "SMSENGINE_TEST_NOT_SET"}]})
     assert key.value.field == "channels[0].tls_key_password_env"

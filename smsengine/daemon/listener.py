@@ -228,8 +228,10 @@ class _Guarded(asyncio.Protocol):
         limits._evictable[self] = None
         self._arm_header_timer()
         assert limits._server is not None
-        # (as web.Server() makes its handlers, with the same options)
-        self._inner = _RequestHandler(limits._server, loop=self._loop, **limits._options)
+        # As web.Server.__call__ makes its handlers, with the runner's options (access_log=None
+        # among them: the app's middleware logs each request).
+        server = limits._server
+        self._inner = _RequestHandler(server, loop=self._loop, **server._kwargs)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:

@@ -175,6 +175,7 @@ delay = {{ kind = "uniform", low = 0.05, high = 0.3 }}
     logged = err.read_text(encoding="utf-8")
     assert '"level": "debug"' in logged  # (it did log at DEBUG)
     assert "refused" in logged  # (the refused channel's bind failures are in it)
+    assert '"logger": "aiohttp.access"' not in logged  # (one line a request, the daemon's own)
     captured = {
         "daemon stdout": out.read_text(encoding="utf-8"), "daemon stderr": logged,
         "fakesmsc stdout": smsc_out.decode(errors="replace"),

@@ -707,6 +707,7 @@
   async function estimate() {
     const result = $("cmp-result");
     show(result, "");
+    delete result.dataset.id;
     try {
       const { fields, rows } = mappedRows();
       const template = $("cmp-template").value;

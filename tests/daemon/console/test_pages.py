@@ -8,10 +8,12 @@ refused."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,26 @@ def test_template_and_a_1000_row_campaign(console: Console, tmp_path: Path) -> N
     found = _api(console.demo, f"/v1/campaigns/{cid}")
     assert found["progress"]["delivered"] + found["progress"]["failed"] == 1000
     assert found["name"] == "spring sale" and found["version"] == 2
+
+    # The same list scheduled for tomorrow, then cancelled (the button asks once more).
+    page.fill("#cmp-name", "tomorrow")
+    page.check('input[name="cmp-when"][value="later"]')
+    page.fill("#cmp-send-at", (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.click("#cmp-estimate")
+    expect(page.locator('#cmp-estimate-fields dd[data-field="start"]')).not_to_have_text("Now")
+    page.click("#cmp-confirm")
+    expect(page.locator("#cmp-result")).to_have_attribute("data-id", re.compile("cmp_"))
+    later = page.locator("#cmp-result").get_attribute("data-id")
+    assert later != cid
+    row = page.locator(f'#campaigns-list tr[data-id="{later}"]')
+    expect(row).to_have_attribute("data-state", "scheduled")
+    cancel = row.locator('button[data-action="cancel"]')
+    cancel.click()
+    expect(cancel).to_have_text("Sure?")
+    cancel.click()
+    expect(row).to_have_attribute("data-state", "cancelled")
+    console.shot("campaign-cancelled")
+    assert _api(console.demo, f"/v1/campaigns/{later}")["progress"]["delivered"] == 0
 
 
 def test_opt_outs(console: Console) -> None:

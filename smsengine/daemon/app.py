@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import Counter, Histogram
 
 from ..engine import MessageRefusedError, MessageState, MessageStatus
@@ -1138,6 +1139,12 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
             response = _problem(request, ProblemError(
                 400, "nested-too-deep", "Malformed JSON",
                 "the JSON is nested too deeply to be read"))
+        except HttpProcessingError as exc:
+            # A body aiohttp cannot parse, e.g. a multipart part's header with a control
+            # character (a 500 before; found by schemathesis, issue 21): the client's error.
+            response = _problem(request, ProblemError(
+                400, "malformed-request", "Malformed request",
+                f"the body could not be parsed ({type(exc).__name__})"))
         except web.HTTPException as exc:
             # aiohttp's own (404 for an unknown path, 405): as problem details too.
             response = _problem(request, ProblemError(

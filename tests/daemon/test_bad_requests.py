@@ -115,3 +115,15 @@ async def test_json_nested_too_deeply_is_refused_and_the_daemon_lives_on(gw: Dae
         assert status == 400 and problem["type"].endswith(("nested-too-deep", "malformed-json",
                                                            "invalid-body")), problem
     assert await gw.send(**GOOD)
+
+
+async def test_a_multipart_part_with_a_malformed_header_is_400(gw: Daemon) -> None:
+    # Found by schemathesis (issue 21): aiohttp's multipart reader raised InvalidHeader, a 500.
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"\x0eT\"\r\n\r\n"
+            f"to,name\r\n8613800138000,Li\r\n--{boundary}--\r\n").encode()
+    status, problem, _ = await gw.request(
+        "POST", "/v1/campaigns?template=sale", data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 400 and problem["type"].endswith("malformed-request"), problem
+    assert await gw.send(**GOOD)

@@ -38,7 +38,7 @@ def _missing() -> str | None:
     return None
 
 
-def _need_browser() -> None:
+def _need_browser(*, module: bool = False) -> None:
     reason = _missing()
     if reason is None:
         return
@@ -47,7 +47,16 @@ def _need_browser() -> None:
     message = f"BROWSER TESTS SKIPPED: {reason}"
     warnings.warn(message, stacklevel=2)
     print(f"\n*** {message} ***", file=sys.stderr)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=module)
+
+
+def playwright_expect() -> Any:
+    """Playwright's ``expect``, for a test module to import: without the package the module
+    skips (loudly; under CI=true it fails) instead of failing to import."""
+    _need_browser(module=True)
+    from playwright.sync_api import expect
+
+    return expect
 
 
 @dataclass

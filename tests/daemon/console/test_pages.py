@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import expect
+from .conftest import Console, Demo, playwright_expect
 
-from .conftest import Console, Demo
+expect = playwright_expect()
 
 PWNED = "() => window.__pwned === undefined && document.querySelectorAll('script').length === 2"
 

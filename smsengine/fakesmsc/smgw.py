@@ -101,6 +101,12 @@ _RESERVE: Final = bytes(8)
 _TEXT: Final = bytes(20)
 _STAT_STATE: Final = {stat: int(state) for stat, state in STATE_OF_STAT.items()}
 _STAT_OCTETS: Final = {stat: stat.encode().ljust(7, b"\0") for stat in STATE_OF_STAT}
+# The BCD of 00..99 and 0000..9999: a MsgID's 6-digit sequence in two lookups (next_msg_id,
+# twice per message with a report): next_msg_id(1) 0.77 -> 0.50 us (timeit, the shared 2-core
+# machine), against bytes.fromhex of an f-string.
+_BCD2: Final = tuple(bytes.fromhex(f"{i:02d}") for i in range(100))
+_BCD4: Final = tuple(bytes.fromhex(f"{i:04d}") for i in range(10_000))
+_MAX_TAILS: Final = 1024
 _MODES: Final = {
     LoginMode.SEND: ("transmitter", BindState.BOUND_TX),
     LoginMode.RECEIVE: ("receiver", BindState.BOUND_RX),
@@ -483,6 +489,7 @@ class FakeSMGW(FakeSMSC):
         self._code = smgp.smgw_code
         self._smsgate_reports = smgp.report_style == "smsgate"
         self._report_dates = Dates(10)  # YYMMDDHHMM (section 9)
+        self._tails: dict[tuple[int, int, str], tuple[bytes, bytes]] = {}
         self._recv_times: dict[int, bytes] = {}
         self._octets: dict[str, bytes] = {}  # SrcTermIDs -> their octets
         self._id_minute = -1
@@ -514,7 +521,7 @@ class FakeSMGW(FakeSMSC):
         prefix = self._id_prefix
         self._id_seq = (seq + n) % 1_000_000
         if n == 1:
-            return (prefix + bytes.fromhex(f"{seq:06d}"),)
+            return (prefix + _BCD2[seq // 10_000] + _BCD4[seq % 10_000],)
         return tuple(prefix + bytes.fromhex(f"{(seq + i) % 1_000_000:06d}") for i in range(n))
 
     # --- status reports (section 9) ------------------------------------------------------------
@@ -560,26 +567,44 @@ class FakeSMGW(FakeSMSC):
         submitted = report.submitted
         done = submitted + report.delay
         self._states[mid] = (_STAT_STATE[stat], done)
+        if not report.deliver_id:
+            report.deliver_id = self.next_msg_id(1)[0]
+        # Everything but the reported MsgID depends on the two seconds and the stat: many
+        # reports share them, so the content after the MsgID and the RecvTime are built once
+        # (_report_tail). 1.6 -> 0.95 us a report (timeit, the spec layout, the shared 2-core
+        # machine).
+        key = (int(submitted), int(done), stat)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._report_tail(key, submitted, done)
+        after_id, recv_time = tail
+        head = _REPORT_HEAD.pack(102 + len(after_id), _DELIVER_ID, seq, report.deliver_id, 1,
+                                 0, recv_time, report.source[2], report.dest[2],
+                                 13 + len(after_id))
+        return head + b"id:" + report.msg_id + after_id + _RESERVE
+
+    def _report_tail(self, key: tuple[int, int, str], submitted: float,
+                     done: float) -> tuple[bytes, bytes]:
+        """A report's content after ``id:`` and the MsgID, and its Deliver's RecvTime, for
+        (the second submitted, the second done, the stat); kept in ``_tails``."""
+        stat = key[2]
         dates = self._report_dates
         submit_time = dates(submitted).encode()
         done_time = dates(done).encode()
         err = self.config.receipts.err_codes.get(stat, "000").encode()[:3].ljust(3, b"0")
-        if not report.deliver_id:
-            report.deliver_id = self.next_msg_id(1)[0]
         if self._smsgate_reports:
-            content = b"".join((
-                b"id:", report.msg_id, b"sub:001 dlvrd:001 submit_date:", submit_time,
-                b" done_date:", done_time, b" stat:", _STAT_OCTETS[stat].rstrip(b"\0"),
-                b" err:", err, b" txt:"))
+            after_id = b"".join((
+                b"sub:001 dlvrd:001 submit_date:", submit_time, b" done_date:", done_time,
+                b" stat:", _STAT_OCTETS[stat].rstrip(b"\0"), b" err:", err, b" txt:"))
         else:
-            content = b"".join((
-                b"id:", report.msg_id, b" sub:001 dlvrd:001 Submit date:", submit_time,
-                b" done date:", done_time, b" stat:", _STAT_OCTETS[stat], b" err:", err,
-                b" Text:", _TEXT))
-        head = _REPORT_HEAD.pack(89 + len(content), _DELIVER_ID, seq, report.deliver_id, 1, 0,
-                                 self._recv_time(done), report.source[2], report.dest[2],
-                                 len(content))
-        return head + content + _RESERVE
+            after_id = b"".join((
+                b" sub:001 dlvrd:001 Submit date:", submit_time, b" done date:", done_time,
+                b" stat:", _STAT_OCTETS[stat], b" err:", err, b" Text:", _TEXT))
+        tails = self._tails
+        if len(tails) >= _MAX_TAILS:
+            tails.clear()
+        tail = tails[key] = (after_id, self._recv_time(done))
+        return tail
 
     # --- keep-alive (section 12.2) -------------------------------------------------------------
 

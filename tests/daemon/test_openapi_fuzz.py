@@ -1,0 +1,36 @@
+"""schemathesis against a running ``smsengine serve`` (issue 21): requests made from the
+daemon's own ``/openapi.json`` (its coverage, fuzzing and stateful phases, with the admin key),
+bounded to 30 s of testing; no answer may be a 5xx, and every answer must match the schema of
+its operation and status. The daemon's carrier is a fake SMSC, so /readyz is ready."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from smsengine.fakesmsc import FakeSMSC
+from tests._support.daemon_process import KEY, daemon, daemon_config
+
+BUDGET = 30  # seconds of schemathesis's own run; with the daemon's start, under 40 in CI
+
+
+async def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
+        smsc: FakeSMSC, tmp_path: Path) -> None:
+    pytest.importorskip("schemathesis")
+    config = daemon_config(tmp_path, smsc.port)
+    async with daemon(config) as gw:
+        run = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "schemathesis.cli", "run", gw.base + "/openapi.json",
+            "--header", f"Authorization: Bearer {KEY}",
+            "--checks", "not_a_server_error,response_schema_conformance",
+            "--max-time", str(BUDGET), "--seed", "21", "--workers", "1",
+            "--no-color", "--report-dir", str(tmp_path / "report"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(run.communicate(), BUDGET + 60)
+        text = output.decode(errors="replace")
+        assert run.returncode == 0, text[-8000:]
+        assert gw.proc.returncode is None
+        assert "Traceback" not in "".join(gw.log), "".join(gw.log)[-4000:]

@@ -365,14 +365,17 @@ class Api:
     async def list_suppressions(self, request: web.Request,
                                 principal: Principal) -> web.Response:
         q = request.query
-        unknown = sorted(set(q) - {"cursor", "limit"})
+        unknown = sorted(set(q) - {"cursor", "limit", "prefix"})
         if unknown:
             raise _bad_param(unknown[0], "unknown query parameter")
         page = self.config.server.page_size
         limit = _int_param(q, "limit", page, 1, 10 * page)
+        prefix = q.get("prefix", "").removeprefix("+")
+        if prefix and not (prefix.isdigit() and prefix.isascii() and len(prefix) <= 20):
+            raise _bad_param("prefix", "the first digits of a number (an optional leading +)")
         outbox = self.gateway.outbox
         assert outbox is not None
-        rows = outbox.suppressions(q.get("cursor", ""), limit + 1)
+        rows = outbox.suppressions(q.get("cursor", ""), limit + 1, prefix)
         more = len(rows) > limit
         rows = rows[:limit]
         return _json(SuppressionPage(
@@ -959,9 +962,12 @@ Handler = Callable[[web.Request, Principal], Awaitable[web.Response]]
 ROUTES: list[dict[str, Any]] = [
     {"name": "send", "method": "POST", "path": "/v1/messages", "scope": "send",
      "handler": "send", "summary": "Send one message, or a batch of up to max_batch",
-     "request": (MessageIn, BatchIn), "responses": {202: Accepted, 200: BatchOut, 400: Problem,
+     # (202: one message accepted, or a batch with at least one accepted; 200: a batch with
+     # none accepted)
+     "request": (MessageIn, BatchIn), "responses": {202: (Accepted, BatchOut), 200: BatchOut,
+                                                400: Problem,
                                                 401: Problem, 403: Problem, 409: Problem,
-                                                413: Problem, 503: Problem}},
+                                                413: Problem, 429: Problem, 503: Problem}},
     {"name": "list_messages", "method": "GET", "path": "/v1/messages", "scope": "read",
      "handler": "list_messages", "summary": "Find messages, newest first, a page at a time",
      "query": {"to": "the number", "out_id": "the caller's id", "state": "a state",
@@ -1028,7 +1034,8 @@ ROUTES: list[dict[str, Any]] = [
      "responses": {200: CampaignOut, 401: Problem, 403: Problem, 404: Problem}},
     {"name": "list_suppressions", "method": "GET", "path": "/v1/suppressions", "scope": "read",
      "handler": "list_suppressions", "summary": "The opt-out list, by number",
-     "query": {"cursor": "next_cursor of the previous page", "limit": "page size"},
+     "query": {"prefix": "only numbers starting with these digits",
+               "cursor": "next_cursor of the previous page", "limit": "page size"},
      "responses": {200: SuppressionPage, 400: Problem, 401: Problem, 403: Problem}},
     {"name": "get_suppression", "method": "GET", "path": "/v1/suppressions/{number}",
      "scope": "read", "handler": "get_suppression", "summary": "Whether a number opted out",
@@ -1147,8 +1154,11 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
                 f"the body could not be parsed ({type(exc).__name__})"))
         except web.HTTPException as exc:
             # aiohttp's own (404 for an unknown path, 405): as problem details too.
+            # (a 405 keeps its Allow header, which RFC 9110 requires; schemathesis found
+            # it dropped, issue 21)
             response = _problem(request, ProblemError(
-                exc.status, "http-" + str(exc.status), exc.reason, exc.text or exc.reason))
+                exc.status, "http-" + str(exc.status), exc.reason, exc.text or exc.reason,
+                headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"}))
         except Exception:
             log.exception("request %s %s failed", request.method, request.path,
                           extra={"request_id": request_id})

@@ -564,11 +564,18 @@ class Outbox(SharedFileStore):
             "key = ?", (principal, key)).fetchone()
         return None if row is None else (bytes(row[0]), int(row[1]), bytes(row[2]))
 
-    def suppressions(self, after: str, limit: int) -> list[tuple[str, str, float]]:
-        """The engine's opt-out list (its table in this file), by number after ``after``."""
-        rows = self._open().conn.execute(
-            "SELECT number, reason, at FROM suppression WHERE number > ? ORDER BY number "
-            "LIMIT ?", (after, limit))
+    def suppressions(self, after: str, limit: int,
+                     prefix: str = "") -> list[tuple[str, str, float]]:
+        """The engine's opt-out list (its table in this file), by number after ``after``; with
+        ``prefix`` (digits), the numbers starting with it (a range of the key: ':' follows '9')."""
+        if prefix:
+            rows = self._open().conn.execute(
+                "SELECT number, reason, at FROM suppression WHERE number > ? AND number >= ? "
+                "AND number < ? ORDER BY number LIMIT ?", (after, prefix, prefix + ":", limit))
+        else:
+            rows = self._open().conn.execute(
+                "SELECT number, reason, at FROM suppression WHERE number > ? ORDER BY number "
+                "LIMIT ?", (after, limit))
         return [(str(n), str(r), float(a)) for n, r, a in rows]
 
     def suppression(self, number: str) -> tuple[str, str, float] | None:

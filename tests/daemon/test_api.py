@@ -230,6 +230,19 @@ async def test_suppressions_block_marketing_and_mo_opt_outs_show_up(gw: Daemon,
     status, page, _ = await gw.request("GET",
                                        f"/v1/suppressions?cursor={page['next_cursor']}")
     assert [s["number"] for s in page["suppressions"]] == ["8613800138011"]
+    # By the first digits (the console's search): pages within the prefix, bad ones named.
+    for number in ("8613900000001", "8613900000002", "8613910000000"):
+        assert (await gw.request("PUT", f"/v1/suppressions/{number}"))[0] == 200
+    status, page, _ = await gw.request("GET", "/v1/suppressions?prefix=%2B861390&limit=1")
+    assert [s["number"] for s in page["suppressions"]] == ["8613900000001"]
+    status, page, _ = await gw.request(
+        "GET", f"/v1/suppressions?prefix=861390&cursor={page['next_cursor']}")
+    assert [s["number"] for s in page["suppressions"]] == ["8613900000002"]
+    assert page["next_cursor"] is None
+    status, page, _ = await gw.request("GET", "/v1/suppressions?prefix=86138001380")
+    assert [s["number"] for s in page["suppressions"]] == ["8613800138010", "8613800138011"]
+    status, page, _ = await gw.request("GET", "/v1/suppressions?prefix=86a")
+    assert status == 400 and page["errors"][0]["field"] == "prefix"
     status, _, _ = await gw.request("DELETE", "/v1/suppressions/8613800138010")
     assert status == 204
     status, _, _ = await gw.request("GET", "/v1/suppressions/8613800138010")

@@ -842,6 +842,7 @@
   async function listOptouts(more) {
     const q = new URLSearchParams({ limit: "50" });
     if (more && state.optoutCursor) q.set("cursor", state.optoutCursor);
+    if (state.optoutPrefix) q.set("prefix", state.optoutPrefix);
     const body = $("optouts-list").tBodies[0];
     try {
       const page = await api("GET", "/v1/suppressions?" + q.toString());
@@ -853,19 +854,10 @@
     } catch (e) { flash(e.message); }
   }
 
-  async function searchOptout(event) {
+  function searchOptout(event) {
     event.preventDefault();
-    const number = $("optout-q").value.trim();
-    if (!number) return listOptouts(false);
-    const body = $("optouts-list").tBodies[0];
-    body.replaceChildren();
-    $("optout-more").hidden = true;
-    try {
-      body.appendChild(optoutRow(await api("GET", "/v1/suppressions/" + encodeURIComponent(number))));
-    } catch (e) {
-      if (e.status === 404) body.appendChild(el("tr", {}, el("td", { colspan: "4", class: "hint" }, t("optout.none"))));
-      else flash(e.message);
-    }
+    state.optoutPrefix = $("optout-q").value.trim();  // (the first digits, or all)
+    return listOptouts(false);
   }
 
   async function addOptout(event) {
@@ -881,7 +873,7 @@
     } catch (e) { flash(e.message); }
   }
 
-  function showOptouts() { listOptouts(false); }
+  function showOptouts() { state.optoutPrefix = $("optout-q").value.trim(); listOptouts(false); }
 
   // --- wiring ----------------------------------------------------------------------------------
   async function start() {
@@ -915,7 +907,7 @@
     $("cmp-estimate").addEventListener("click", estimate);
     $("cmp-confirm").addEventListener("click", confirmCampaign);
     $("optout-search").addEventListener("submit", searchOptout);
-    $("optout-all").addEventListener("click", () => listOptouts(false));
+    $("optout-all").addEventListener("click", () => { $("optout-q").value = ""; state.optoutPrefix = ""; listOptouts(false); });
     $("optout-more").addEventListener("click", () => listOptouts(true));
     $("optout-add").addEventListener("submit", addOptout);
     window.addEventListener("hashchange", route);

@@ -545,6 +545,7 @@
   async function send(event) {
     event.preventDefault();
     const body = Object.assign({ to: $("send-to").value.trim() }, sendBody());
+    if ($("send-outid").value.trim()) body.out_id = $("send-outid").value.trim();
     const result = $("send-result");
     try {
       const got = await api("POST", "/v1/messages", body);

@@ -94,10 +94,11 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # (Msg_Fmt 0) then ucs2 (8); CMPP also takes gb18030 (Msg_Fmt 15).
     encodings: list[Literal["gsm7", "ascii", "latin1", "ucs2", "gb18030"]] = msgspec.field(
         default_factory=list)
-    # How the carrier writes message ids in receipts; "" = the protocol's default (set when
-    # built, __post_init__): SMPP and CMPP "auto"; SGIP and SMGP "text", their ids being
-    # rendered here from the octets, the same way for the response and the report.
-    id_style: Literal["", "auto", "decimal", "hex", "text"] = ""
+    # How the carrier writes message ids in receipts. Unset, the protocol's default, set when
+    # built (__post_init__; the "" default is only that sentinel, never a value read): SMPP
+    # and CMPP "auto"; SGIP and SMGP "text", their ids being rendered here from the octets,
+    # the same way for the response and the report.
+    id_style: Literal["auto", "decimal", "hex", "text"] = ""  # type: ignore[assignment]
     receipt_ttl: float = 72 * 3600.0
     max_retries: int = 3
     retry_delay: float = 1.0

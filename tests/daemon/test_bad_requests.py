@@ -127,3 +127,10 @@ async def test_a_multipart_part_with_a_malformed_header_is_400(gw: Daemon) -> No
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert status == 400 and problem["type"].endswith("malformed-request"), problem
     assert await gw.send(**GOOD)
+
+
+async def test_a_405_names_the_allowed_methods(gw: Daemon) -> None:
+    # RFC 9110: a 405 carries Allow (found missing by schemathesis, issue 21).
+    status, problem, headers = await gw.request("DELETE", "/v1/messages")
+    assert status == 405 and problem["type"].endswith("http-405"), problem
+    assert set(headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsengine.fakesmsc.smg import _FastSubmit, _SubmitFramer
-from smsengine.sgip import Framer, SequenceNumber, Submit, encode
+from smsengine.fakesmsc.smg import _BackFramer, _FastSubmit, _ReportAnswer, _SubmitFramer
+from smsengine.sgip import Framer, ReportResp, SequenceNumber, Submit, encode
 from tests._support.sgip_strategies import value_of
 
 SEQ = SequenceNumber(3010012345, 1207120000, 7)
@@ -63,3 +63,31 @@ def test_any_octet_changed(submit: Submit, data: st.DataObject) -> None:
     value = data.draw(st.integers(0, 255))
     second = first[:where] + bytes([value]) + first[where + 1:]
     same(*plain_and_fast(first + second + second))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0x80000005, 0x80000004, 0x80000011]),
+                          st.integers(0, 2**32 - 1), st.binary(max_size=12)), min_size=1,
+                max_size=4), st.sampled_from([None, 1, 7]))
+def test_the_back_connection_s_answers(answers: list[tuple[int, int, bytes]],
+                                       chunk: int | None) -> None:
+    """The connection back's framer (``_BackFramer``) reads a Report_Resp of any body as the
+    plain framer does (a fast one read in full is equal to the plain one and has its counter
+    and Result), and every other answer as the plain framer."""
+    stream = b"".join((20 + len(body)).to_bytes(4, "big") + command.to_bytes(4, "big")
+                      + SEQ.pack()[:8] + counter.to_bytes(4, "big") + body
+                      for command, counter, body in answers)
+    step = chunk or len(stream)
+    fast_framer, plain_framer = _BackFramer(4096), Framer(4096)
+    fast = [e for i in range(0, len(stream), step) for e in fast_framer.feed(stream[i:i + step])]
+    plain = [e for i in range(0, len(stream), step) for e in plain_framer.feed(stream[i:i + step])]
+    assert len(plain) == len(fast)
+    for p, f in zip(plain, fast, strict=True):
+        if type(f) is _ReportAnswer:
+            assert type(p) is ReportResp and f.decoded() == p
+            assert (f.counter, f.result) == (p.sequence_number.counter, p.result)
+        else:
+            assert type(f) is type(p)
+            assert repr(f) == repr(p)
+    for (command, _, body), f in zip(answers, fast, strict=True):
+        assert (type(f) is _ReportAnswer) == (command == 0x80000005 and len(body) > 0)

@@ -3,6 +3,7 @@
 - :mod:`.tps`: the cluster-wide TPS of a channel (GCRA in Lua, batch takes, shared AIMD cuts);
 - :mod:`.leases`: bind-slot leases with fencing tokens (never more binds than slots);
 - :mod:`.members`: the live nodes (heartbeats), which spread a channel's slots over them;
+- :mod:`.receipts`: receipts relayed to the node that sent the message;
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 
@@ -14,6 +15,7 @@ from .config import ClusterConfig, default_node_id, redact_url
 from .errors import ClusterConfigError, ClusterError, ClusterUnavailable
 from .leases import Lease, Leases, LeaseStore
 from .members import Members, fair_share
+from .receipts import ReceiptRelay, RelayedReceipt
 from .tps import ClusterBucket, ClusterTps, Grant, SharedRate, TokenBatcher
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "LeaseStore",
     "Leases",
     "Members",
+    "ReceiptRelay",
+    "RelayedReceipt",
     "SharedRate",
     "TokenBatcher",
     "connect",

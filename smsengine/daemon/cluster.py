@@ -7,6 +7,9 @@
   its share hands the extra back, closing the bind first and releasing the lease after.
 - Each channel with a TPS takes its tokens from the cluster-wide GCRA too
   (:class:`~smsengine.cluster.ClusterBucket`), counted in segments; its AIMD cuts are shared.
+- A receipt that matches nothing here (the carrier delivers receipts on any bind of the
+  account) is relayed to the other nodes (:class:`~smsengine.cluster.ReceiptRelay`); the node
+  that sent the message matches it.
 - ``ready()`` says why the node is not ready: Redis unreachable since when, and the last error.
 
 Without ``[cluster]`` none of this exists: the gateway makes no :class:`ClusterNode`, and the
@@ -21,6 +24,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ..cluster import (
     ClusterBucket,
     ClusterConfig,
@@ -30,9 +35,12 @@ from ..cluster import (
     Leases,
     LeaseStore,
     Members,
+    ReceiptRelay,
+    RelayedReceipt,
     connect,
     fair_share,
 )
+from ..engine.model import DeliveryFailure, MessageState
 
 if TYPE_CHECKING:
     from ..engine.channel import Channel
@@ -109,6 +117,8 @@ class ClusterNode:
         self.slots: dict[str, _ChannelSlots] = {}
         self.buckets: dict[str, ClusterBucket] = {}
         self._channels: list[Channel] = []
+        self._by_name: dict[str, Channel] = {}
+        self.relay = ReceiptRelay(self.client, config, self._relayed)
         self._task: asyncio.Task[None] | None = None
         self.down_since: float | None = None  # wall time Redis was first found unreachable
         self.last_error: ClusterError | None = None
@@ -118,11 +128,32 @@ class ClusterNode:
         leases and give it the cluster-wide rate (a channel with a TPS)."""
         channel.gated = True
         self._channels.append(channel)
+        self._by_name[channel.name] = channel
+        name = channel.name
+
+        def stranger(smsc_id: str, state: MessageState, at: float,
+                     reason: DeliveryFailure | None) -> None:
+            self.relay.relay(RelayedReceipt(
+                name, smsc_id, state.value, at,
+                msgspec.structs.asdict(reason) if reason is not None else None))
+
+        channel.on_stranger_receipt(stranger)
         if channel.config.tps > 0:
             tps = ClusterTps.for_channel(self.client, self.config, channel.config)
             bucket = ClusterBucket(tps, channel.bucket)
             channel.bucket = bucket
             self.buckets[channel.name] = bucket
+
+    def _relayed(self, receipt: RelayedReceipt) -> None:
+        channel = self._by_name.get(receipt.channel)
+        if channel is None:
+            return
+        try:
+            state = MessageState(receipt.state)
+            reason = DeliveryFailure(**receipt.reason) if receipt.reason else None
+        except (ValueError, TypeError):
+            return  # (from a node of another version: not ours to read)
+        channel.relayed_receipt(receipt.smsc_id, state, receipt.at, reason)
 
     async def start(self) -> None:
         """After the engine started: join (a heartbeat), then hold leases. Redis unreachable
@@ -132,6 +163,7 @@ class ClusterNode:
         if self.down_since is None:
             log.info("cluster: node %s joined (%d live) at %r", self.config.node_id,
                      self.members.live, self.config)
+        self.relay.start()
         for channel in self._channels:
             slots = self.slots[channel.name] = _ChannelSlots(self, channel)
             slots.leases.want = fair_share(channel.slots, self.members.live)
@@ -141,6 +173,7 @@ class ClusterNode:
     async def _beat(self) -> None:
         try:
             await self.members.beat()
+            await self.relay.refresh()
         except ClusterError as exc:
             if self.down_since is None:
                 self.down_since = time.time()
@@ -172,6 +205,7 @@ class ClusterNode:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.gather(*(s.close() for s in self.slots.values()), return_exceptions=True)
+        await self.relay.close()
         await asyncio.gather(*(b.close() for b in self.buckets.values()), return_exceptions=True)
         with contextlib.suppress(ClusterError):
             await self.members.leave()
@@ -203,10 +237,12 @@ class ClusterNode:
             "live": self.members.live,
             "slots": {n: sorted(s.leases.held) for n, s in self.slots.items()},
             "round_trips": self.round_trips,
+            "receipts_relayed": {"sent": self.relay.sent, "received": self.relay.received,
+                                 "dropped": self.relay.dropped},
         }
 
     @property
     def round_trips(self) -> int:
-        return (self.members.round_trips
+        return (self.members.round_trips + self.relay.round_trips
                 + sum(s.leases.store.round_trips for s in self.slots.values())
                 + sum(b.tps.round_trips for b in self.buckets.values()))

@@ -29,7 +29,7 @@ from .config import ChannelConfig
 from .flow import AimdRate, TokenBucket, TokenSource
 from .lanes import Lanes
 from .mo import MoAssembler, MoMessage
-from .model import Message, MessageHandle, MessageRefusedError, MessageState
+from .model import DeliveryFailure, Message, MessageHandle, MessageRefusedError, MessageState
 from .tracker import Failure, Part, Tracker, Verdict
 
 __all__ = ["Channel", "MoMessage"]
@@ -485,6 +485,19 @@ class Channel:
             delay = track.on_failure(segment, failure, error, time.time())
         if delay is not None:
             self._retry(segment, delay)
+
+    def on_stranger_receipt(
+            self, relay: Callable[[str, MessageState, float, DeliveryFailure | None], None],
+    ) -> None:
+        """Call ``relay`` with each receipt no message here matches (a cluster node sends it
+        on to the others: the carrier may deliver a receipt on any bind of the account)."""
+        self._track.stranger = relay
+
+    def relayed_receipt(self, smsc_id: str, state: MessageState, at: float,
+                        reason: DeliveryFailure | None = None) -> None:
+        """A receipt another node got for a message it did not send: matched here, or kept
+        a while as an early receipt (the submit's response may be late here)."""
+        self._track.on_receipt(smsc_id, state, at, reason, relayed=True)
 
     def _receipt_code(self, smsc_id: str, code: int) -> None:
         """The bind's fast receipt path: a receipt as its id and the protocol's state code."""

@@ -513,6 +513,11 @@ class ChannelTracker:
         # under each reading of the id, all dropped together when one of them is claimed.
         self.early: dict[str, tuple[MessageState, float, DeliveryFailure | None,
                                     tuple[str, ...]]] = {}
+        #: Told of a receipt no part here matches (before it is kept as early): a cluster
+        #: node relays it to the node that sent the message (the carrier may deliver a
+        #: receipt on any bind of the account).
+        self.stranger: Callable[[str, MessageState, float, DeliveryFailure | None],
+                                None] | None = None
 
     # --- down: queued, handed to a bind -------------------------------------------------------
 
@@ -704,11 +709,13 @@ class ChannelTracker:
     # --- up: receipts -------------------------------------------------------------------------
 
     def on_receipt(self, smsc_id: str, state: MessageState | None, now: float,
-                   reason: DeliveryFailure | None = None) -> None:
+                   reason: DeliveryFailure | None = None, *, relayed: bool = False) -> None:
         """A delivery receipt for the carrier's id ``smsc_id`` saying ``state`` (None: an
         intermediate one, ENROUTE or ACCEPTED, after which the final one follows), with the
         ``reason`` a receipt not saying DELIVERED gave. Finds its part, or keeps it until the
-        submit's response comes (the receipt was faster)."""
+        submit's response comes (the receipt was faster). ``relayed``: another node of a
+        cluster got it and matched nothing; unmatched here too, it is kept as early (this
+        node's response may be late) but not relayed again."""
         if state is None:
             return
         store = self.store
@@ -734,6 +741,8 @@ class ChannelTracker:
                     return
             self._receipt(record, state, now, reason)
             return
+        if self.stranger is not None and not relayed:
+            self.stranger(smsc_id, state, now, reason)
         self._keep_early(candidates, state, now, reason)
 
     def _receipt_one(self, handle: MessageHandle, part: SegmentInfo, state: MessageState,

@@ -1,0 +1,175 @@
+"""Receipts relayed between nodes: a carrier delivers a receipt on any bind of the account, so
+node B gets receipts for messages node A sent.
+
+A receipt that matches nothing on the node that got it is appended (``RPUSH``) to the inbox
+list of every other node the cluster knows (``<prefix>:known``, the node ids that have beaten
+within ``known_ttl``), in one pipeline per loop tick. Each node pops its own inbox
+(``BLPOP``, then ``LPOP`` of up to ``batch``) and tries each receipt against what it sent:
+the node that sent the message matches it; the others keep it as an early receipt (the
+sender's submit response may not have been read yet), until the engine's
+``early_receipt_ttl`` drops it (counted ``receipts_unmatched``). A node that was down (kill -9)
+finds the receipts that came meanwhile in its inbox when it comes back *with the same
+``node_id``*; each inbox expires ``inbox_ttl`` after its last write and holds at most
+``inbox_max`` entries.
+
+Not covered: a node killed in the moment between acknowledging a receipt to the carrier and
+its relay reaching Redis (one loop tick) loses that receipt; its message stays SUBMITTED.
+
+This costs nothing per message sent, nothing for a receipt that came back on the bind that
+sent it, and ``nodes - 1`` list entries for one that did not. (The alternative, a record
+smsc id -> node written per submit, costs a write per message, and needs a read per relayed
+receipt.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ._redis import redis_errors
+from .config import ClusterConfig
+from .errors import ClusterError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+__all__ = ["ReceiptRelay", "RelayedReceipt"]
+
+
+class RelayedReceipt(msgspec.Struct, array_like=True, frozen=True):
+    """A receipt as it travels: channel, carrier id, state (the engine's MessageState value),
+    when it came (wall seconds) and its failure reason's fields, if any."""
+
+    channel: str
+    smsc_id: str
+    state: str
+    at: float
+    reason: dict[str, Any] | None = None
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(RelayedReceipt).decode
+
+
+class ReceiptRelay:
+    """This node's inbox and its sending side; ``deliver`` gets each receipt popped here."""
+
+    def __init__(self, client: aioredis.Redis, config: ClusterConfig,
+                 deliver: Callable[[RelayedReceipt], None], *, batch: int = 500,
+                 inbox_ttl: float = 86400.0, inbox_max: int = 1_000_000) -> None:
+        self.client = client
+        self.config = config
+        self.deliver = deliver
+        self.batch = batch
+        self.inbox_ttl_ms = round(inbox_ttl * 1000)
+        self.inbox_max = inbox_max
+        self.known_key = config.key("known")
+        self.inbox = self.inbox_key(config.node_id)
+        self.others: list[str] = []  # inbox keys of the other known nodes
+        self._out: list[bytes] = []
+        self._flush: asyncio.Handle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.received = 0
+        self.dropped = 0  # not relayed: Redis unreachable
+        self.round_trips = 0
+        self.last_error: ClusterError | None = None
+
+    def inbox_key(self, node: str) -> str:
+        return self.config.key("inbox", node)
+
+    async def refresh(self) -> None:
+        """Who else there is (after each heartbeat): every node seen within the TTL of the
+        known set, this one added."""
+        async with redis_errors(self.config, "receipts known"):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.sadd(self.known_key, self.config.node_id)
+            pipe.pexpire(self.known_key, self.inbox_ttl_ms)
+            pipe.smembers(self.known_key)
+            *_, members = await pipe.execute()
+        self.round_trips += 1
+        mine = self.config.node_id
+        self.others = sorted(self.inbox_key(m.decode() if isinstance(m, bytes) else str(m))
+                             for m in members if (m.decode() if isinstance(m, bytes) else m)
+                             != mine)
+
+    def relay(self, receipt: RelayedReceipt) -> None:
+        """Send ``receipt`` to every other node, with whatever else this loop tick relays."""
+        if not self.others:
+            self.dropped += 1
+            return
+        self._out.append(_encode(receipt))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self._spawn_flush)
+
+    def _spawn_flush(self) -> None:
+        self._flush = None
+        out, self._out = self._out, []
+        if not out:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(out))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, out: list[bytes]) -> None:
+        try:
+            async with redis_errors(self.config, "receipts relay"):
+                pipe = self.client.pipeline(transaction=False)
+                for key in self.others:
+                    pipe.rpush(key, *out)
+                    pipe.ltrim(key, -self.inbox_max, -1)
+                    pipe.pexpire(key, self.inbox_ttl_ms)
+                await pipe.execute()
+            self.round_trips += 1
+            self.sent += len(out)
+        except ClusterError as exc:
+            self.last_error = exc
+            self.dropped += len(out)
+
+    def start(self) -> None:
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read(),
+                                                                  name="receipt inbox")
+
+    async def _read(self) -> None:
+        # BLPOP waits under the client's socket timeout.
+        wait = max(0.1, min(1.0, self.config.command_timeout / 2))
+        while True:
+            try:
+                async with redis_errors(self.config, "receipts inbox"):
+                    first = await self.client.blpop([self.inbox], timeout=wait)
+                    self.round_trips += 1
+                    if first is None:
+                        continue
+                    items = [first[1]]
+                    more = await self.client.lpop(self.inbox, self.batch)
+                    self.round_trips += 1
+                    if isinstance(more, list):
+                        items.extend(more)
+            except ClusterError as exc:
+                self.last_error = exc
+                await asyncio.sleep(min(1.0, self.config.retry_after))
+                continue
+            for raw in items:
+                try:
+                    receipt = _decode(raw)
+                except msgspec.DecodeError:
+                    continue
+                self.received += 1
+                self.deliver(receipt)
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if self._flush is not None:
+            self._flush.cancel()
+            self._spawn_flush()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

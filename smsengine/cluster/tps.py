@@ -25,6 +25,7 @@ twice, and a cut made meanwhile wins).
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import time
 from collections.abc import Callable, Coroutine
@@ -270,17 +271,30 @@ class LocalBucket(Protocol):
     def reset(self, rate: float, burst: float, now: float) -> None: ...
 
 
+class _Held:
+    """Tokens of one grant not spent yet, and when they must be dropped."""
+
+    __slots__ = ("count", "expires")
+
+    def __init__(self, expires: float, count: int) -> None:
+        self.expires = expires
+        self.count = count
+
+
 class ClusterBucket:
     """A channel's token source on a cluster node: the engine's local bucket (the node's AIMD
     pace) *and* tokens granted by the cluster-wide GCRA, in batches.
 
     It has the local bucket's synchronous interface (``wait_time`` / ``take`` on the loop's
-    clock), so the engine's dispatcher is the same code with or without a cluster: when the
-    stash is short, ``wait_time`` starts one refill (one EVALSHA for up to ``batch`` tokens)
-    and answers a short poll; when the account is drained it answers the time until a whole
-    batch is due. Granted tokens not spent within ``hold`` are dropped, as in
-    :class:`TokenBatcher`. Redis unreachable: nothing is granted (this node cannot know what
-    the others send), ``last_error`` says why, and a refill is tried again after ``retry``.
+    clock), so the engine's dispatcher is the same code with or without a cluster. When the
+    stash falls below half a batch, ``wait_time`` starts one refill (one EVALSHA for up to
+    ``batch`` tokens) in the background, so a node sending steadily rarely waits for Redis;
+    when the stash is empty it answers a short poll, and when the account is drained the time
+    until a whole batch is due. ``batch`` is ``tps_batch``, or a quarter of what the rate
+    grants in ``hold`` if that is more, never more than the burst. Each grant's tokens not
+    spent within ``hold`` are dropped, as in :class:`TokenBatcher`. Redis unreachable: nothing
+    is granted (this node cannot know what the others send), ``last_error`` says why, and a
+    refill is tried again after ``retry``.
 
     AIMD: a local cut (``set_rate`` lower, after the carrier throttled this node) is written to
     the shared rate, which the script enforces for every node on its next take; a local
@@ -294,11 +308,13 @@ class ClusterBucket:
         self.tps = tps
         self.local = local
         self.burst = max(1, int(tps.burst))
-        self.batch = max(1, min(batch or tps.config.tps_batch, self.burst))
         self.hold = tps.config.tps_hold if hold is None else hold
+        wanted = batch or max(tps.config.tps_batch, math.ceil(tps.rate * self.hold / 4))
+        self.batch = max(1, min(wanted, self.burst))
+        self.low = self.batch // 2
         self.retry = retry
         self.stash = 0
-        self.expires = 0.0
+        self._held: collections.deque[_Held] = collections.deque()
         self.not_before = 0.0
         self.granted = 0
         self.dropped = 0
@@ -312,27 +328,47 @@ class ClusterBucket:
     def rate(self) -> float:
         return self.local.rate
 
+    def _expire(self, now: float) -> None:
+        held = self._held
+        while held and held[0].expires <= now:
+            gone = held.popleft().count
+            self.stash -= gone
+            self.dropped += gone
+
     def wait_time(self, n: float, now: float) -> float:
         wait = self.local.wait_time(n, now)
         if wait > 0:
             return wait
         need = min(int(n), self.burst)
-        if self.stash and now >= self.expires:
-            self.dropped += self.stash
-            self.stash = 0
+        if self._held and self._held[0].expires <= now:
+            self._expire(now)
         if self.stash >= need:
+            if (self.stash - need < self.low and self._refill_task is None
+                    and now >= self.not_before):
+                self._start(self.batch, need)  # ahead of time: no wait for the round trip
             return 0.0
         if self._refill_task is None:
             if now < self.not_before:  # the account was drained: let a batch accrue
                 return self.not_before - now
-            want = max(self.batch, need - self.stash)
-            self._refill_task = asyncio.get_running_loop().create_task(
-                self._refill(want, need), name=f"tps refill {self.tps.channel}")
+            self._start(max(self.batch, need - self.stash), need)
         return self.POLL
+
+    def _start(self, want: int, need: int) -> None:
+        self._refill_task = asyncio.get_running_loop().create_task(
+            self._refill(want, need), name=f"tps refill {self.tps.channel}")
 
     def take(self, n: float, now: float) -> bool:
         self.local.take(n, now)
-        self.stash -= min(int(n), self.burst)
+        k = min(int(n), self.burst)
+        self.stash -= k
+        held = self._held
+        while k and held:
+            first = held[0]
+            if first.count > k:
+                first.count -= k
+                break
+            k -= first.count
+            held.popleft()
         return True
 
     def set_rate(self, rate: float, now: float) -> None:
@@ -360,8 +396,7 @@ class ClusterBucket:
         self.shared_rate, self.epoch = grant.rate, grant.epoch
         now = loop.time()
         if grant.granted:
-            if not self.stash:
-                self.expires = now + self.hold
+            self._held.append(_Held(now + self.hold, grant.granted))
             self.stash += grant.granted
             self.granted += grant.granted
         if grant.granted < want:

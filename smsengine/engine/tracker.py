@@ -501,10 +501,11 @@ class ChannelTracker:
             self.counters.setdefault(key, 0)
         self.id_style = id_style
         self._normalise = normaliser(id_style)
-        # The auto style's normal form is written inline where a part is accepted and where its
-        # receipt comes (ids._normalise_text, a call each way: 1.6 % of the engine benchmark's
-        # CPU in a py-spy profile). tests/engine/test_tracker.py holds it to normalise_id.
-        self._auto = id_style == "auto"
+        # The auto and text styles' normal form (the same: ids.normaliser) is written inline
+        # where a part is accepted and where its receipt comes (ids._normalise_text, a call
+        # each way: 1.6 % of the engine benchmark's CPU in a py-spy profile; text is SGIP's and
+        # SMGP's default). tests/engine/test_tracker.py holds it to normalise_id.
+        self._auto = id_style == "auto" or id_style == "text"
         self.receipt_ttl = receipt_ttl
         self.max_retries = max_retries
         self.retry_delay = retry_delay

@@ -4,6 +4,7 @@
 - :mod:`.leases`: bind-slot leases with fencing tokens (never more binds than slots);
 - :mod:`.members`: the live nodes (heartbeats), which spread a channel's slots over them;
 - :mod:`.receipts`: receipts relayed to the node that sent the message;
+- :mod:`.handoff`: a channel's hand-off stream (not wired into the daemon yet);
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 
@@ -13,6 +14,7 @@ Layer 4, beside the engine: it imports only the engine's config types. See docs/
 from ._redis import connect
 from .config import ClusterConfig, default_node_id, redact_url
 from .errors import ClusterConfigError, ClusterError, ClusterUnavailable
+from .handoff import HandoffEntry, HandoffStream
 from .leases import Lease, Leases, LeaseStore
 from .members import Members, fair_share
 from .receipts import ReceiptRelay, RelayedReceipt
@@ -26,6 +28,8 @@ __all__ = [
     "ClusterTps",
     "ClusterUnavailable",
     "Grant",
+    "HandoffEntry",
+    "HandoffStream",
     "Lease",
     "LeaseStore",
     "Leases",

@@ -106,6 +106,10 @@ class SmgpSessionState(enum.Enum):
 
 _S = SmgpSessionState
 _ANY = frozenset(SmgpSessionState)
+# The state and mode the per-message paths test, as module globals: an enum member read off
+# its class costs 100-160 ns (timeit, Python 3.11), a global 10; a few a message.
+_BOUND: Final = _S.BOUND
+_RECEIVE: Final = int(LoginMode.RECEIVE)
 
 # Requests the application may send, by state. Login, Exit and Active_Test are not here:
 # bind(), unbind() and the timer send them.
@@ -288,11 +292,11 @@ class SmgpSession:
 
     @property
     def is_bound(self) -> bool:
-        return self.state is _S.BOUND
+        return self.state is _BOUND
 
     @property
     def can_submit(self) -> bool:
-        return self.state is _S.BOUND and self.config.login_mode != LoginMode.RECEIVE
+        return self.state is _BOUND and self.config.login_mode != _RECEIVE
 
     @property
     def window_free(self) -> int:
@@ -339,7 +343,7 @@ class SmgpSession:
         if allowed is None or self.state not in allowed or not self.can_submit:
             name = getattr(request, "command_name", type(request).__name__)
             hint = "; use bind() / unbind()" if isinstance(request, (Login, Exit)) else ""
-            if self.state is _S.BOUND and allowed is not None:
+            if self.state is _BOUND and allowed is not None:
                 hint = " on a receive-only login (LoginMode 1)"
             raise SessionStateError(f"{name} not allowed in state {self.state.value}{hint}")
         self._window.check_room()
@@ -422,12 +426,12 @@ class SmgpSession:
                     continue
                 self._internal_response(entry, pdu, events)
             elif cls is DeliverReceipt:  # (only with the config's ``receipts``, and auto_ack)
-                if self.state is _S.BOUND:
+                if self.state is _BOUND:
                     window.out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0))
                     events.append(ReceiptReceived(pdu))
                 else:
                     self._incoming(pdu.pdu(self.version), events)  # (refused, whole)
-            elif cls is Deliver and self.state is _S.BOUND:  # the hot path: reports, MO
+            elif cls is Deliver and self.state is _BOUND:  # the hot path: reports, MO
                 acked = self.config.auto_ack
                 if acked:
                     window.out.append(encode_deliver_resp(pdu.sequence_id, pdu.msg_id, 0))

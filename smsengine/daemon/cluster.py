@@ -219,6 +219,10 @@ class ClusterNode:
     def ready(self) -> dict[str, str]:
         """What is not ready (empty: ready)."""
         problems: dict[str, str] = {}
+        task = self._task
+        if task is not None and task.done() and not task.cancelled():
+            problems["cluster"] = f"the node's loop stopped: {task.exception()!r}"
+            return problems
         error = self.last_error
         if self.down_since is None:
             for name, bucket in self.buckets.items():

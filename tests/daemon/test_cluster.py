@@ -3,7 +3,8 @@
 as tests/cluster), reconciled against the fake SMSC's ledger.
 
 - A node whose Redis is down starts, accepts into its outbox, and ``/readyz`` says why it is
-  not ready.
+  not ready. Redis lost under a running node (a private redis-server): its binds close by the
+  lease deadline, it still accepts; Redis back: it binds again and sends what it accepted.
 - Three nodes, one fake SMSC account with a TPS and a maximum of binds: messages posted
   round-robin with receipts, one node killed with kill -9 mid-run (the default lease TTL, 10 s).
   The ledger shows no second
@@ -17,6 +18,8 @@ as tests/cluster), reconciled against the fake SMSC's ledger.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
 import sqlite3
 import time
 import uuid
@@ -241,4 +244,92 @@ async def test_three_nodes_one_carrier_kill_9_one(tmp_path: Path, prefix: str) -
         watcher.cancel()
         for ctx in contexts:
             await ctx.__aexit__(None, None, None)
+        await smsc.stop()
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
+    """A redis-server of this test's own (it is stopped and restarted), and a restart()."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("no redis-server binary to run a private Redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def start() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(tmp_path),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        procs.append(proc)
+        client = aioredis.Redis(port=port)
+        try:
+            for _ in range(200):
+                try:
+                    await client.ping()
+                    return
+                except (OSError, aioredis.ConnectionError):
+                    await asyncio.sleep(0.02)
+            raise AssertionError("private redis-server did not start")
+        finally:
+            await client.aclose()
+
+    async def stop() -> None:
+        proc = procs[-1]
+        proc.kill()
+        await proc.wait()
+
+    await start()
+    try:
+        yield port, (start, stop)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+async def test_redis_lost_and_back(tmp_path: Path, prefix: str,
+                                   private_redis: tuple[int, Any]) -> None:
+    """Redis goes away under a running node: its binds close by the lease deadline (it cannot
+    be sure of its slots), it still accepts, /readyz says why; Redis comes back (empty: it
+    keeps nothing on disk): the node takes its slots again and sends what it accepted."""
+    port, (start, stop) = private_redis
+    smsc = FakeSMSC(config_from_dict({
+        "accounts": [{"system_id": "shop", "password": "secret", "bind_modes": ["transceiver"],
+                      "max_binds": MAX_BINDS}]}))
+    await smsc.start()
+    try:
+        config = node_config(tmp_path, smsc.port, "solo", prefix,
+                             redis_url=f"redis://127.0.0.1:{port}/0", lease_ttl=2.0)
+        async with daemon(config) as node:
+            await _until(lambda: len(smsc.binds) == MAX_BINDS, 10, "binds not up")
+            first = await node.send(to="8613800138000", text="before")
+            await node.until(first, lambda m: m["state"] == "delivered")
+            await stop()
+            lost_at = time.monotonic()
+            await _until(lambda: not smsc.binds, 5, "binds still up 5 s after Redis went")
+            closed_after = time.monotonic() - lost_at
+            print(f"binds closed {closed_after:.2f} s after Redis went")
+            assert closed_after <= 2.0 + 1.0, closed_after  # the lease TTL, and a little
+            status, body, _ = await node.request("GET", "/readyz", key=None)
+            assert status == 503 and "Redis unavailable since" in body["checks"]["cluster"]
+            kept = await node.send(to="8613800138001", text="while Redis is away")
+            await asyncio.sleep(0.5)
+            assert (await node.message(kept))["state"] == "queued"
+            await start()
+            await _until(lambda: len(smsc.binds) == MAX_BINDS, 10, "binds not back")
+            await node.until(kept, lambda m: m["state"] == "delivered", timeout=15)
+            for _ in range(60):  # (the heartbeat, every second, clears the cluster's check)
+                status, body, _ = await node.request("GET", "/readyz", key=None)
+                if status == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert status == 200, body
+            assert await node.terminate() == 0
+        sent = Counter(e.destination_addr for e in smsc.ledger)
+        assert sent == {"8613800138000": 1, "8613800138001": 1}
+    finally:
         await smsc.stop()

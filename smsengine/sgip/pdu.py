@@ -903,8 +903,13 @@ class EncodedSubmit(msgspec.Struct, frozen=True, gc=False):
     def encode(self, sequence_number: SequenceNumber) -> bytes:
         """The PDU under ``sequence_number`` (a valid one: the session's)."""
         s = sequence_number
-        return _pack_header(HEADER_LENGTH + len(self.body), _SUBMIT_ID, s.node_id, s.timestamp,
-                            s.counter) + self.body
+        return self.encode_numbered(s.node_id, s.timestamp, s.counter)
+
+    def encode_numbered(self, node_id: int, timestamp: int, counter: int) -> bytes:
+        """The PDU under the Sequence Number of these parts (uint32s: the session's), without
+        a :class:`SequenceNumber` built."""
+        return _pack_header(HEADER_LENGTH + len(self.body), _SUBMIT_ID, node_id, timestamp,
+                            counter) + self.body
 
     def decoded(self, sequence_number: SequenceNumber | None = None) -> Submit:
         """The Submit the plain decoder reads from these octets (for tests and logs)."""

@@ -192,3 +192,9 @@ class SequenceCounter:
         counter = self._next
         self._next = (counter + 1) & _U32_MAX
         return SequenceNumber(self.node_id, timestamp, counter)
+
+    def take(self) -> int:
+        """The counter part of a fresh Sequence Number (:meth:`next` without building one)."""
+        counter = self._next
+        self._next = (counter + 1) & _U32_MAX
+        return counter

@@ -517,20 +517,24 @@ class SgipSession(_Connection):
         stamp = self._stamp if now < self._stamp_until else self._restamp(now)
         window = self._window
         pending = window.pending
+        counter = self._counter
+        node = counter.node_id
+        high = (node << 64) | (stamp << 32)
         while True:
-            seq = self._counter.next(stamp)
-            key = (seq.node_id << 64) | (stamp << 32) | seq.counter
+            count = counter.take()
+            key = high | count
             if key not in pending:  # (only after 2**32 requests in one second)
                 break
         # Encoded before it is in the window: a Submit that cannot be encoded raises here with
-        # nothing queued.
-        if type(request) is EncodedSubmit:  # (a template's: validated, the body encoded)
-            data = request.encode(seq)
+        # nothing queued. A template's (validated, the body encoded) needs no SequenceNumber
+        # built: send_request 1.19 -> 0.93 us (timeit, the shared 2-core machine).
+        if type(request) is EncodedSubmit:
+            data = request.encode_numbered(node, stamp, count)
         else:
-            data = encode(request, sequence_number=seq)
+            data = encode(request, sequence_number=SequenceNumber(node, stamp, count))
         window.add(key, request, data, now, token, counts=counts)
         self._last_active = now
-        return seq.counter
+        return count
 
     def _restamp(self, now: float) -> int:
         clock = self._clock

@@ -97,3 +97,10 @@ def test_counter_increments_and_wraps() -> None:
     assert counter.next(102030406) == SequenceNumber(3010012345, 102030406, 1)
     with pytest.raises(InvalidPduError):
         SequenceCounter(1 << 32)
+
+
+def test_take_is_next_without_the_sequence_number() -> None:
+    a, b = SequenceCounter(3010012345, start=0xFFFFFFFE), SequenceCounter(3010012345,
+                                                                           start=0xFFFFFFFE)
+    assert [a.take() for _ in range(3)] == [b.next(7).counter for _ in range(3)]
+    assert a.next(7) == b.next(7) == SequenceNumber(3010012345, 7, 1)

@@ -49,6 +49,8 @@ log = logging.getLogger("smsengine.daemon")
 
 _PROBLEM = "urn:smsengine:problem:"  # (app.py's problem types)
 _END_OF_HEAD = b"\r\n\r\n"
+_LINGER = 1.0  # seconds a refused connection's input is read and dropped before the close
+_MAX_LINGERING = 1024  # refused connections lingering at once; past it they close at once
 
 
 def _canned(status: int, reason: str, kind: str, detail: str, extra: str = "") -> bytes:
@@ -88,6 +90,7 @@ class _State(enum.Enum):
     HEAD = "head"  # connected, or a request's first bytes came: its head is awaited
     BUSY = "busy"  # a request's head came: it is being read and handled
     IDLE = "idle"  # between requests (aiohttp's keepalive_timeout applies)
+    CLOSING = "closing"  # refused: the answer written, what comes is dropped
 
 
 class Limits:
@@ -102,6 +105,7 @@ class Limits:
         # Connections not busy with a request, the longest idle first: whom a new connection
         # closes when the port is full.
         self._evictable: dict[_Guarded, None] = {}
+        self._lingering = 0
         self._closed = Counter("smsengine_http_connections_closed",
                                "HTTP connections closed by a limit, by reason", ["reason"],
                                registry=registry)
@@ -196,8 +200,8 @@ class _Guarded(asyncio.Protocol):
     """One connection: aiohttp's request handler behind the limits."""
 
     __slots__ = ("_content", "_head_bytes", "_header_timer", "_inner", "_last_read",
-                 "_limits", "_loop", "_read_timer", "_state", "_tail", "_transport",
-                 "address")
+                 "_limits", "_lingering", "_loop", "_read_timer", "_state", "_tail",
+                 "_transport", "address")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -211,6 +215,7 @@ class _Guarded(asyncio.Protocol):
         self._read_timer: asyncio.TimerHandle | None = None
         self._content: StreamReader | None = None
         self._last_read = 0.0
+        self._lingering = False
         self.address = ""
 
     # --- asyncio's protocol ------------------------------------------------------------------
@@ -236,9 +241,9 @@ class _Guarded(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         inner = self._inner
-        if inner is None:
-            return
         state = self._state
+        if inner is None or state is _State.CLOSING:
+            return
         if state is _State.IDLE:
             self._state = state = _State.HEAD
             self._head_bytes = 0
@@ -270,6 +275,9 @@ class _Guarded(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
+        if self._lingering:
+            self._lingering = False
+            self._limits._lingering -= 1
         if self._transport is not None:
             self._limits._forget(self._transport, self.address)
         self._content = None
@@ -339,14 +347,28 @@ class _Guarded(asyncio.Protocol):
             self._read_timer = self._loop.call_at(due, self._on_read_timer)
 
     def _refuse(self, reason: str) -> None:
-        """Answer why (problem details) and close."""
-        self._limits._closed.labels(reason).inc()
+        """Answer why (problem details) and close. Closing at once would lose the answer:
+        the client's bytes arriving after the close make the kernel reset the connection,
+        and a reset discards what the client had not read yet. So the daemon's side is shut
+        first and what comes is read and dropped for up to ``_LINGER`` seconds (as aiohttp's
+        lingering_time), unless too many connections are lingering already."""
+        limits = self._limits
+        limits._closed.labels(reason).inc()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection from %s closed: %s", self.address, reason)
         self._cancel_timers()
+        self._state = _State.CLOSING
         transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.write(self._limits._canned[reason])
+        if transport is None or transport.is_closing():
+            return
+        limits._forget(transport, self.address)  # (its room is free: it lingers uncounted)
+        transport.write(limits._canned[reason])
+        if limits._lingering < _MAX_LINGERING and transport.can_write_eof():
+            transport.write_eof()
+            limits._lingering += 1
+            self._lingering = True
+            self._header_timer = self._loop.call_later(_LINGER, transport.close)
+        else:
             transport.close()
 
     def abort(self) -> None:

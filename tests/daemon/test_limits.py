@@ -286,3 +286,25 @@ async def test_ten_thousand_idle_connections_leave_a_client_served_within_a_seco
             sock.close()
     answer, took = await _get_healthz(gw)
     assert answer.startswith(b"HTTP/1.1 200")
+
+
+async def test_when_every_connection_is_busy_a_new_one_gets_503(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path, 1, server=f"""
+read_timeout = {READ_TIMEOUT}
+max_connections = 5
+""")
+    async with daemon(config) as gw:
+        head = (f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{").encode()
+        busy = [await _open(gw) for _ in range(5)]
+        for _, writer in busy:
+            writer.write(head)  # (a body begun: each is busy with a request)
+        await asyncio.sleep(0.5)
+        answer, _ = await _get_healthz(gw)
+        assert answer.startswith(b"HTTP/1.1 503"), answer
+        assert _problem(answer)["type"] == "urn:smsengine:problem:too-many-connections"
+        for reader, writer in busy:  # (their read timeout frees the port)
+            assert (await _closed(reader, READ_TIMEOUT + SLACK)).startswith(b"HTTP/1.1 408")
+            writer.close()
+        answer, _ = await _get_healthz(gw)
+        assert answer.startswith(b"HTTP/1.1 200"), answer

@@ -1042,7 +1042,7 @@ ROUTES: list[dict[str, Any]] = [
      "responses": {200: Suppression, 400: Problem, 401: Problem, 403: Problem, 404: Problem}},
     {"name": "put_suppression", "method": "PUT", "path": "/v1/suppressions/{number}",
      "scope": "admin", "handler": "put_suppression", "summary": "Put a number on the list",
-     "request": SuppressionIn,
+     "request": SuppressionIn, "body_optional": True,  # (no body: reason "manual")
      "responses": {200: Suppression, 400: Problem, 401: Problem, 403: Problem}},
     {"name": "delete_suppression", "method": "DELETE", "path": "/v1/suppressions/{number}",
      "scope": "admin", "handler": "delete_suppression", "summary": "Take a number off the list",

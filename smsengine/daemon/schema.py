@@ -419,7 +419,7 @@ def openapi(routes: list[dict[str, Any]]) -> dict[str, Any]:
         if request is not None:
             schema = ({"oneOf": [refs[t] for t in request]} if isinstance(request, tuple)
                       else refs[request])
-            op["requestBody"] = {"required": True, "content": {
+            op["requestBody"] = {"required": not route.get("body_optional"), "content": {
                 "application/json": {"schema": schema}}}
             if route.get("csv"):  # (the recipients as a CSV upload, streamed)
                 op["requestBody"]["content"]["text/csv"] = {"schema": {

@@ -52,3 +52,14 @@ async def test_a_batch_partly_accepted_matches_its_documented_202(
                   ["application/json"]["schema"])
         assert "#/components/schemas/BatchOut" in [one["$ref"] for one in schema["oneOf"]]
         msgspec.convert(body, BatchOut)  # (the type the schema is made from)
+
+
+async def test_a_suppression_put_without_a_body_is_documented_so(
+        smsc: FakeSMSC, tmp_path: Path) -> None:
+    # Found by schemathesis (--checks all): the body was documented as required.
+    async with daemon(daemon_config(tmp_path, smsc.port)) as gw:
+        status, doc, _ = await gw.request("GET", "/openapi.json")
+        put = doc["paths"]["/v1/suppressions/{number}"]["put"]
+        assert put["requestBody"]["required"] is False
+        status, body, _ = await gw.request("PUT", "/v1/suppressions/8613800138000")
+        assert status == 200 and body["reason"] == "manual", body

@@ -460,6 +460,7 @@ class Sizes:
     repeat: int = 0
     rate: float = 0.0
     deadline: float = 300.0
+    disk_mb: int = 48  # (disk_full) the tmpfs
 
 
 FULL = {
@@ -470,7 +471,7 @@ FULL = {
     "5": Sizes(20_000, seconds=10, rate=10_000, deadline=300),
     "6": Sizes(100_000, repeat=20, rate=2000, deadline=900),
     "6r": Sizes(20_000, repeat=5, rate=1000, deadline=300),
-    "7": Sizes(20_000, deadline=300),
+    "7": Sizes(20_000, deadline=150, disk_mb=256),
 }
 SHORT = {
     "1": Sizes(4_000, deadline=60), "2": Sizes(2_000, seconds=3, rate=500, deadline=60),
@@ -686,7 +687,8 @@ async def scenario_kill9(run: Run, resend_unknown: bool = False) -> None:
 async def scenario_disk_full(run: Run) -> None:
     mount = run.folder / "tmpfs"
     mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)],
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={run.sizes.disk_mb}m", "tmpfs",
+                           str(mount)],
                           capture_output=True, text=True)
     if proc.returncode:
         run.result.skipped = f"mount tmpfs failed: {proc.stderr.strip()}"
@@ -747,7 +749,7 @@ async def _disk_full(run: Run, mount: Path) -> None:
                 with contextlib.suppress(OSError):
                     shutil.copy(mount / name, run.folder / name)
         run.result.load = {
-            "tmpfs": "48 MiB", "accepted_before_full": half,
+            "tmpfs_mib": run.sizes.disk_mb, "accepted_before_full": half,
             "refused_503": sum(second.unavailable.values()),
             "reasons": dict(second.unavailable.most_common(3)),
             "integrity_check": integrity}
@@ -766,14 +768,18 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
 }
 
 
-async def run_scenario(key: str, *, short: bool = False, folder: Path | None = None) -> Result:
-    """One scenario, in a temporary folder (kept under ``folder`` when given)."""
+async def run_scenario(key: str, *, short: bool = False, folder: Path | None = None,
+                       keep_all: bool = False) -> Result:
+    """One scenario, in a temporary folder made under ``folder`` when given, and kept there
+    if it failed (or ``keep_all``)."""
     sizes = (SHORT if short else FULL)[key]
     with tempfile.TemporaryDirectory(prefix=f"chaos{key}-", dir=folder) as tmp:
         run = Run(key, sizes, Path(tmp))
         await SCENARIOS[key](run)
-        if not run.result.passed and not run.result.skipped and folder is not None:
-            keep = folder / f"chaos{key}-failed-{int(time.time())}"
+        failed = not run.result.passed and not run.result.skipped
+        if (keep_all or failed) and folder is not None:
+            keep = folder / f"chaos{key}-{'passed' if run.result.passed else 'failed'}-" \
+                            f"{int(time.time())}"
             shutil.copytree(tmp, keep, ignore=shutil.ignore_patterns("tmpfs"))
             run.result.notes.append(f"kept in {keep}")
         return run.result
@@ -795,7 +801,8 @@ async def main(args: argparse.Namespace) -> list[Result]:
     results = []
     for key in keys:
         result = await run_scenario(key, short=args.short,
-                                    folder=Path(args.keep) if args.keep else None)
+                                    folder=Path(args.keep) if args.keep else None,
+                                    keep_all=args.keep_all)
         results.append(result)
         if not args.json:
             print(_row(result), flush=True)
@@ -811,6 +818,8 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--short", action="store_true", help="the CI sizes")
     parser.add_argument("--json", action="store_true", help="print a JSON list of results")
     parser.add_argument("--keep", help="keep a failed scenario's folder under this one")
+    parser.add_argument("--keep-all", action="store_true",
+                        help="with --keep: keep every scenario's folder")
     return parser.parse_args(argv)
 
 

@@ -107,14 +107,16 @@ async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
         print(f"smsengine serve: cannot listen on {config.server.host}:{config.server.port}: "
               f"{reason}", file=sys.stderr)
         return 2
-    scheme = "https" if config.server.tls_cert else "http"
-    print(f"smsengine serve listening on {scheme}://{config.server.host}:{bound}", flush=True)
-    if announce is not None:
-        announce(bound)
+    # The handlers before the line: whoever waits for it may send SIGTERM at once (the chaos
+    # runner did, and the daemon died of it instead of stopping).
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    scheme = "https" if config.server.tls_cert else "http"
+    print(f"smsengine serve listening on {scheme}://{config.server.host}:{bound}", flush=True)
+    if announce is not None:
+        announce(bound)
     if ready is not None:
         ready.set()
     await stop.wait()

@@ -130,3 +130,14 @@ async def test_the_demo_prints_a_key_and_curl_commands_that_work() -> None:
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_sigterm_at_once_after_the_listening_line_is_a_clean_stop(tmp_path: Path) -> None:
+    """The line is printed once SIGTERM is handled: a supervisor (or the chaos runner, which
+    found it) may stop the daemon the moment it reads it. Before, SIGTERM in that gap killed
+    it (exit -15, no drain); a race, so tried a few times."""
+    async with FakeSMSC() as smsc:
+        config = daemon_config(tmp_path, smsc.port)
+        for _ in range(3):
+            async with daemon(config) as gw:
+                assert await gw.terminate() == 0

@@ -575,19 +575,27 @@ class Gateway:
                     stats.flush()
                 outbox.flush()
         except (sqlite3.Error, StoreError, OSError) as exc:
+            # (what the events and statistics wrote into it goes in with the next commit)
+            if events is not None:
+                events.rolled_back()
+            if stats is not None:
+                stats.rolled_back()
             self.counters["store_errors"] += 1
             log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(StoreUnavailable(f"the outbox could not commit: {exc}"))
             return
+        if stats is not None:
+            stats.committed()
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if new_events and events is not None:
+        if events is not None:
             events.committed()
-            for sender in self.senders:
-                sender.wake()
+            if new_events:
+                for sender in self.senders:
+                    sender.wake()
 
     def flush_now(self) -> None:
         if self._flush_handle is not None:

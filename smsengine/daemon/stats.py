@@ -320,6 +320,9 @@ class Stats(SharedFileStore):
         self._zones: dict[str, _Zone] = {self._zone.name: self._zone}
         #: Counts not yet flushed: (hour, channel, kind) -> the row's columns.
         self._pending: dict[tuple[int, str, str], list[int]] = {}
+        # Counts written into the open transaction, kept until it commits (rolled back: they
+        # go back to _pending, so a failed commit loses none).
+        self._staged: list[dict[tuple[int, str, str], list[int]]] = []
         db = self._open()
         conn = db.conn
         try:
@@ -398,6 +401,7 @@ class Stats(SharedFileStore):
             return
         db = self._open()
         self._pending = {}
+        self._staged.append(pending)  # (until the outbox's commit says they are in)
         days: dict[tuple[int, str, str], list[int]] = {}
         day_of = self._zone.day
         for (hour, channel, kind), counts in pending.items():
@@ -422,8 +426,18 @@ class Stats(SharedFileStore):
                 raise
             conn.execute("RELEASE stats")
         except sqlite3.Error as exc:
-            self._merge(pending)
+            self.rolled_back()
             raise StoreError(self.path, f"statistics not written ({exc})") from exc
+
+    def committed(self) -> None:
+        """The transaction they were written into committed."""
+        self._staged = []
+
+    def rolled_back(self) -> None:
+        """The transaction they were written into was rolled back: they go in next time."""
+        staged, self._staged = self._staged, []
+        for counts in staged:
+            self._merge(counts)
 
     def _merge(self, counts: dict[tuple[int, str, str], list[int]]) -> None:
         for key, row in counts.items():
@@ -438,6 +452,7 @@ class Stats(SharedFileStore):
         """Flush and commit: for use without an outbox (tests, tools)."""
         self.flush()
         self._open().commit()
+        self.committed()
 
     def close(self) -> None:
         """Flush and close (the close commits)."""

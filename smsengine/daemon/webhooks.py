@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -175,6 +176,10 @@ class EventLog(SharedFileStore):
         # number _recent_first + i (at most 2 x RECENT_EVENTS, halved as it grows).
         self._recent: list[tuple[int, float, str, str | None, bytes]] = []
         self._recent_first = self.last_seq + 1
+        # What write() put into the open transaction, kept until the gateway says whether it
+        # committed (committed) or not (rolled_back: it is written again next time, under the
+        # same numbers, so a failed commit loses no event).
+        self._staged: tuple[list[Any], dict[str, int], list[tuple[Any, ...]]] | None = None
         self._cursors: dict[str, int] = {}
         self._failed: list[tuple[Any, ...]] = []
         self._encode = msgspec.json.Encoder().encode
@@ -198,27 +203,48 @@ class EventLog(SharedFileStore):
         if not self.dirty:
             return False
         conn = self._open().begin()
-        new = bool(self._buffer)
-        if self._buffer:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", self._buffer)
-            self._recent += self._buffer
-            self._buffer = []
-            if len(self._recent) > 2 * RECENT_EVENTS:
-                drop = len(self._recent) - RECENT_EVENTS
-                del self._recent[:drop]
-                self._recent_first += drop
-        if self._failed:
-            conn.executemany("INSERT OR REPLACE INTO webhook_failed VALUES "
-                             "(?, ?, ?, ?, ?, ?, ?, ?)", self._failed)
-            self._failed = []
-        if self._cursors:
-            conn.executemany("INSERT OR REPLACE INTO webhook_cursor VALUES (?, ?)",
-                             list(self._cursors.items()))
-            self._cursors = {}
-        return new
+        buffer, cursors, failed = self._buffer, self._cursors, self._failed
+        self._buffer, self._cursors, self._failed = [], {}, []
+        self._staged = (buffer, cursors, failed)
+        try:
+            if buffer:
+                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", buffer)
+            if failed:
+                conn.executemany("INSERT OR REPLACE INTO webhook_failed VALUES "
+                                 "(?, ?, ?, ?, ?, ?, ?, ?)", failed)
+            if cursors:
+                conn.executemany("INSERT OR REPLACE INTO webhook_cursor VALUES (?, ?)",
+                                 list(cursors.items()))
+        except sqlite3.Error:
+            self.rolled_back()
+            raise
+        return bool(buffer)
+
+    def rolled_back(self) -> None:
+        """The transaction write() wrote into did not commit: its events, cursors and dead
+        letters are buffered again, ahead of anything buffered since."""
+        if self._staged is None:
+            return
+        buffer, cursors, failed = self._staged
+        self._staged = None
+        self._buffer = buffer + self._buffer
+        self._cursors = {**cursors, **self._cursors}
+        self._failed = failed + self._failed
 
     def committed(self) -> None:
-        """The gateway committed: wake the long polls and the senders."""
+        """The gateway committed what write() wrote: the events are served (from memory too)
+        and the long polls and senders woken."""
+        if self._staged is None:
+            return
+        buffer = self._staged[0]
+        self._staged = None
+        if not buffer:
+            return
+        self._recent += buffer
+        if len(self._recent) > 2 * RECENT_EVENTS:
+            drop = len(self._recent) - RECENT_EVENTS
+            del self._recent[:drop]
+            self._recent_first += drop
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -233,7 +259,8 @@ class EventLog(SharedFileStore):
 
     @property
     def committed_seq(self) -> int:
-        return self.last_seq - len(self._buffer)
+        staged = len(self._staged[0]) if self._staged is not None else 0
+        return self.last_seq - len(self._buffer) - staged
 
     def after(self, seq: int, limit: int, *,
               types: Iterable[str] | None = None) -> tuple[list[Event], int]:
@@ -431,6 +458,9 @@ class WebhookSender:
             while True:
                 attempt += 1
                 result, error = await self._post(webhook_id, body)
+                log.debug("webhook %s: %s, events %d-%d (%d), try %d%s", cfg.name, result,
+                          batch[0].seq, batch[-1].seq, len(batch), attempt,
+                          f": {error}" if error else "")
                 self.counters[f"webhook_{result}"] = self.counters.get(
                     f"webhook_{result}", 0) + 1
                 if result == "delivered":
@@ -483,17 +513,17 @@ class WebhookSender:
         """A batch ending at ``last`` is done: the cursor moves over the batches done in a row
         from the oldest (batches are made, and kept here, in event order)."""
         self._done.add(last)
-        moved = False
+        passed = None  # the last batch moved over (not the one the move stops at)
         while self._batches:
             oldest = next(iter(self._batches))
             if oldest not in self._done:
                 break
             del self._batches[oldest]
             self._done.discard(oldest)
-            self.cursor = oldest
-            moved = True
-        if moved:
-            self.events.set_cursor(self.config.name, oldest)
+            passed = oldest
+        if passed is not None:
+            self.cursor = passed
+            self.events.set_cursor(self.config.name, passed)
 
     def _warn(self) -> None:
         backlog = self.backlog

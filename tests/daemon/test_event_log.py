@@ -9,12 +9,13 @@ import pytest
 
 from smsengine.daemon import webhooks
 from smsengine.daemon.outbox import Outbox
-from smsengine.daemon.webhooks import EventLog, secret_key, sign
+from smsengine.daemon.webhooks import EventLog, WebhookConfig, WebhookSender, secret_key, sign
 
 
 def _write(log: EventLog, outbox: Outbox) -> None:
     log.write()
     outbox.flush()  # (the outbox's commit commits the events too)
+    log.committed()  # (as the gateway says after it)
 
 
 def test_events_are_numbered_kept_and_bounded(tmp_path: Path) -> None:
@@ -81,3 +82,56 @@ def test_recent_events_are_read_from_memory_exactly_as_from_the_file(
         _write(log, outbox)
         assert [e.seq for e in log.after(0, 100)[0]] == [19, 20]
         same(log)
+
+
+def test_events_of_a_commit_that_failed_go_in_with_the_next(tmp_path: Path) -> None:
+    """A commit that fails (a full disk, say) loses no event: the events, a webhook's cursor
+    and its dead letters written into it are written again, under the same numbers, by the
+    next; until then they are not served."""
+    path = tmp_path / "o.db"
+    with Outbox(path) as outbox, EventLog(path, record=["message.delivered"]) as log:
+        log.add("message.delivered", 1000.0, None, {"n": 1})
+        _write(log, outbox)
+        log.add("message.delivered", 1001.0, None, {"n": 2})
+        log.set_cursor("shop", 1)
+        log.dead_letter("shop", log.after(0, 1)[0], 3, "HTTP 500", 1002.0)
+        assert log.write()
+        log._open().conn.rollback()  # (what a failed commit leaves: nothing of it)
+        log.rolled_back()
+        assert log.committed_seq == 1 and [e.seq for e in log.after(0, 10)[0]] == [1]
+        log.add("message.delivered", 1003.0, None, {"n": 3})
+        _write(log, outbox)
+        events = log.after(0, 10)[0]
+        assert [(e.seq, e.data) for e in events] == [(1, b'{"n":1}'), (2, b'{"n":2}'),
+                                                     (3, b'{"n":3}')]
+        assert log.cursor("shop") == 1
+        assert [f["seq"] for f in log.failed("shop", 0, 10)] == [1]
+    with EventLog(path, record=["message.delivered"]) as cold:  # (and in the file)
+        assert [e.seq for e in cold.after(0, 10)[0]] == [1, 2, 3]
+
+
+def test_a_webhooks_durable_cursor_never_passes_a_batch_still_owed(tmp_path: Path) -> None:
+    """Batches finish out of order (a later one delivered while an earlier one is retried):
+    the cursor kept in the file moves only over batches done in a row from the oldest, so a
+    crash while the earlier one is retried sends it again. It once kept the number of the
+    batch the move stopped at: a kill -9 then lost that batch (found by the webhook kill
+    test, 2 to 11 of 5 000 reports missing)."""
+    path = tmp_path / "o.db"
+    config = WebhookConfig(name="shop", url="http://127.0.0.1:9/hook", batch=2)
+    with Outbox(path) as outbox, EventLog(path, record=["message.delivered"]) as log:
+        sender = WebhookSender(config, [], log, lambda: None, {})
+        for n in range(6):
+            log.add("message.delivered", 1000.0 + n, None, {"n": n})
+        _write(log, outbox)
+        batches = [sender._next_batch() for _ in range(3)]
+        assert [(b[0].seq, b[-1].seq, key) for b, key in batches] == [(1, 2, 2), (3, 4, 4),
+                                                                     (5, 6, 6)]
+        sender._finished(2)  # the first delivered,
+        sender._finished(6)  # the third too, while the second is still being retried
+        _write(log, outbox)
+        assert sender.cursor == 2 and log.cursor("shop") == 2
+        sender._finished(4)  # the second at last: past all three
+        _write(log, outbox)
+        assert sender.cursor == 6 and log.cursor("shop") == 6
+    with Outbox(path) as outbox, EventLog(path, record=["message.delivered"]) as log:
+        assert log.cursor("shop") == 6

@@ -334,3 +334,20 @@ def test_the_page_encodes_and_has_a_schema(tmp_path: Path) -> None:
     assert [r.submitted for r in empty.rows] == [0]  # (ungrouped: one row, zeros)
     schema = msgspec.json.schema(StatsPage)
     assert "StatsRow" in schema["$defs"]
+
+
+def test_counts_of_a_commit_that_failed_go_in_with_the_next(tmp_path: Path) -> None:
+    """The outbox's commit fails after the statistics were written into its transaction:
+    rolled back, they are counted again by the next flush, once."""
+    path = tmp_path / "s.db"
+    with Stats(path) as stats:
+        _delivered(stats, _at(3, 10, 30), channel="a")
+        stats.flush()
+        stats._open().conn.rollback()  # (the commit failed: nothing of it is in the file)
+        stats.rolled_back()
+        _delivered(stats, _at(3, 10, 40), channel="a")
+        stats.commit()
+        stats.rolled_back()  # (a late call after a commit changes nothing)
+        stats.commit()
+        [row] = stats.query(since=0, until=1e12, group_by=["channel"])
+        assert (row["submitted"], row["delivered"]) == (2, 2)

@@ -133,11 +133,28 @@ async def test_every_report_arrives_through_failures_an_outage_and_a_kill(tmp_pa
                         missing = [i for i in ids if i not in told][:5]
                         states = [(await gw.message(i))["state"] for i in missing]
                         _, overview, _ = await gw.request("GET", "/v1/overview")
+                        # Whether the log holds their events (a writer's fault) or not (the
+                        # sender's), and messages told twice in the log.
+                        logged: dict[str, list[int]] = {}
+                        cursor = "0"
+                        while True:
+                            _, page, _ = await gw.request(
+                                "GET", f"/v1/events?after={cursor}&limit=1000")
+                            for e in page["events"]:
+                                logged.setdefault(e["data"]["id"], []).append(
+                                    int(e["id"].removeprefix("evt_")))
+                            if not page["events"]:
+                                break
+                            cursor = page["next_cursor"]
                         raise AssertionError(
                             f"{len(told)} of {len(ids)} reports; missing e.g. "
-                            f"{list(zip(missing, states, strict=True))}; "
+                            f"{list(zip(missing, states, strict=True))}; in the log as "
+                            f"{[logged.get(i) for i in missing]}; messages in the log "
+                            f"{len(logged)}, told twice there "
+                            f"{[(i, s) for i, s in logged.items() if len(s) > 1][:5]}; "
                             f"webhooks {overview['webhooks']}, counters "
-                            f"{overview['counters']}")
+                            f"{overview['counters']}; receiver: {receiver.requests} requests, "
+                            f"{receiver.failed} failed")
                     await asyncio.sleep(0.1)
         by_message = {e["data"]["id"]: e for e in receiver.bodies}
         assert set(by_message) == set(ids)  # every message's final report, none lost

@@ -202,6 +202,7 @@ id from the answer in place of CID):
     -H 'Content-Type: text/csv' --data-binary @- '{base}/v1/campaigns?template=sale'
   curl -s {auth} {base}/v1/campaigns/CID
 
+The operator console (log in with the API key above): {base}/console/
 API description: {base}/openapi.json   Stop with Ctrl-C.
 """, flush=True)
 

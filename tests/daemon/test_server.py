@@ -102,6 +102,7 @@ async def test_the_demo_prints_a_key_and_curl_commands_that_work() -> None:
         base = re.search(r"(http://127\.0\.0\.1:\d+)/v1/messages", text)
         # A templated code, its status, a CSV campaign and its progress.
         assert key and base and text.count("curl ") == 4
+        assert f"{base.group(1)}/console/" in text  # (and the console, which serves it)
         async with aiohttp.ClientSession(
                 headers={"Authorization": f"Bearer {key.group(1)}"}) as http:
             code = {"to": "8613800138000", "template": "login", "params": {"code": "402113"}}
@@ -127,6 +128,8 @@ async def test_the_demo_prints_a_key_and_curl_commands_that_work() -> None:
                 assert loop.time() < deadline, (m, c)
                 await asyncio.sleep(0.1)
             assert "402113" not in m["text"] and m["text"].startswith("【ShopCN】")
+            async with http.get(base.group(1) + "/console/") as resp:
+                assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 20) == 0

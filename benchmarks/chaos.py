@@ -267,9 +267,11 @@ class Daemon:
         return await self.proc.wait()
 
     async def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; the exit code of a graceful stop."""
-        if self.proc is None or self.proc.returncode is not None:
-            return None
+        """SIGTERM, then SIGKILL after ``timeout``: the exit code (of the earlier death, if it
+        had exited), None if it had to be killed."""
+        assert self.proc is not None
+        if self.proc.returncode is not None:
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)
@@ -516,8 +518,10 @@ class Run:
         accepted = sum(len(ids) for ids in self.posting.accepted.values())
         finished = await until_final(self.db, accepted, self.deadline())
         code = await daemon.stop()
-        if code not in (0, None):
-            self.result.notes.append(f"daemon exited {code}")
+        if code != 0:
+            self.result.notes_failing.append(
+                f"SIGTERM: the daemon exited {code}" if code is not None
+                else "SIGTERM: the daemon did not stop within 30 s (killed)")
         self.result.seconds = round(self.loop.time() - self.start, 1)
         self.result.resent = daemon.resent()
         reconcile(self.result, self.tos, self.posting, self.db,

@@ -30,6 +30,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
             "--checks", "not_a_server_error,response_schema_conformance",
             "--max-time", str(BUDGET), "--seed", "21", "--workers", "1",
             "--no-color", "--report-dir", str(tmp_path / "report"),
+            cwd=tmp_path,  # (its .schemathesis cache there, not in the repo)
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         output, _ = await asyncio.wait_for(run.communicate(), BUDGET + 60)
         text = output.decode(errors="replace")

@@ -1,7 +1,7 @@
 """Secrets never leak (issue 21): ``smsengine serve`` at DEBUG with JSON logs and the
 ``smsengine fakesmsc`` it sends to, both as subprocesses, with distinctive secrets: the carrier
-password (and a wrong one, on a second channel the carrier refuses), the API key and the
-webhook secret (both from environment variables). A whole flow runs: messages sent one and in
+password (from an environment variable), a wrong one in the file on a second channel the
+carrier refuses, the API key and the webhook secret (from environment variables too). A whole flow runs: messages sent one and in
 a batch, receipts, signed webhook deliveries to a receiver here, a refused key, bad requests,
 oversized ones, /metrics, /readyz, /v1/overview, the events and stats. Then everything captured
 (both processes' stdout and stderr, every response's status line, headers and body, every
@@ -48,7 +48,7 @@ name = "main"
 host = "127.0.0.1"
 port = {smsc_port}
 system_id = "shop"
-password = "{CARRIER_PASSWORD}"
+password_env = "CANARY_CARRIER_PASSWORD"
 transceivers = 1
 
 [[channels]]
@@ -157,6 +157,7 @@ delay = {{ kind = "uniform", low = 0.05, high = 0.3 }}
                     "--log-level", "debug", "--log-format", "json",
                     stdout=stdout, stderr=stderr,
                     env={**os.environ, "CANARY_API_KEY": API_KEY,
+                         "CANARY_CARRIER_PASSWORD": CARRIER_PASSWORD,
                          "CANARY_WEBHOOK_SECRET": WEBHOOK_SECRET})
             try:
                 base = await _listening(out, proc)

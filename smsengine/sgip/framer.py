@@ -14,9 +14,9 @@ Nothing is decoded after a framing error. The default maximum is 4096, SMSGate's
 above the spec's 2 KiB (1): a frame between the two is read and its body refused as an
 ``InvalidPdu`` (Result 8) by the value checks, without losing the connection.
 
-With ``receipts=True`` a Report of ReportType 0 comes out as a
-:class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread) instead of a
-:class:`~smsengine.sgip.pdu.Report`: for a receiver that only correlates reports.
+:meth:`Framer.feed_receipts` is :meth:`Framer.feed` except that a Report of ReportType 0 comes
+out as a :class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread)
+instead of a :class:`~smsengine.sgip.pdu.Report`: for a receiver that only correlates reports.
 
 Memory is bounded: the one receive buffer never holds more than one incomplete PDU (at most
 ``max_pdu_length`` octets) plus what the last ``feed`` brought. Headers and bodies are read
@@ -25,7 +25,7 @@ with ``unpack_from`` in place, and the buffer is trimmed once per ``feed``.
 
 from __future__ import annotations
 
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -69,17 +69,14 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_pdu_length", "receipts")
+    __slots__ = ("_broken", "_buf", "max_pdu_length")
 
-    def __init__(self, max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH, *,
-                 receipts: bool = False) -> None:
+    def __init__(self, max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH) -> None:
         if max_pdu_length < HEADER_LENGTH:
             raise ValueError(
                 f"max_pdu_length must be at least {HEADER_LENGTH}, got {max_pdu_length}"
             )
         self.max_pdu_length = max_pdu_length
-        #: Reports of ReportType 0 come out as ReportReceipts (see the module docstring).
-        self.receipts = receipts
         self._buf = bytearray()
         self._broken: FramingError | None = None
 
@@ -88,10 +85,19 @@ class Framer:
         """Octets received but not yet part of a whole PDU."""
         return len(self._buf)
 
-    def feed(
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
+        """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
+        return self._feed(data, False)
+
+    def feed_receipts(
         self, data: bytes | bytearray | memoryview
     ) -> list[Pdu | InvalidPdu | ReportReceipt]:
-        """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
+        """:meth:`feed`, except that a Report of ReportType 0 comes out as a
+        :class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread) rather
+        than a Report: for a receiver that only correlates reports."""
+        return self._feed(data, True)
+
+    def _feed(self, data: bytes | bytearray | memoryview, receipts: bool) -> list[Any]:
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
         if isinstance(data, memoryview) and data.format != "B":
@@ -104,11 +110,10 @@ class Framer:
         else:
             # Nothing pending: parse straight from the caller's octets, no copy.
             src = data
-        out: list[Pdu | InvalidPdu | ReportReceipt] = []
+        out: list[Any] = []
         end = len(src)
         pos = 0
         limit = self.max_pdu_length
-        receipts = self.receipts
         while end - pos >= HEADER_LENGTH:
             length, command_id, node, time, counter = _unpack_header(src, pos)
             if length < HEADER_LENGTH or length > limit:

@@ -1102,7 +1102,7 @@ _B_REPORT_RECEIPT = struct.Struct(">IIIIIIIIB21xB")
 class ReportReceipt(msgspec.Struct, frozen=True, gc=False):
     """A Report (4.6) about one of our Submits (ReportType 0), read only as far as correlating
     it needs: what :class:`~smsengine.sgip.Framer` gives instead of a :class:`Report` when it
-    reads reports apart (``Framer(receipts=True)``; :func:`read_report_receipt`). Only a body
+    reads reports apart (``Framer.feed_receipts``; :func:`read_report_receipt`). Only a body
     the plain decoder reads as a Report becomes one (every such body does: a Report's fields
     cannot be out of range once read), so :meth:`pdu` always succeeds.
 

@@ -273,8 +273,9 @@ class _Connection:
     def __init__(self, max_pdu_length: int, window: int, timeout: float, auto_ack: bool,
                  now: float, receipts: bool = False) -> None:
         self.state = _S.OPEN
+        self._framer = Framer(max_pdu_length)
         # (Reports read apart only when they are acked here: the answer needs no whole PDU.)
-        self._framer = Framer(max_pdu_length, receipts=receipts and auto_ack)
+        self._feed = self._framer.feed_receipts if receipts and auto_ack else self._framer.feed
         self._window = Window(window, timeout, _U32, not_sent=SgipNotSentError,
                               unknown=SgipOutcomeUnknownError, peer="the SMG", resp="_RESP")
         self._timeout = timeout
@@ -312,7 +313,7 @@ class _Connection:
         mark = len(window.out)
         dead: str | None = None
         try:
-            pdus = self._framer.feed(data)
+            pdus = self._feed(data)
         except FramingError as exc:
             pdus = exc.events
             dead = str(exc)

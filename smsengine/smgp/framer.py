@@ -15,9 +15,10 @@ caller's ``bytes`` when nothing is pending), which is trimmed once per ``feed``.
 bounded: the buffer never holds more than one incomplete PDU (at most ``max_packet_length``
 octets) plus what the last ``feed`` brought.
 
-With ``receipts=True`` a Deliver carrying a status report that says ``DELIVRD`` comes out as a
-:class:`~smsengine.smgp.pdu.DeliverReceipt` (its ids, the rest unread) instead of a
-:class:`~smsengine.smgp.pdu.Deliver`: for a client that only correlates reports.
+:meth:`Framer.feed_receipts` is :meth:`Framer.feed` except that a Deliver carrying a status
+report that says ``DELIVRD`` comes out as a :class:`~smsengine.smgp.pdu.DeliverReceipt` (its
+ids, the rest unread) instead of a :class:`~smsengine.smgp.pdu.Deliver`: for a client that
+only correlates reports.
 
 ``version`` (the account's ClientVersion) only matters for 1.3's Submit layout and may be
 changed between feeds.
@@ -25,7 +26,7 @@ changed between feeds.
 
 from __future__ import annotations
 
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -69,18 +70,15 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_packet_length", "receipts", "version")
+    __slots__ = ("_broken", "_buf", "max_packet_length", "version")
 
     def __init__(
-        self, version: int = Version.V30, max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH,
-        *, receipts: bool = False,
+        self, version: int = Version.V30, max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH
     ) -> None:
         if max_packet_length < HEADER_LENGTH:
             raise ValueError(f"max_packet_length must be at least 12, got {max_packet_length}")
         self.version = version
         self.max_packet_length = max_packet_length
-        #: Reports saying DELIVRD come out as DeliverReceipts (see the module docstring).
-        self.receipts = receipts
         self._buf = bytearray()
         self._broken: FramingError | None = None
 
@@ -89,10 +87,19 @@ class Framer:
         """Octets received but not yet part of a whole PDU."""
         return len(self._buf)
 
-    def feed(
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
+        """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
+        return self._feed(data, False)
+
+    def feed_receipts(
         self, data: bytes | bytearray | memoryview
     ) -> list[Pdu | InvalidPdu | DeliverReceipt]:
-        """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
+        """:meth:`feed`, except that a Deliver whose status report says ``DELIVRD`` comes out
+        as a :class:`~smsengine.smgp.pdu.DeliverReceipt` (its ids, the rest unread) rather
+        than a Deliver: for a client that only correlates reports."""
+        return self._feed(data, True)
+
+    def _feed(self, data: bytes | bytearray | memoryview, receipts: bool) -> list[Any]:
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
         buf = self._buf
@@ -102,12 +109,11 @@ class Framer:
         else:
             # Nothing pending: parse straight from the caller's bytes, no copy.
             src = data if isinstance(data, bytes) else bytes(data)
-        out: list[Pdu | InvalidPdu | DeliverReceipt] = []
+        out: list[Any] = []
         end = len(src)
         pos = 0
         limit = self.max_packet_length
         version = self.version
-        receipts = self.receipts
         bad: int | None = None
         # Every view of ``buf`` is released before it is resized: the decoders copy what they
         # keep and return errors rather than raise them (a traceback would hold the view).

@@ -1122,7 +1122,7 @@ _RECEIPT_LITERALS: Final = (b"id:", b" sub:", b" stat:", b"DELIVRD", b" err:")
 class DeliverReceipt(msgspec.Struct, frozen=True, gc=False):
     """A Deliver with IsReport = 1 whose report says ``DELIVRD``, read only as far as
     correlating it needs: what :class:`~smsengine.smgp.Framer` gives instead of a
-    :class:`Deliver` when it reads reports apart (``Framer(receipts=True)``;
+    :class:`Deliver` when it reads reports apart (``Framer.feed_receipts``;
     :func:`read_deliver_receipt`). Only a Deliver the plain decoder reads (no TLVs) with the
     report in the spec's layout (section 9, the literals where
     :func:`~smsengine.smgp.report.report_id_stat_err` looks for them) becomes one, so

@@ -268,9 +268,10 @@ class SmgpSession:
         #: The ServerVersion of the SMGW's Login_Resp (None before it).
         self.server_version: int | None = None
         self._clock = clock if clock is not None else config.clock
+        self._framer = Framer(config.version, config.max_packet_length)
         # (Reports read apart only when they are acked here: the answer needs no whole PDU.)
-        self._framer = Framer(config.version, config.max_packet_length,
-                              receipts=config.receipts and config.auto_ack)
+        self._feed = (self._framer.feed_receipts if config.receipts and config.auto_ack
+                      else self._framer.feed)
         # SequenceIDs, outstanding requests, output and "written" (smsengine.link). Our
         # Active_Test in flight is kept out of the pending requests (its timeout, T of 12.2,
         # may differ from response_timeout, and they must stay in deadline order); its
@@ -402,7 +403,7 @@ class SmgpSession:
         dead = None
         mark = 0
         try:
-            pdus = self._framer.feed(data)
+            pdus = self._feed(data)
         except FramingError as exc:
             # The stream is broken, but the PDUs that came whole before the bad length are
             # answered and settled first (an accepted Submit must not end unknown, a Deliver

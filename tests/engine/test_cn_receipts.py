@@ -1,8 +1,8 @@
 """The SGIP and SMGP fast receipt path against the plain one: a report read apart by the framer
-(``ReportReceipt``, ``DeliverReceipt``) and handed to the channel as its id and state (what
-``Bind._dispatch`` and ``Channel._receipt_code`` do) ends the same as the whole PDU read by the
-adapter (``Channel._incoming``): the same id, state and reason, or the same PDU when it goes
-whole; and the sessions answer the same octets either way."""
+(``Framer.feed_receipts``: a ``ReportReceipt``, a ``DeliverReceipt``) and handed to the channel
+as its id and state (what ``Bind._dispatch`` and ``Channel._receipt_code`` do) ends the same as
+the whole PDU read by the adapter (``Channel._incoming``): the same id, state and reason, or the
+same PDU when it goes whole; and the sessions answer the same octets either way."""
 
 from __future__ import annotations
 
@@ -115,9 +115,9 @@ def _sgip_bind() -> Any:
 def test_sgip_reports_read_apart_end_as_the_whole_report(pdus: list[bytes],
                                                          chunk: int | None) -> None:
     wire = b"".join(pdus)
-    fast, plain = SgipFramer(receipts=True), SgipFramer()
+    fast, plain = SgipFramer(), SgipFramer()
     step = chunk or len(wire)
-    a = [e for i in range(0, len(wire), step) for e in fast.feed(wire[i : i + step])]
+    a = [e for i in range(0, len(wire), step) for e in fast.feed_receipts(wire[i : i + step])]
     b = [e for i in range(0, len(wire), step) for e in plain.feed(wire[i : i + step])]
     assert len(a) == len(b)
     for got, want in zip(a, b, strict=True):
@@ -145,7 +145,7 @@ def test_a_delivered_sgip_report_is_read_apart_with_the_submit_resp_s_id() -> No
     submit = SequenceNumber(3010012345, 102030405, 2)
     report = SgipReport(submit_sequence_number=submit, user_number="8613012345678",
                         state=0, sequence_number=SequenceNumber(101001, 102030410, 7))
-    (got,) = SgipFramer(receipts=True).feed(sgip_encode(report))
+    (got,) = SgipFramer().feed_receipts(sgip_encode(report))
     assert type(got) is ReportReceipt
     assert got.message_id == "301001234501020304050000000002" == str(submit)
     assert got.message_state == _DELIVERED and got.pdu() == report
@@ -204,9 +204,9 @@ def smgp_session(receipts: bool) -> SmgpSession:
 def test_smgp_reports_read_apart_end_as_the_whole_deliver(pdus: list[bytes],
                                                           chunk: int | None) -> None:
     wire = b"".join(pdus)
-    fast, plain = SmgpFramer(receipts=True), SmgpFramer()
+    fast, plain = SmgpFramer(), SmgpFramer()
     step = chunk or len(wire)
-    a = [e for i in range(0, len(wire), step) for e in fast.feed(wire[i : i + step])]
+    a = [e for i in range(0, len(wire), step) for e in fast.feed_receipts(wire[i : i + step])]
     b = [e for i in range(0, len(wire), step) for e in plain.feed(wire[i : i + step])]
     assert len(a) == len(b)
     for got, want in zip(a, b, strict=True):
@@ -232,7 +232,7 @@ def test_the_fake_smgw_s_report_is_read_apart() -> None:
     msg_id = bytes.fromhex("00010112072140000123")
     report = encode_report(SmgpReport(msg_id=msg_id, stat="DELIVRD"))
     deliver = Deliver(msg_id=bytes(10), is_report=1, msg_content=report, sequence_id=9)
-    (got,) = SmgpFramer(receipts=True).feed(smgp_encode(deliver))
+    (got,) = SmgpFramer().feed_receipts(smgp_encode(deliver))
     assert type(got) is DeliverReceipt and got.pdu() == deliver
     assert outcome(SMGP, got) == (msg_id.hex(), MessageState.DELIVERED, None)
     # Without receipts (or another stat) it comes whole.

@@ -21,6 +21,7 @@ from smsengine.sgip import (
     InvalidPdu,
     Pdu,
     PduDecodeError,
+    ReportReceipt,
     Response,
     decode,
     encode,
@@ -44,18 +45,27 @@ def _check_event(event: Pdu | InvalidPdu) -> None:
 
 
 def _feed_all(data: bytes, chunks: list[int]) -> None:
-    framer = Framer(max_pdu_length=MAX)
-    out: list[Pdu | InvalidPdu] = []
-    pos = 0
-    try:
-        for size in [*chunks, len(data)]:
-            out += framer.feed(data[pos : pos + size])
-            pos += size
-            assert framer.buffered < MAX
-    except FramingError as exc:
-        out += exc.events
-    for event in out:
-        _check_event(event)
+    # Through feed, and through feed_receipts (whose ReportReceipts must read as the Report).
+    for receipts in (False, True):
+        framer = Framer(max_pdu_length=MAX)
+        feed = framer.feed_receipts if receipts else framer.feed
+        out: list[Pdu | InvalidPdu | ReportReceipt] = []
+        pos = 0
+        try:
+            for size in [*chunks, len(data)]:
+                out += feed(data[pos : pos + size])
+                pos += size
+                assert framer.buffered < MAX
+        except FramingError as exc:
+            out += exc.events
+        for event in out:
+            if isinstance(event, ReportReceipt):
+                report = event.pdu()
+                assert report.report_type == 0
+                assert event.message_id == str(report.submit_sequence_number)
+                _check_event(report)
+            else:
+                _check_event(event)
 
 
 def _decode_only_codec_errors(data: bytes) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from smsengine.smgp import (
     Deliver,
+    DeliverReceipt,
     Framer,
     FramingError,
     InvalidPdu,
@@ -46,19 +47,32 @@ def _check_pdu(pdu: Pdu, version: int) -> None:
 
 
 def _feed_all(data: bytes, chunks: list[int], version: int) -> None:
+    # Through feed, and through feed_receipts (whose DeliverReceipts must read as the Deliver).
+    for receipts in (False, True):
+        _feed_all_once(data, chunks, version, receipts)
+
+
+def _feed_all_once(data: bytes, chunks: list[int], version: int, receipts: bool) -> None:
     framer = Framer(version, max_packet_length=MAX)
-    out: list[Pdu | InvalidPdu] = []
+    feed = framer.feed_receipts if receipts else framer.feed
+    out: list[Pdu | InvalidPdu | DeliverReceipt] = []
     pos = 0
     try:
         for size in [*chunks, len(data)]:
-            out += framer.feed(data[pos : pos + size])
+            out += feed(data[pos : pos + size])
             pos += size
             assert framer.buffered < MAX
     except FramingError as exc:
         assert exc.status > 0
         out += exc.events
     for event in out:
-        if isinstance(event, InvalidPdu):
+        if isinstance(event, DeliverReceipt):
+            deliver = event.pdu(version)
+            report = deliver.report
+            assert report is not None and report.stat == "DELIVRD"
+            assert event.message_id == report.message_id
+            _check_pdu(deliver, version)
+        elif isinstance(event, InvalidPdu):
             assert event.error.status > 0
             if event.response is not None:
                 assert isinstance(event.response, Response)

@@ -1,12 +1,12 @@
 """Secrets never leak (issue 21): ``smsengine serve`` at DEBUG with JSON logs and the
 ``smsengine fakesmsc`` it sends to, both as subprocesses, with distinctive secrets: the carrier
 password (from an environment variable), a wrong one in the file on a second channel the
-carrier refuses, the API key and the webhook secret (from environment variables too). A whole flow runs: messages sent one and in
-a batch, receipts, signed webhook deliveries to a receiver here, a refused key, bad requests,
-oversized ones, /metrics, /readyz, /v1/overview, the events and stats. Then everything captured
-(both processes' stdout and stderr, every response's status line, headers and body, every
-webhook request, and the outbox's files) is searched for each secret, in the forms it could
-take."""
+carrier refuses, the API key and the webhook secret (from environment variables too). A whole
+flow runs: messages sent one and in a batch, receipts, signed webhook deliveries to a receiver
+here, refused keys, bad, unparsable and oversized requests, /metrics, /readyz, /v1/overview,
+the events, stats and the other reads. Then everything captured (both processes' stdout and
+stderr, every response's status line, headers and body, every webhook request, and the
+outbox's files) is searched for each secret, in the forms it could take."""
 
 from __future__ import annotations
 
@@ -274,6 +274,8 @@ async def _flow(capture: Capture, http: aiohttp.ClientSession, base: str,
 
     # What operators and dashboards read.
     for path in ("/metrics", "/readyz", "/healthz", "/v1/overview", "/openapi.json",
-                 "/v1/events", "/v1/stats", "/v1/messages?limit=50"):
+                 "/v1/events", "/v1/stats", "/v1/messages?limit=50", "/v1/me",
+                 "/v1/webhooks/failed", "/v1/templates", "/v1/campaigns", "/v1/suppressions",
+                 "/console/"):
         status, body = await ask(http, "GET", base + path)
         assert status in (200, 503), (path, status, body)

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis import exceptions as rx
 
 from .config import ClusterConfig, redact_url
 from .errors import ClusterError, ClusterUnavailable
 
-__all__ = ["Script", "connect", "redis_errors"]
+__all__ = ["Script", "connect", "connect_sync", "redis_errors"]
 
 # What says "Redis is not there (now)": retriable. Everything else from Redis is not.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -32,6 +33,26 @@ def connect(config: ClusterConfig) -> aioredis.Redis:
         health_check_interval=30,
         client_name=f"smsengine:{config.node_id}"[:100].replace(" ", "_"),
     )
+
+
+def connect_sync(config: ClusterConfig, timeout: float = 0.5) -> redis.Redis:
+    """A blocking client, for the one call that must finish before the loop goes on (a write
+    barrier); its timeouts are short (at most ``timeout``) because the loop waits on them."""
+    return redis.Redis.from_url(
+        config.redis_url,
+        socket_connect_timeout=min(timeout, config.connect_timeout),
+        socket_timeout=min(timeout, config.command_timeout),
+        client_name=f"smsengine:{config.node_id}:sync"[:100].replace(" ", "_"),
+    )
+
+
+def map_error(config: ClusterConfig, what: str, exc: BaseException) -> ClusterError:
+    """redis_errors' mapping, for a blocking call."""
+    if isinstance(exc, _UNAVAILABLE):
+        return ClusterUnavailable(
+            f"{what}: Redis at {redact_url(config.redis_url)} unavailable: "
+            f"{type(exc).__name__}: {exc}", retry_after=config.retry_after)
+    return ClusterError(f"{what}: {type(exc).__name__}: {exc}")
 
 
 @asynccontextmanager

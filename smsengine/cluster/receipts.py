@@ -12,8 +12,12 @@ finds the receipts that came meanwhile in its inbox when it comes back *with the
 ``node_id``*; each inbox expires ``inbox_ttl`` after its last write and holds at most
 ``inbox_max`` entries.
 
-Not covered: a node killed in the moment between acknowledging a receipt to the carrier and
-its relay reaching Redis (one loop tick) loses that receipt; its message stays SUBMITTED.
+**Before the carrier hears the receipt was taken.** :meth:`ReceiptRelay.flush_now` is a
+write barrier (the engine's ``before_write`` hook): what this tick relays is in Redis before
+the bind writes its deliver_sm_resp, so a node killed after acknowledging a receipt has relayed
+it. It blocks the loop for one round trip, only on a tick with a receipt to relay; while Redis
+is unreachable it does not block (the relay is then dropped, counted, as is anything relayed
+then: the carrier was told it was taken, so a receipt can be lost while Redis is down).
 
 This costs nothing per message sent, nothing for a receipt that came back on the bind that
 sent it, and ``nodes - 1`` list entries for one that did not. (The alternative, a record
@@ -25,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._redis import redis_errors
+from ._redis import connect_sync, map_error, redis_errors
 from .config import ClusterConfig
 from .errors import ClusterError
 
@@ -58,6 +63,9 @@ _decode = msgspec.json.Decoder(RelayedReceipt).decode
 class ReceiptRelay:
     """This node's inbox and its sending side; ``deliver`` gets each receipt popped here."""
 
+    #: Seconds before what the write barrier has not sent is sent in the background.
+    FALLBACK = 0.05
+
     def __init__(self, client: aioredis.Redis, config: ClusterConfig,
                  deliver: Callable[[RelayedReceipt], None], *, batch: int = 500,
                  inbox_ttl: float = 86400.0, inbox_max: int = 1_000_000) -> None:
@@ -71,7 +79,7 @@ class ReceiptRelay:
         self.inbox = self.inbox_key(config.node_id)
         self.others: list[str] = []  # inbox keys of the other known nodes
         self._out: list[bytes] = []
-        self._flush: asyncio.Handle | None = None
+        self._flush: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self.sent = 0
@@ -79,6 +87,8 @@ class ReceiptRelay:
         self.dropped = 0  # not relayed: Redis unreachable
         self.round_trips = 0
         self.last_error: ClusterError | None = None
+        self._sync = connect_sync(config)
+        self._sync_failed_at = -1e18
 
     def inbox_key(self, node: str) -> str:
         return self.config.key("inbox", node)
@@ -105,7 +115,34 @@ class ReceiptRelay:
             return
         self._out.append(_encode(receipt))
         if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_soon(self._spawn_flush)
+            # Usually flush_now (the write barrier, before the receipt is acknowledged) sends
+            # it first; this is for when it did not run or could not reach Redis.
+            self._flush = asyncio.get_running_loop().call_later(self.FALLBACK,
+                                                                 self._spawn_flush)
+
+    def flush_now(self) -> None:
+        """The write barrier: what was relayed so far is in Redis when this returns (one
+        blocking round trip), unless Redis failed within ``retry_after``, when it is left to
+        the background flush."""
+        if not self._out or not self.others:
+            return
+        if time.monotonic() - self._sync_failed_at < self.config.retry_after:
+            return
+        out, self._out = self._out, []
+        try:
+            pipe = self._sync.pipeline(transaction=False)
+            for key in self.others:
+                pipe.rpush(key, *out)
+                pipe.ltrim(key, -self.inbox_max, -1)
+                pipe.pexpire(key, self.inbox_ttl_ms)
+            pipe.execute()
+        except Exception as exc:
+            self._sync_failed_at = time.monotonic()
+            self.last_error = map_error(self.config, "receipts relay", exc)
+            self._out[:0] = out  # (the background flush tries again)
+            return
+        self.round_trips += 1
+        self.sent += len(out)
 
     def _spawn_flush(self) -> None:
         self._flush = None
@@ -173,3 +210,4 @@ class ReceiptRelay:
             self._flush.cancel()
             self._spawn_flush()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._sync.close()

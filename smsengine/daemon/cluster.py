@@ -211,6 +211,11 @@ class ClusterNode:
             await self.members.leave()
         await self.client.aclose()
 
+    def before_write(self) -> None:
+        """The engine's write barrier: receipts this tick relays are in Redis before the
+        carrier is told they were taken."""
+        self.relay.flush_now()
+
     def holds(self, channel: str) -> bool:
         """Whether this node holds any bind slot of ``channel`` now."""
         slots = self.slots.get(channel)

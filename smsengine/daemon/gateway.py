@@ -274,6 +274,7 @@ class Gateway:
         await engine.start()
         if self.cluster is not None:
             await self.cluster.start()
+            engine.before_write(self.cluster.before_write)
         engine.tracker.observe(self._observe)
         engine.before_write(self._before_write)
         engine.on_mo(self._on_mo)

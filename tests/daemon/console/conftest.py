@@ -102,6 +102,95 @@ def demo() -> Iterator[Demo]:
             proc.wait()
 
 
+def _started(cmd: list[str], pattern: str, what: str) -> tuple[subprocess.Popen[str], str]:
+    """A process started and the first match of ``pattern`` in what it prints (the rest is
+    drained, so its pipe never fills)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    timer = threading.Timer(30.0, proc.kill)  # (one that never starts ends the read)
+    timer.start()
+    out: list[str] = []
+    found = None
+    for line in proc.stdout:
+        out.append(line)
+        if found := re.match(pattern, line):
+            break
+    timer.cancel()
+    assert found, f"{what} did not start: {''.join(out)[-2000:]}"
+    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
+    return proc, found.group(1)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+ADMIN_KEY = "console-admin-key-0123456789"
+READ_KEY = "console-reader-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def expiring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
+    """A real ``smsengine serve --config`` whose carrier (``smsengine fakesmsc``, another
+    process) expires every message (stat EXPIRED, err 00A), with an admin key and a read-only
+    key: what the demo cannot show (its carrier delivers everything, its one key is admin).
+    Its ``Demo`` per key name."""
+    _need_browser()
+    folder = tmp_path_factory.mktemp("expiring")
+    (folder / "smsc.toml").write_text("""
+[[accounts]]
+system_id = "shop"
+password = "secret"
+bind_modes = ["transceiver"]
+[receipts]
+delay = { kind = "uniform", low = 0.05, high = 0.2 }
+statuses = { EXPIRED = 1.0 }
+err_codes = { EXPIRED = "00A" }
+""", encoding="utf-8")
+    smsc, port = _started(
+        [sys.executable, "-m", "smsengine", "fakesmsc", "--port", "0", "--config",
+         str(folder / "smsc.toml")],
+        r"fakesmsc listening on 127\.0\.0\.1:(\d+)", "the fake SMSC")
+    try:
+        (folder / "smsengine.toml").write_text(f"""
+[[channels]]
+name = "carrier"
+host = "127.0.0.1"
+port = {port}
+system_id = "shop"
+password = "secret"
+default_source = "SHOP"
+[server]
+host = "127.0.0.1"
+port = 0
+[store]
+path = "{folder / 'outbox.db'}"
+[[api_keys]]
+name = "ops"
+key = "{ADMIN_KEY}"
+scopes = ["send", "read", "admin"]
+[[api_keys]]
+name = "reader"
+key = "{READ_KEY}"
+scopes = ["read"]
+""", encoding="utf-8")
+        daemon, base = _started(
+            [sys.executable, "-m", "smsengine", "serve", "--config",
+             str(folder / "smsengine.toml")],
+            r"smsengine serve listening on (http://\S+)", "smsengine serve")
+        try:
+            yield {"ops": Demo(base, ADMIN_KEY, daemon), "reader": Demo(base, READ_KEY, daemon)}
+        finally:
+            _stop(daemon)
+    finally:
+        _stop(smsc)
+
+
 @pytest.fixture(scope="module")
 def browser(demo: Demo) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -159,10 +248,11 @@ def console_factory(browser: Any, demo: Demo, tmp_path: Path
     contexts: list[Any] = []
     made: list[Console] = []
 
-    def make(locale: str = "en-GB") -> Console:
+    def make(locale: str = "en-GB", daemon: Demo | None = None) -> Console:
+        """A tab on the demo's console, or on ``daemon``'s (logged in with its key)."""
         context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        console = Console(context.new_page(), demo, tmp_path)
+        console = Console(context.new_page(), daemon or demo, tmp_path)
         made.append(console)
         return console
 

@@ -199,9 +199,9 @@ class Limits:
 class _Guarded(asyncio.Protocol):
     """One connection: aiohttp's request handler behind the limits."""
 
-    __slots__ = ("_content", "_head_bytes", "_header_timer", "_inner", "_last_read",
-                 "_limits", "_lingering", "_loop", "_read_timer", "_state", "_tail",
-                 "_transport", "address")
+    __slots__ = ("_content", "_draining", "_head_bytes", "_header_timer", "_inner",
+                 "_last_read", "_limits", "_lingering", "_loop", "_read_timer", "_state",
+                 "_tail", "_transport", "address")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -214,6 +214,9 @@ class _Guarded(asyncio.Protocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._content: StreamReader | None = None
+        # A body its handler answered without reading all of it: aiohttp reads and drops the
+        # rest after the answer (its lingering), and those bytes are no next request's head.
+        self._draining: StreamReader | None = None
         self._last_read = 0.0
         self._lingering = False
         self.address = ""
@@ -245,6 +248,11 @@ class _Guarded(asyncio.Protocol):
         if inner is None or state is _State.CLOSING:
             return
         if state is _State.IDLE:
+            draining = self._draining
+            if draining is not None and not draining.is_eof():
+                inner.data_received(data)
+                return
+            self._draining = None
             self._state = state = _State.HEAD
             self._head_bytes = 0
             self._tail = b""
@@ -280,7 +288,7 @@ class _Guarded(asyncio.Protocol):
             self._limits._lingering -= 1
         if self._transport is not None:
             self._limits._forget(self._transport, self.address)
-        self._content = None
+        self._content = self._draining = None
         if self._inner is not None:
             inner, self._inner = self._inner, None
             inner.connection_lost(exc)
@@ -308,7 +316,8 @@ class _Guarded(asyncio.Protocol):
         if self._read_timer is not None:
             self._read_timer.cancel()
             self._read_timer = None
-        self._content = None
+        content, self._content = self._content, None
+        self._draining = content if content is not None and not content.is_eof() else None
         if self._inner is not None and self._state is _State.BUSY:
             self._state = _State.IDLE
             self._limits._evictable[self] = None

@@ -211,6 +211,28 @@ async def test_oversized_heads_and_bodies_get_431_and_413_and_the_daemon_goes_on
     assert gw.proc.returncode is None
 
 
+async def test_a_body_sent_after_its_answer_is_not_taken_for_a_head(gw: Daemon) -> None:
+    """A handler may answer before reading the body (here /healthz, or a 401); aiohttp then
+    reads and drops the rest of it. Those bytes are no head: 9 000 of them (over
+    max_header_bytes) and a next request on the same connection get that request's answer,
+    not a 431 (they were counted as the next request's head)."""
+    reader, writer = await _open(gw)
+    body = b"z" * 9000
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100])
+    status = await reader.readline()
+    assert status.startswith(b"HTTP/1.1 200"), status
+    length = 0
+    while (line := await reader.readline()) != b"\r\n":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    writer.write(body[100:] + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = await _closed(reader, 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

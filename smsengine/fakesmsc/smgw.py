@@ -123,7 +123,9 @@ _REFUSED: Final = {
 
 
 _SUBMIT_ID: Final = int(RequestId.SUBMIT)
+_DELIVER_RESP_ID: Final = int(RequestId.DELIVER_RESP)
 _unpack_header = _HEADER.unpack_from
+_unpack_id_status = _ID_STATUS.unpack_from
 _MAX_KNOWN: Final = 256
 
 
@@ -150,6 +152,23 @@ class _FastSubmit:
         return pdu
 
 
+class _DeliverAnswer:
+    """A Deliver_Resp read by :class:`_SubmitFramer`'s fast path: the SequenceID and Status
+    that settle a report job, and its MsgID (:meth:`decoded` gives the plain decoder's PDU)."""
+
+    __slots__ = ("msg_id", "sequence_id", "status")
+
+    def __init__(self, seq: int, msg_id: bytes, status: int) -> None:
+        self.sequence_id = seq
+        self.msg_id = msg_id
+        self.status = status
+
+    def decoded(self) -> DeliverResp:
+        """The Deliver_Resp the plain decoder reads from the same octets."""
+        return DeliverResp(sequence_id=self.sequence_id, msg_id=self.msg_id,
+                           status=self.status)
+
+
 class _SubmitFramer(Framer):
     """The SMGW's framer, with a fast path for the bulk Submit, like the fake SMG's
     (smg.py): 6.6 -> 2.1 µs a Submit framed (one-part Submits of one sender, 128 a read, on
@@ -161,14 +180,28 @@ class _SubmitFramer(Framer):
     validated then, any 21 octets of DestTermID make a valid Octet String (up to its first NUL,
     as Latin-1) and any content of MsgLength octets is valid. Anything else takes the plain
     path, which also learns the constant octets of what it accepts (and their SrcTermID).
-    tests/fakesmsc/test_smgw_fast.py checks the two agree."""
 
-    __slots__ = ("_known",)
+    The constant octets of the last Submit read fast or learned (``_last``, always a key of
+    ``_known``) are compared in place (``startswith`` / ``endswith`` on the receive buffer)
+    before any key is built: a bulk sender's next Submit matches them, and the key's three
+    slices, its concatenation and its hash are skipped. 1.44 -> 0.99 us a Submit framed
+    (tmp timeit as above, load 0.8).
+
+    A Deliver_Resp of the spec's 14 octets (any such is valid: MsgID is any 10 octets, Status
+    any U32) becomes a :class:`_DeliverAnswer` without the plain decoder: 0.90 -> 0.33 us a
+    Deliver_Resp framed (128 a read, load 0.8); one of any other length takes the plain path.
+
+    tests/fakesmsc/test_smgw_fast.py checks the fast and plain paths agree."""
+
+    __slots__ = ("_known", "_last")
 
     def __init__(self, version: int = Version.V30,
                  max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH) -> None:
         super().__init__(version, max_packet_length)
         self._known: dict[bytes, str] = {}
+        # (version, octets before DestTermID, octets after MsgContent, SrcTermID) of a key
+        # in _known
+        self._last: tuple[int, bytes, bytes, str] | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         if self._broken is not None or isinstance(data, memoryview):
@@ -187,6 +220,9 @@ class _SubmitFramer(Framer):
         version = self.version
         head = (126 if version >= 0x20 else 120) - 21  # (the fields up to DestTermIDCount)
         known = self._known
+        last = self._last
+        if last is not None and last[0] != version:
+            last = None
         while end - pos >= 12:
             length, request_id, seq = _unpack_header(src, pos)
             if length < 12 or length > limit:
@@ -194,7 +230,24 @@ class _SubmitFramer(Framer):
             stop = pos + length
             if stop > end:
                 break
-            body = bytes(src[pos + 12 : stop])
+            start = pos + 12
+            if request_id == _DELIVER_RESP_ID and length == 26:
+                msg_id, status = _unpack_id_status(src, pos)[3:]
+                out.append(_DeliverAnswer(seq, msg_id, status))
+                pos = stop
+                continue
+            if (request_id == _SUBMIT_ID and last is not None and length >= 12 + head + 30
+                    and src.startswith(last[1], start)
+                    and src.endswith(last[2], start, stop)
+                    and start + head + 22 + src[start + head + 21] == stop - len(last[2])):
+                # (the key built below would be last's: version, body[:head], body[rest:])
+                body = bytes(src[start:stop])
+                pos = stop
+                raw = body[head : head + 21]
+                out.append(_FastSubmit(seq, body, "" if not raw[0] else raw.partition(
+                    b"\0")[0].decode("latin-1"), last[3], version))
+                continue
+            body = bytes(src[start:stop])
             pos = stop
             if request_id == _SUBMIT_ID:
                 n = len(body)
@@ -204,6 +257,7 @@ class _SubmitFramer(Framer):
                         key = bytes((version,)) + body[:head] + body[rest:]
                         source = known.get(key)
                         if source is not None:
+                            last = self._last = (version, body[:head], body[rest:], source)
                             raw = body[head : head + 21]
                             out.append(_FastSubmit(seq, body, "" if not raw[0] else raw.partition(
                                 b"\0")[0].decode("latin-1"), source, version))
@@ -213,6 +267,8 @@ class _SubmitFramer(Framer):
                             if len(known) >= _MAX_KNOWN:
                                 known.clear()
                             known[key] = event.src_term_id
+                            last = self._last = (version, body[:head], body[rest:],
+                                                 event.src_term_id)
                             out.append(event)
                             continue
                         out.append(InvalidPdu(event, event.response)
@@ -316,7 +372,7 @@ class _SmgpConn(Conn):
                 if (kind is Submit or kind is _FastSubmit) and submit is not None:
                     submit(event, now)
                     continue
-                if kind is DeliverResp:
+                if kind is _DeliverAnswer or kind is DeliverResp:
                     job = jobs.pop(event.sequence_id, None)
                     if job is not None:
                         if job.on_resp is None:
@@ -334,7 +390,8 @@ class _SmgpConn(Conn):
             self.stats["receipts_answered"] += answered
         return True
 
-    def _dispatch(self, event: Pdu | InvalidPdu | _FastSubmit, now: float) -> None:
+    def _dispatch(self, event: Pdu | InvalidPdu | _FastSubmit | _DeliverAnswer,
+                  now: float) -> None:
         if isinstance(event, InvalidPdu):
             self.stats["invalid_pdus"] += 1
             if event.response is not None:
@@ -344,7 +401,7 @@ class _SmgpConn(Conn):
             return
         if self.switches.stall_answer:
             return  # a stalled SMGW reads and forgets
-        if isinstance(event, _FastSubmit):  # (here only off the fast path: read as the plain one)
+        if isinstance(event, (_FastSubmit, _DeliverAnswer)):  # (off the fast path: as plain)
             event = event.decoded()
         kind = type(event)
         if kind is Login:

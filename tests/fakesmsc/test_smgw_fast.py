@@ -2,7 +2,9 @@
 Submit in any version, then the same Submit with other DestTermID and content octets, or with
 any one octet changed, the events it gives are the plain framer's (a fast one read in full is
 equal to the plain one, and each says the same SequenceID, DestTermID, NeedReport and
-SrcTermID)."""
+SrcTermID). Submits of several senders interleaved (the last one's constant octets compared
+in place, the others looked up) and Deliver_Resps of any octets (read apart as a
+``_DeliverAnswer`` when of the spec's length) agree too."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsengine.fakesmsc.smgw import _FastSubmit, _SubmitFramer
-from smsengine.smgp import Framer, Submit, Version, encode
+from smsengine.fakesmsc.smgw import _DeliverAnswer, _FastSubmit, _SubmitFramer
+from smsengine.smgp import DeliverResp, Framer, Submit, Version, encode
 from tests._support.smgp_strategies import value_of
 
 VERSIONS = st.sampled_from([Version.V30, Version.V20, Version.V13])
@@ -29,7 +31,11 @@ def plain_and_fast(stream: bytes, version: int) -> tuple[list[Any], list[Any]]:
 def same(plain: list[Any], fast: list[Any]) -> None:
     assert len(plain) == len(fast)
     for p, f in zip(plain, fast, strict=True):
-        if type(f) is _FastSubmit:
+        if type(f) is _DeliverAnswer:
+            assert type(p) is DeliverResp
+            assert f.decoded() == p
+            assert (f.sequence_id, f.status) == (p.sequence_id, p.status)
+        elif type(f) is _FastSubmit:
             assert type(p) is Submit
             assert f.decoded() == p
             assert (f.sequence_id, f.dest_term_ids, f.need_report, f.src_term_id) == (
@@ -76,3 +82,27 @@ def test_any_octet_changed(submit: Submit, version: int, data: st.DataObject) ->
     value = data.draw(st.integers(0, 255))
     second = first[:where] + bytes([value]) + first[where + 1:]
     same(*plain_and_fast(first + second + second, version))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(one_dest_submits(), min_size=1, max_size=3), VERSIONS, st.data())
+def test_senders_interleaved(submits: list[Submit], version: int,
+                             data: st.DataObject) -> None:
+    wires = [w for w in (wire(s, version) for s in submits) if w is not None]
+    if not wires:
+        return
+    order = data.draw(st.lists(st.integers(0, len(wires) - 1), min_size=1, max_size=12))
+    stream = b"".join(wires[i] for i in order)
+    same(*plain_and_fast(stream, version))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.binary(max_size=40), VERSIONS,
+       st.sampled_from([0x80000003, 0x80000002]))
+def test_deliver_resp_any_octets(seq: int, body: bytes, version: int, request_id: int) -> None:
+    pdu = (12 + len(body)).to_bytes(4, "big") + request_id.to_bytes(4, "big") \
+        + seq.to_bytes(4, "big") + body
+    plain, fast = plain_and_fast(pdu + pdu, version)
+    same(plain, fast)
+    if request_id == 0x80000003 and len(body) == 14:
+        assert type(fast[0]) is _DeliverAnswer  # (the case it is for)

@@ -81,8 +81,12 @@ class SequenceNumber(msgspec.Struct, frozen=True, gc=False):
 
     def __str__(self) -> str:
         """The 30-digit decimal form, ``301001234501020304050000000002``."""
-        # (%-formatting: 1.3 against 2.1 us for the f-string, twice per message in the engine)
-        return "%010d%010d%010d" % (self.node_id, self.timestamp, self.counter)  # noqa: UP031
+        # The three parts as one integer, each part below 10**10 (a uint32 has at most ten
+        # digits), zero-filled: 234 against 391 ns for "%010d%010d%010d" (timeit, load 0.8;
+        # 671 ns for the f-string), called twice per message in the engine and once in the
+        # fake SMG. tests/sgip/test_sequence.py holds it to the %-formatting for any triple.
+        return str(self.node_id * 100000000000000000000 + self.timestamp * 10000000000
+                   + self.counter).zfill(30)
 
     def hex(self) -> str:
         """The 24-hex-digit form, ``B36924B90614DC4500000002``."""

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from smsengine.sgip import (
     InvalidPduError,
@@ -28,6 +29,13 @@ def test_pack_and_text_forms_round_trip(seq: SequenceNumber) -> None:
     assert len(str(seq)) == 30 and SequenceNumber.parse(str(seq)) == seq
     assert len(seq.hex()) == 24 and SequenceNumber.parse(seq.hex()) == seq
     assert SequenceNumber.parse(f"  {seq.hex().lower()}\n") == seq
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF))
+def test_decimal_text_is_the_three_parts_zero_filled(node: int, stamp: int, counter: int) -> None:
+    # (__str__ computes it as one integer: the same digits as the spec's %010d%010d%010d)
+    assert str(SequenceNumber(node, stamp, counter)) == "%010d%010d%010d" % (  # noqa: UP031
+        node, stamp, counter)
 
 
 def test_unsigned_node_ids_above_2_31() -> None:

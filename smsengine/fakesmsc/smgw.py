@@ -184,11 +184,11 @@ class _SubmitFramer(Framer):
     The constant octets of the last Submit read fast or learned (``_last``, always a key of
     ``_known``) are compared in place (``startswith`` / ``endswith`` on the receive buffer)
     before any key is built: a bulk sender's next Submit matches them, and the key's three
-    slices, its concatenation and its hash are skipped. 1.44 -> 0.99 us a Submit framed
-    (tmp timeit as above, load 0.8).
+    slices, its concatenation and its hash are skipped: 1.44 -> 1.32 us a Submit framed
+    (timeit, the engine's one-part Submits of one sender, 128 a read, load 0.8).
 
     A Deliver_Resp of the spec's 14 octets (any such is valid: MsgID is any 10 octets, Status
-    any U32) becomes a :class:`_DeliverAnswer` without the plain decoder: 0.90 -> 0.33 us a
+    any U32) becomes a :class:`_DeliverAnswer` without the plain decoder: 0.90 -> 0.57 us a
     Deliver_Resp framed (128 a read, load 0.8); one of any other length takes the plain path.
 
     tests/fakesmsc/test_smgw_fast.py checks the fast and plain paths agree."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
 
@@ -146,13 +146,19 @@ class StoreError(ValueError):
 class _Database:
     """One connection to a store file, shared by the stores opened on it in this process."""
 
-    __slots__ = ("conn", "key", "path", "pending", "records", "users")
+    __slots__ = ("conn", "journal", "key", "path", "pending", "records", "users")
 
     def __init__(self, path: str, key: str | None) -> None:
         self.path = path
         self.key = key  # registry key; None for ":memory:" (never shared)
         self.users = 0
         self.pending = 0  # writes since the last commit
+        # The correlation writes since the last commit, to be written again if their
+        # transaction is rolled back: a COMMIT that fails with SQLITE_FULL (disk full) is
+        # rolled back whole by SQLite, and the records lost with it left their messages
+        # submitted for good, their receipts matching nothing and their expiry never coming
+        # (the chaos runner's disk_full, issue 21). Cleared at each commit.
+        self.journal: list[tuple[str, tuple[Any, ...]]] = []
         self.conn = _connect(path)
         self.records: int = self.conn.execute("SELECT count(*) FROM correlation").fetchone()[0]
 
@@ -160,12 +166,20 @@ class _Database:
         conn = self.conn
         if not conn.in_transaction:
             conn.execute("BEGIN")
+            if self.journal:  # (the last transaction was rolled back: its writes again)
+                try:
+                    for sql, params in self.journal:
+                        conn.execute(sql, params).fetchall()
+                except sqlite3.Error:
+                    conn.rollback()  # (all of it or nothing: the journal stays for next time)
+                    raise
         return conn
 
     def commit(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")
         self.pending = 0
+        self.journal.clear()
 
 
 _OPEN: dict[str, _Database] = {}
@@ -329,6 +343,7 @@ class SqliteCorrelationStore(_FileStore):
             db.records += 1
         else:
             conn.execute(_REPLACE, row)
+        db.journal.append((_REPLACE, row))
         self._wrote(db, commit=True)
 
     def pop(self, channel: str, message_id: str) -> CorrelationRecord | None:
@@ -336,6 +351,7 @@ class SqliteCorrelationStore(_FileStore):
         rows = db.begin().execute(_POP, (channel, message_id)).fetchall()
         if not rows:
             return None
+        db.journal.append((_POP, (channel, message_id)))
         db.records -= 1
         self._wrote(db)
         return CorrelationRecord(channel, message_id, *rows[0])
@@ -348,6 +364,8 @@ class SqliteCorrelationStore(_FileStore):
         if not rows:
             return []
         rows.sort()  # by (expires_at, rowid): unique, so the sort never looks further
+        db.journal.extend((_POP, (channel, message_id))
+                          for _, _, channel, message_id, *_ in rows)
         db.records -= len(rows)
         self._wrote(db, len(rows))
         return [CorrelationRecord(channel, message_id, ref, segment, segments, submitted, expires)
@@ -358,12 +376,14 @@ class SqliteCorrelationStore(_FileStore):
         db = self._open()
         conn = db.begin()
         conn.execute(_SET_SEGMENT, (message_ref, segment, segments, state))
+        db.journal.append((_SET_SEGMENT, (message_ref, segment, segments, state)))
         self._wrote(db)
         return dict(conn.execute(_SEGMENTS, (message_ref,)).fetchall())
 
     def forget(self, message_ref: str) -> None:
         db = self._open()
         if db.begin().execute(_FORGET, (message_ref,)).rowcount:
+            db.journal.append((_FORGET, (message_ref,)))
             self._wrote(db)
 
     def __len__(self) -> int:

@@ -13,7 +13,8 @@ from smsengine.daemon.gateway import Gateway
 from smsengine.daemon.outbox import NewRow, Outbox, OutboxState, Request
 from smsengine.daemon.webhooks import EventLog
 from smsengine.engine import MessageState, MessageStatus
-from smsengine.engine.sqlite import StoreError
+from smsengine.engine.sqlite import SqliteCorrelationStore, StoreError
+from smsengine.engine.stores import CorrelationRecord
 
 
 def _row(outbox: Outbox, to: str = "8613800138000", *, state: OutboxState = OutboxState.QUEUED,
@@ -57,9 +58,12 @@ def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(
         tmp_path: Path) -> None:
     """The chaos runner's disk_full (issue 21): messages accepted before the disk filled went
     on to the carrier while commits failed; their moves were dropped with the failed commit,
-    so their rows stayed queued (for the next start to send again). Now the new rows of the
-    failed commit go (their request was answered 503) and the moves stay for the next one."""
-    with Outbox(tmp_path / "o.db") as outbox:
+    so their rows stayed queued (for the next start to send again), and the engine's
+    correlation records with them (their receipts matched nothing: submitted for good). Now
+    the new rows of the failed commit go (their request was answered 503), the moves stay for
+    the next commit and the correlation records are written again (the file's journal)."""
+    with Outbox(tmp_path / "o.db") as outbox, \
+            SqliteCorrelationStore(tmp_path / "o.db") as correlation:
         sent = _row(outbox)
         outbox.insert([sent])
         outbox.flush()
@@ -70,6 +74,12 @@ def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(
         outbox.mark_sending(sent.seq, "main", 1001.0)
         outbox.record(MessageStatus(ref=ref, state=MessageState.SUBMITTED, final=False,
                                     channel="main"))
+        kept = CorrelationRecord("main", "smsc-0", "x-0", 0, 1, 1000.0, 9e9)
+        correlation.put(kept)
+        correlation.flush()
+        record = CorrelationRecord("main", "smsc-1", ref, 0, 1, 1002.0, 9e9)
+        correlation.put(record)
+        assert correlation.pop("main", "smsc-0") == kept  # (its receipt came)
         refused = [_row(outbox, f"86138{i:08d}") for i in range(200)]
         outbox.insert(refused)
         with pytest.raises(StoreError, match="full"):
@@ -83,6 +93,9 @@ def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(
         assert got.channel == "main" and got.sent_at == 1001.0 and got.done_at == 1003.0
         assert all(outbox.row(r.seq) is None for r in refused)
         assert not outbox.dirty
+        assert correlation.pop("main", "smsc-0") is None  # (popped stays popped)
+        assert correlation.pop("main", "smsc-1") == record
+        assert len(correlation) == 0
 
 
 def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:

@@ -190,7 +190,7 @@
     const loggedIn = !!sessionStorage.getItem(KEY) && state.scopes.length > 0;
     let refused = "";
     if (!loggedIn) page = "login";
-    else if (!PAGES[page] || page === "login") page = firstPage();
+    else if (!Object.hasOwn(PAGES, page) || page === "login") page = firstPage();  // (own keys only)
     else {
       const wanted = document.querySelector('#nav a[data-page="' + page + '"]');
       if (!has(wanted.dataset.scope)) {
@@ -209,7 +209,11 @@
     }
     for (const form of document.querySelectorAll("form[data-scope]")) form.hidden = !has(form.dataset.scope);
     if (refused) flash(refused);
-    PAGES[page](refused ? [] : parts.slice(1).map(decodeURIComponent));
+    PAGES[page](refused ? [] : parts.slice(1).map(decoded));
+  }
+
+  function decoded(part) {  // (a hash typed or linked with a stray % is taken as it is)
+    try { return decodeURIComponent(part); } catch (e) { return part; }
   }
 
   // --- dashboard -------------------------------------------------------------------------------

@@ -425,3 +425,16 @@ def test_a_read_key_sees_no_writes(console_factory: Callable[..., Console],
     expect(page.locator("#flash")).to_contain_text("lacks the send scope")
     expect(page.locator("#page-send")).to_be_hidden()
     console.shot("read-only")
+
+
+def test_a_hash_that_names_no_page(console: Console) -> None:
+    """A hash typed or linked by anyone: an Object property's name is no page, and a stray %
+    is no reason to stop. Each shows a page (no exception in the page, which would leave it
+    blank and its timers stopped)."""
+    page = console.page
+    console.login()
+    for hash_, shown in (("#/constructor", "dashboard"), ("#/__proto__", "dashboard"),
+                         ("#/toString/x", "dashboard"), ("#/messages/%E0%A4%A", "messages")):
+        page.goto(console.demo.base + "/console/" + hash_)
+        expect(page.locator(f"#page-{shown}")).to_be_visible()
+        assert console.errors == [], (hash_, console.errors)

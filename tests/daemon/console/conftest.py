@@ -89,8 +89,7 @@ def demo() -> Iterator[Demo]:
     timer.cancel()
     assert base and key, "".join(out)
     # (the rest of what it prints is drained, so the pipe never fills)
-    threading.Thread(target=lambda: [out.append(x) for x in proc.stdout or ()],
-                     daemon=True).start()
+    threading.Thread(target=out.extend, args=(proc.stdout,), daemon=True).start()
     try:
         yield Demo(base, key, proc, out)
     finally:

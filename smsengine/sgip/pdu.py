@@ -1147,8 +1147,9 @@ def read_report_receipt(buf: Buffer, pos: int, stop: int) -> ReportReceipt | Non
         return None
     return ReportReceipt(
         node, time, counter,
-        # (SequenceNumber.__str__'s form, without building one)
-        "%010d%010d%010d" % (s_node, s_time, s_counter),  # noqa: UP031
+        # (SequenceNumber.__str__'s form and way, without building one: 234 against 391 ns
+        # for the %-formatting, timeit)
+        str(s_node * 100000000000000000000 + s_time * 10000000000 + s_counter).zfill(30),
         REPORT_RECEIPT_STATES.get(state, _UNDELIVERABLE), bytes(buf[pos + HEADER_LENGTH : stop]),
     )  # fmt: skip
 

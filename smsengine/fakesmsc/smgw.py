@@ -328,6 +328,10 @@ class SmgwHub(Hub, Protocol):
         """``n`` consecutive MsgIDs."""
         ...
 
+    def msg_id(self) -> bytes:
+        """One MsgID: ``next_msg_id(1)[0]``."""
+        ...
+
     def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit | _FastSubmit,
                    dest: str, now: float) -> None:
         """Schedule the status report of an accepted message to ``dest``."""
@@ -511,7 +515,7 @@ class _SmgpConn(Conn):
                 self.respond(_ID_STATUS.pack(26, _SUBMIT_RESP_ID, pdu.sequence_id, bytes(10),
                                              status))
                 return
-        ids = hub.next_msg_id(n)
+        ids = (hub.msg_id(),) if n == 1 else hub.next_msg_id(n)
         resp = _ID_STATUS.pack(26, _SUBMIT_RESP_ID, pdu.sequence_id, ids[0], 0)
         if self.latency_zero:
             self.out.append(resp)
@@ -581,6 +585,18 @@ class FakeSMGW(FakeSMSC):
             return (prefix + _BCD2[seq // 10_000] + _BCD4[seq % 10_000],)
         return tuple(prefix + bytes.fromhex(f"{(seq + i) % 1_000_000:06d}") for i in range(n))
 
+    def msg_id(self) -> bytes:
+        """``next_msg_id(1)[0]``, the usual case (twice per message with a report: the
+        Submit_Resp's and the report Deliver's), without the tuple, the argument and the
+        wall-clock reading while the minute holds: 503 -> 307 ns (timeit, load 3).
+        tests/fakesmsc/test_smgw_fast.py holds the two to the same MsgIDs."""
+        wall = self._wall
+        if not wall or int(wall) // 60 != self._id_minute:
+            return self.next_msg_id(1)[0]  # (a new minute, or no wall clock read yet)
+        seq = self._id_seq
+        self._id_seq = seq + 1 if seq < 999_999 else 0
+        return self._id_prefix + _BCD2[seq // 10_000] + _BCD4[seq % 10_000]
+
     # --- status reports (section 9) ------------------------------------------------------------
 
     def report_for(self, account: str, msg_id: bytes, mid: str, pdu: Submit | _FastSubmit,
@@ -625,7 +641,7 @@ class FakeSMGW(FakeSMSC):
         done = submitted + report.delay
         self._states[mid] = (_STAT_STATE[stat], done)
         if not report.deliver_id:
-            report.deliver_id = self.next_msg_id(1)[0]
+            report.deliver_id = self.msg_id()
         # Everything but the reported MsgID depends on the two seconds and the stat: many
         # reports share them, so the content after the MsgID and the RecvTime are built once
         # (_report_tail). 1.6 -> 0.95 us a report (timeit, the spec layout, the shared 2-core

@@ -13,7 +13,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsengine.fakesmsc.smgw import _DeliverAnswer, _FastSubmit, _SubmitFramer
+from smsengine.fakesmsc.config import Config
+from smsengine.fakesmsc.smgw import FakeSMGW, _DeliverAnswer, _FastSubmit, _SubmitFramer
 from smsengine.smgp import DeliverResp, Framer, Submit, Version, encode
 from tests._support.smgp_strategies import value_of
 
@@ -106,3 +107,20 @@ def test_deliver_resp_any_octets(seq: int, body: bytes, version: int, request_id
     same(plain, fast)
     if request_id == 0x80000003 and len(body) == 14:
         assert type(fast[0]) is _DeliverAnswer  # (the case it is for)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 999_999), st.floats(1.0, 4e9),
+       st.lists(st.tuples(st.booleans(), st.floats(0, 200)), max_size=30))
+def test_one_msg_id_as_next_msg_id(start: int, wall: float,
+                                   calls: list[tuple[bool, float]]) -> None:
+    """FakeSMGW.msg_id gives the MsgIDs next_msg_id(1) gives, across minutes and the wrap
+    of the 6-digit sequence."""
+    fast, plain = FakeSMGW(Config(protocol="smgp")), FakeSMGW(Config(protocol="smgp"))
+    fast._id_seq = plain._id_seq = start
+    for use_fast, step in calls:
+        wall += step
+        fast._wall = plain._wall = wall
+        got = fast.msg_id() if use_fast else fast.next_msg_id(1)[0]
+        assert got == plain.next_msg_id(1)[0]
+        assert fast._id_seq == plain._id_seq

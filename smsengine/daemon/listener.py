@@ -405,9 +405,15 @@ def tls_context(config: ServerConfig) -> ssl.SSLContext | None:
                 pass
         except OSError as exc:
             raise DaemonConfigError(field, f"{path!r} cannot be read ({exc.strerror})") from None
+    def encrypted() -> bytes:
+        # OpenSSL asks for an encrypted key's password on the terminal without a callback:
+        # a daemon started from a shell waited there forever.
+        raise DaemonConfigError("server.tls_key", f"{config.tls_key!r} is an encrypted key; "
+                                "the daemon takes an unencrypted one (it has no password)")
+
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        context.load_cert_chain(config.tls_cert, config.tls_key)
+        context.load_cert_chain(config.tls_cert, config.tls_key, password=encrypted)
     except ssl.SSLError as exc:
         raise DaemonConfigError("server.tls_cert", f"{config.tls_cert!r} and "
                                 f"{config.tls_key!r} are not a PEM certificate chain and its "

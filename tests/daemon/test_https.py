@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import ssl
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from smsengine.fakesmsc import FakeSMSC
 from tests._support.daemon_process import KEY, Daemon, daemon, daemon_config
@@ -108,3 +112,34 @@ def test_bad_certificate_or_key_files_are_startup_errors_naming_the_field(
     assert f"smsengine serve: {field}: " in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert KEY not in done.stderr + done.stdout
+
+
+def test_an_encrypted_key_is_refused_not_prompted_for(pki: Pki, tmp_path: Path) -> None:
+    """The daemon takes no key password: an encrypted tls_key is a startup error naming it,
+    never OpenSSL's 'Enter PEM pass phrase' prompt on the terminal, which would hold a daemon
+    started from one forever. (Run with a terminal as its controlling one, as from a shell.)"""
+    key = serialization.load_pem_private_key(Path(pki.server_key).read_bytes(), None)
+    encrypted = tmp_path / "encrypted_key.pem"
+    encrypted.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"a key password 0123")))
+    config = _tls_config(tmp_path, 1, pki.server_chain, str(encrypted))
+    controller, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smsengine", "serve", "--config", str(config)],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, env={"TEST_SMSENGINE_SEND_KEY": "test-send-key-0123456789",
+                                         "PATH": "/usr/bin:/bin"},
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail("smsengine serve waited on the terminal for the key's password")
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 2, stderr
+    assert "smsengine serve: server.tls_key: " in stderr and "encrypted" in stderr, stderr

@@ -32,7 +32,16 @@ import msgspec
 
 from .constants import HEADER_LENGTH, RequestId, Status, Version
 from .errors import FramingError, PduDecodeError
-from .pdu import HEADER, DeliverReceipt, Pdu, Response, _decode_event, read_deliver_receipt
+from .pdu import (
+    _B_ID_STATUS,
+    HEADER,
+    DeliverReceipt,
+    Pdu,
+    Response,
+    SubmitResp,
+    _decode_event,
+    read_deliver_receipt,
+)
 
 __all__ = ["DEFAULT_MAX_PACKET_LENGTH", "Framer", "InvalidPdu"]
 
@@ -42,6 +51,8 @@ DEFAULT_MAX_PACKET_LENGTH: Final = 4096
 
 _unpack_header = HEADER.unpack_from
 _DELIVER: Final = int(RequestId.DELIVER)
+_SUBMIT_RESP: Final = int(RequestId.SUBMIT_RESP)
+_unpack_id_status = _B_ID_STATUS.unpack_from
 
 
 class InvalidPdu(msgspec.Struct, frozen=True):
@@ -126,6 +137,14 @@ class Framer:
                 stop = pos + length
                 if stop > end:
                     break
+                if request_id == _SUBMIT_RESP and length == 26:
+                    # The answer to every message: built here as _dec_submit_resp builds it
+                    # (any 14 octets are a valid MsgID and Status), without the view of its
+                    # body and the decoder table: 0.99 -> 0.58 us framed (timeit, 128 a read).
+                    msg_id, status = _unpack_id_status(view, pos + HEADER_LENGTH)
+                    out.append(SubmitResp(sequence_id=seq, msg_id=msg_id, status=status))
+                    pos = stop
+                    continue
                 if receipts and request_id == _DELIVER:
                     receipt = read_deliver_receipt(src, pos, stop)
                     if receipt is not None:

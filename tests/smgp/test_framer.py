@@ -7,6 +7,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsengine.smgp import (
     DEFAULT_MAX_PACKET_LENGTH,
@@ -17,11 +19,13 @@ from smsengine.smgp import (
     FramingError,
     InvalidPdu,
     LoginResp,
+    PduDecodeError,
     RequestId,
     Status,
     Submit,
     SubmitResp,
     Version,
+    decode_body,
     encode,
 )
 
@@ -144,3 +148,21 @@ def test_input_types_and_no_copy_path() -> None:
     assert framer.buffered == 5
     assert framer.feed(memoryview(GOOD)[5:]) == [RESP, DELIVER, TEST]
     assert framer.buffered == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.binary(max_size=30), st.booleans(),
+       st.sampled_from([Version.V30, Version.V20, Version.V13]))
+def test_a_submit_resp_reads_as_the_decoder_reads_it(seq: int, body: bytes, receipts: bool,
+                                                     version: int) -> None:
+    """The framer builds a Submit_Resp of the spec's 14 octets itself (its fast path): the
+    same event as decode_body gives, for any octets, in either feed; other lengths as well."""
+    pdu = struct.pack(">III", 12 + len(body), RequestId.SUBMIT_RESP, seq) + body
+    framer = Framer(version)
+    got = (framer.feed_receipts if receipts else framer.feed)(pdu + pdu)
+    try:
+        want: object = decode_body(RequestId.SUBMIT_RESP, seq, body, version)
+    except PduDecodeError as exc:
+        want = InvalidPdu(exc, exc.response)
+    assert [repr(e) for e in got] == [repr(want)] * 2
+    assert [type(e) for e in got] == [type(want)] * 2

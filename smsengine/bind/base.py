@@ -173,8 +173,8 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
                 f"TLS verification of {name} at {host}:{port} failed: "
                 f"{exc.verify_message or exc.reason}") from exc
         except (_ssl.SSLError, ConnectionError) as exc:
-            if ssl is None:
-                raise
+            if ssl is None or isinstance(exc, ConnectionRefusedError):
+                raise  # (refused: no TCP connection, so no handshake either)
             reason = (exc.reason if isinstance(exc, _ssl.SSLError) else None) or str(exc)
             raise TlsHandshakeError(
                 f"TLS handshake with {host}:{port} failed: {reason or type(exc).__name__}"

@@ -8,6 +8,7 @@ TlsHandshakeError."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -185,6 +186,16 @@ async def test_a_tls_client_on_a_plaintext_port_fails_cleanly(pki: Pki, smsc: Fa
     async with await _open(smsc.port, None) as bind:
         assert bind.is_bound
 
+
+async def test_a_closed_port_is_refused_as_any_connection_not_as_a_handshake(pki: Pki) -> None:
+    """No TCP connection, no handshake: the carrier being down reads as it does without TLS
+    (ConnectionRefusedError), not as 'TLS handshake failed (is it a TLS port?)', which sent
+    an operator to look at certificates."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # (closed again before the connection is tried)
+    with pytest.raises(ConnectionRefusedError):
+        await _open(port, client_context(ca=pki.ca))
 
 async def test_a_plaintext_client_on_the_tls_port_fails_and_the_server_serves_the_next(
         pki: Pki, tls_smsc: FakeSMSC) -> None:

@@ -174,7 +174,10 @@
       state.name = me.name;
       return true;
     } catch (e) {
-      sessionStorage.removeItem(KEY);
+      // A key refused is forgotten; a daemon out of reach (restarting, a 5xx) is said, and
+      // the key kept for the next try (a reload).
+      if (e.status === 401) sessionStorage.removeItem(KEY);
+      else show($("login-error"), t("login.failed") + e.message);
       return false;
     }
   }

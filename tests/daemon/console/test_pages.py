@@ -438,3 +438,23 @@ def test_a_hash_that_names_no_page(console: Console) -> None:
         page.goto(console.demo.base + "/console/" + hash_)
         expect(page.locator(f"#page-{shown}")).to_be_visible()
         assert console.errors == [], (hash_, console.errors)
+
+
+def test_a_daemon_out_of_reach_at_a_reload_is_said(console: Console) -> None:
+    """The page asks /v1/me again at a reload. When that request fails (the network, or a
+    daemon restarting) the login page says so, and the key is kept for the next reload; it
+    was forgotten without a word. (The request is aborted in the browser: a fault injected,
+    not an answer played.)"""
+    page = console.page
+    console.login()
+    page.route("**/v1/me", lambda route: route.abort())
+    page.reload()
+    expect(page.locator("#page-login")).to_be_visible()
+    expect(page.locator("#login-error")).to_contain_text("Could not reach the daemon")
+    assert page.evaluate("sessionStorage.getItem('smsengine.console.key')") == console.demo.key
+    console.shot("out-of-reach")
+    page.unroute("**/v1/me")
+    page.reload()
+    expect(page.locator("#page-dashboard")).to_be_visible()
+    # (chromium logs the aborted request as an error; nothing else may be)
+    console.errors[:] = [e for e in console.errors if "net::ERR_FAILED" not in e]

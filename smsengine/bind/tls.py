@@ -50,8 +50,9 @@ class TlsVerificationError(TlsError):
     """The carrier's certificate was refused (an unknown CA, a name that does not match,
     expired): a configuration matter, or someone in the middle. A keeper raises an ``alarm``
     (its channel is skipped by routing) and keeps trying with its usual back-off: a handshake
-    costs the carrier nothing and logs in to nothing, and a renewed certificate or a fixed CA
-    file then needs no restart."""
+    costs the carrier nothing and logs in to nothing, and a certificate the carrier renews or
+    mends binds at the next try with no restart. (Our own CA and client files are read when
+    the channel's keeper is made: a changed one is read at the next start.)"""
 
 
 class TlsHandshakeError(TlsError):

@@ -106,7 +106,7 @@ def _outbox(path: Path) -> list[tuple[str, int]]:
                 conn.execute("SELECT to_number, state FROM outbox")]
 
 
-async def _until_final(paths: list[Path], timeout: float) -> None:
+async def _until_final(paths: list[Path], timeout: float, smsc: FakeSMSC | None = None) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -114,8 +114,26 @@ async def _until_final(paths: list[Path], timeout: float) -> None:
         open_ = Counter(state for _, state in rows if state not in FINAL)
         if not open_:
             return
-        assert loop.time() < deadline, f"{len(rows)} rows, not final: {open_}"
+        assert loop.time() < deadline, (f"{len(rows)} rows, not final: {open_}; "
+                                        + _stuck(paths, smsc))
         await asyncio.sleep(0.25)
+
+
+def _stuck(paths: list[Path], smsc: FakeSMSC | None) -> str:
+    """Where the messages not final are: their node, status and the ledger's entry."""
+    out = []
+    for path in paths:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            for to, state, status in conn.execute(
+                    "SELECT to_number, state, status FROM outbox WHERE state < 4"):
+                sent = [(e.bind_id, e.message_id, round(e.time % 1000, 3))
+                        for e in (smsc.ledger if smsc is not None else ())
+                        if e.destination_addr == to]
+                out.append(f"{path.parent.name} {to} state {state} status {status!r} "
+                           f"ledger {sent}")
+    if smsc is not None:
+        out.append(f"fake stats {smsc.stats}")
+    return "; ".join(out[:10])
 
 
 async def _until(predicate: Any, timeout: float, what: str) -> None:
@@ -206,17 +224,21 @@ async def test_three_nodes_one_carrier_kill_9_one(tmp_path: Path, prefix: str) -
             reheld = reheld_at()
             assert reheld is not None
             survivors = [configs[i].parent / "outbox.db" for i in range(NODES) if i != victim]
-            await _until_final(survivors, 60)
+            await _until_final(survivors, 60, smsc)
             # Then the killed node comes back: what it had accepted goes too.
             contexts[victim] = daemon(configs[victim])
             nodes[victim] = await contexts[victim].__aenter__()
             for i, n in sorted(unsure.items()):
                 if i not in accepted:
                     await post(i, n)  # the same key: its first answer if it was kept
-            await _until_final([c.parent / "outbox.db" for c in configs], 60)
+            await _until_final([c.parent / "outbox.db" for c in configs], 60, smsc)
         for node in nodes:
             if node is not None:
-                assert await node.terminate() == 0
+                try:
+                    assert await node.terminate() == 0
+                except TimeoutError:
+                    raise AssertionError("a node did not stop within 20 s of SIGTERM: "
+                                         + "".join(node.log[-30:])) from None
         rows = [r for c in configs for r in _outbox(c.parent / "outbox.db")]
         ids = [x for _, got in accepted.values() for x in got]
         assert len(ids) == len(set(ids)) == len(rows), (len(ids), len(rows))

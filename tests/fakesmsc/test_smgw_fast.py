@@ -8,14 +8,16 @@ in place, the others looked up) and Deliver_Resps of any octets (read apart as a
 
 from __future__ import annotations
 
-from typing import Any
+import struct
+from typing import Any, cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsengine.fakesmsc.config import Config
-from smsengine.fakesmsc.smgw import FakeSMGW, _DeliverAnswer, _FastSubmit, _SubmitFramer
-from smsengine.smgp import DeliverResp, Framer, Submit, Version, encode
+from smsengine.fakesmsc._common import STATE_OF_STAT
+from smsengine.fakesmsc.config import Config, config_from_dict
+from smsengine.fakesmsc.smgw import FakeSMGW, _DeliverAnswer, _FastSubmit, _ReportJob, _SubmitFramer
+from smsengine.smgp import Deliver, DeliverResp, Framer, Submit, Version, decode, encode
 from tests._support.smgp_strategies import value_of
 
 VERSIONS = st.sampled_from([Version.V30, Version.V20, Version.V13])
@@ -124,3 +126,33 @@ def test_one_msg_id_as_next_msg_id(start: int, wall: float,
         got = fast.msg_id() if use_fast else fast.next_msg_id(1)[0]
         assert got == plain.next_msg_id(1)[0]
         assert fast._id_seq == plain._id_seq
+
+
+_OLD_REPORT_HEAD = struct.Struct(">III10sBB14s21s21sB")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=10, max_size=10), st.text("0123456789", min_size=1, max_size=21),
+       st.text("0123456789", min_size=1, max_size=21), st.sampled_from(sorted(STATE_OF_STAT)),
+       st.floats(1e9, 2e9), st.floats(0, 100), st.integers(1, 0x7FFFFFFF), st.booleans())
+def test_report_octets_as_built_piece_by_piece(msg_id: bytes, handset: str, src: str, stat: str,
+                                                submitted: float, delay: float, seq: int,
+                                                smsgate: bool) -> None:
+    """A report Deliver packed in one piece (the head with "id:" and the MsgID, the tail with
+    the Reserve) is the octets the piece-by-piece construction gave, and decodes to the
+    report it stands for."""
+    smgw = FakeSMGW(config_from_dict({"protocol": "smgp", "smgp": {
+        "report_style": "smsgate" if smsgate else "spec"}}))
+    smgw._wall = submitted
+    job = _ReportJob("acct", msg_id, "m1", stat, submitted, delay, handset.encode(), src.encode())
+    got = smgw._deliver_octets(cast(Any, type("C", (), {"v3": True})()), job, seq)
+    after_id, recv_time, size = smgw._tails[(int(submitted), int(submitted + delay), stat)]
+    assert after_id.endswith(bytes(8)) and size == len(after_id) - 8
+    want = _OLD_REPORT_HEAD.pack(102 + size, 0x00000003, seq, job.deliver_id, 1, 0, recv_time,
+                                 handset.encode(), src.encode(), 13 + size) + b"id:" + msg_id \
+        + after_id[:-8] + bytes(8)
+    assert got == want
+    pdu = decode(got, Version.V30)
+    assert type(pdu) is Deliver and pdu.is_report == 1 and pdu.sequence_id == seq
+    assert (pdu.msg_id, pdu.src_term_id, pdu.dest_term_id) == (job.deliver_id, handset, src)
+    assert pdu.msg_content == b"id:" + msg_id + after_id[:-8]

@@ -22,15 +22,27 @@ them with their tests.
   503 and closed at once; at ``max_connections`` a new connection closes the one idle the
   longest (between requests, or not yet sent a whole head); if every one is busy with a
   request, the new one gets 503. So idle sockets cannot shut a well-behaved client out.
+- **HTTPS**: each connection is admitted (the caps, the eviction, the head's deadline) when
+  it is accepted, before its TLS handshake, which ``loop.connect_accepted_socket`` then runs.
+  With ``create_server(ssl=...)`` the protocol is made only after the handshake, so
+  connections still handshaking counted against no cap (50 silent ones from one address all
+  stayed open with the cap at 5) and held file descriptors until the handshake timeout. The
+  head's deadline runs from the accept, the handshake within it. A connection refused, or not
+  through its handshake in time, is closed without an answer: no HTTP answer can reach a
+  client that has no TLS session yet. (Not ``loop.start_tls`` from ``connection_made``:
+  uvloop starts reading when ``connection_made`` returns, so a ClientHello already in the
+  socket reached the plain protocol before ``start_tls`` had put its own in.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import json
 import logging
 import resource
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -51,6 +63,9 @@ _PROBLEM = "urn:smsengine:problem:"  # (app.py's problem types)
 _END_OF_HEAD = b"\r\n\r\n"
 _LINGER = 1.0  # seconds a refused connection's input is read and dropped before the close
 _MAX_LINGERING = 1024  # refused connections lingering at once; past it they close at once
+_ACCEPT_BATCH = 1024  # HTTPS connections accepted a wakeup (as asyncio's: its backlog)
+_ACCEPT_RETRY = 1.0  # seconds without accepting when out of descriptors (as asyncio's)
+_OUT_OF = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 
 def _canned(status: int, reason: str, kind: str, detail: str, extra: str = "") -> bytes:
@@ -87,6 +102,7 @@ class _RequestHandler(web.RequestHandler):
 
 
 class _State(enum.Enum):
+    TLS = "tls"  # connected to an HTTPS port: its TLS handshake is under way
     HEAD = "head"  # connected, or a request's first bytes came: its head is awaited
     BUSY = "busy"  # a request's head came: it is being read and handled
     IDLE = "idle"  # between requests (aiohttp's keepalive_timeout applies)
@@ -100,7 +116,9 @@ class Limits:
         self.config = config
         self._server: web.Server | None = None
         self._listener: asyncio.AbstractServer | None = None
-        self._by_transport: dict[asyncio.BaseTransport, _Guarded] = {}
+        self._sockets: list[socket.socket] = []  # (HTTPS: listened on here, not by asyncio)
+        # By transport; a connection still in its TLS handshake (no transport yet) by itself.
+        self._by_transport: dict[object, _Guarded] = {}
         self._per_address: dict[str, int] = {}
         # Connections not busy with a request, the longest idle first: whom a new connection
         # closes when the port is full.
@@ -143,17 +161,63 @@ class Limits:
         """Listen with ``server`` (a set-up ``AppRunner``'s); the port bound."""
         self._server = server
         loop = asyncio.get_running_loop()
-        extra: dict[str, Any] = {}
-        if ssl_context is not None:  # (a stalled TLS handshake: the head's deadline too)
-            extra["ssl_handshake_timeout"] = self.config.header_timeout
-        self._listener = await loop.create_server(
-            lambda: _Guarded(self), host, port, ssl=ssl_context, backlog=1024, **extra)
-        return int(self._listener.sockets[0].getsockname()[1])
+        if ssl_context is None:
+            self._listener = await loop.create_server(
+                lambda: _Guarded(self), host, port, backlog=1024)
+            return int(self._listener.sockets[0].getsockname()[1])
+        # Bound as create_server binds (SO_REUSEADDR; IPV6_V6ONLY), accepted in _accept.
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            self._sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError:
+                self.close()
+                raise
+            sock.listen(1024)
+            sock.setblocking(False)
+        for sock in self._sockets:
+            loop.add_reader(sock, self._accept, sock, ssl_context)
+        return int(self._sockets[0].getsockname()[1])
+
+    def _accept(self, listening: socket.socket, context: ssl.SSLContext) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, peer = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno not in _OUT_OF:
+                    continue  # (ECONNABORTED and the like: that client's, not the port's)
+                log.warning("cannot accept HTTPS connections for %g s: %s", _ACCEPT_RETRY,
+                            exc.strerror)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(listening)
+                loop.call_later(_ACCEPT_RETRY, self._resume_accepting, listening, context)
+                return
+            _Guarded(self).accepted(sock, peer, context)
+
+    def _resume_accepting(self, listening: socket.socket, context: ssl.SSLContext) -> None:
+        if listening.fileno() >= 0:
+            asyncio.get_running_loop().add_reader(listening, self._accept, listening, context)
 
     def close(self) -> None:
-        """Stop listening (the connections are aiohttp's to close: ``runner.cleanup()``)."""
+        """Stop listening, and abort the connections still in their TLS handshake (the others
+        are aiohttp's to close: ``runner.cleanup()``)."""
         if self._listener is not None:
             self._listener.close()
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            if sock.fileno() >= 0:
+                asyncio.get_running_loop().remove_reader(sock)
+            sock.close()
+        for guard in [g for g in self._by_transport.values() if g._state is _State.TLS]:
+            guard.abort()
 
     @web.middleware
     async def middleware(self, request: web.Request,
@@ -170,7 +234,7 @@ class Limits:
 
     # --- bookkeeping for _Guarded ------------------------------------------------------------
 
-    def _admit(self, guard: _Guarded, transport: asyncio.BaseTransport, address: str) -> str:
+    def _admit(self, guard: _Guarded, transport: object, address: str) -> str:
         """'' if the connection may stay, else why not (a key of ``_canned``)."""
         if self._per_address.get(address, 0) >= self.config.max_connections_per_address:
             return "address_cap"
@@ -184,7 +248,7 @@ class Limits:
         self._per_address[address] = self._per_address.get(address, 0) + 1
         return ""
 
-    def _forget(self, transport: asyncio.BaseTransport, address: str) -> None:
+    def _forget(self, transport: object, address: str) -> None:
         guard = self._by_transport.pop(transport, None)
         if guard is None:
             return
@@ -199,9 +263,9 @@ class Limits:
 class _Guarded(asyncio.Protocol):
     """One connection: aiohttp's request handler behind the limits."""
 
-    __slots__ = ("_content", "_draining", "_head_bytes", "_header_timer", "_inner",
-                 "_last_read", "_limits", "_lingering", "_loop", "_read_timer", "_state",
-                 "_tail", "_transport", "address")
+    __slots__ = ("_content", "_draining", "_handshake", "_head_bytes", "_header_timer",
+                 "_inner", "_last_read", "_limits", "_lingering", "_loop", "_read_timer",
+                 "_sock", "_state", "_tail", "_transport", "address")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -219,6 +283,8 @@ class _Guarded(asyncio.Protocol):
         self._draining: StreamReader | None = None
         self._last_read = 0.0
         self._lingering = False
+        self._handshake: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None  # (accepted, its handshake not yet begun)
         self.address = ""
 
     # --- asyncio's protocol ------------------------------------------------------------------
@@ -226,15 +292,28 @@ class _Guarded(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but have its methods)
         self._transport = transport = cast(asyncio.Transport, transport)
+        limits = self._limits
+        if self._state is _State.TLS:  # (HTTPS: admitted when accepted, now through TLS)
+            self._state = _State.HEAD
+            limits._by_transport.pop(self, None)
+            limits._by_transport[transport] = self
+            self._serve(transport)
+            return
+        if self._state is _State.CLOSING:  # (evicted as its handshake completed)
+            transport.abort()
+            return
         peer = transport.get_extra_info("peername")
         self.address = str(peer[0]) if peer else ""
-        limits = self._limits
         refused = limits._admit(self, transport, self.address)
         if refused:
             self._refuse(refused)
             return
         limits._evictable[self] = None
         self._arm_header_timer()
+        self._serve(transport)
+
+    def _serve(self, transport: asyncio.Transport) -> None:
+        limits = self._limits
         assert limits._server is not None
         # As web.Server.__call__ makes its handlers, with the runner's options (access_log=None
         # among them: the app's middleware logs each request).
@@ -301,6 +380,47 @@ class _Guarded(asyncio.Protocol):
         if self._inner is not None:
             self._inner.resume_writing()
 
+    def accepted(self, sock: socket.socket, peer: Any, context: ssl.SSLContext) -> None:
+        """A connection accepted on an HTTPS port: admitted now, then its TLS handshake."""
+        self.address = str(peer[0])
+        self._state = _State.TLS
+        limits = self._limits
+        refused = limits._admit(self, self, self.address)
+        if refused:
+            limits._closed.labels(refused).inc()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("connection from %s closed: %s", self.address, refused)
+            sock.close()
+            return
+        limits._evictable[self] = None
+        self._arm_header_timer()
+        sock.setblocking(False)
+        self._sock = sock
+        self._handshake = self._loop.create_task(self._start_tls(context))
+
+    async def _start_tls(self, context: ssl.SSLContext) -> None:
+        """The TLS handshake; ``connection_made`` is called (with the TLS transport) if it
+        succeeds, and then aiohttp's handler takes the connection."""
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        try:
+            # (the head's timer closes a stalled handshake first; this is a backstop)
+            await self._loop.connect_accepted_socket(
+                lambda: self, sock, ssl=context,
+                ssl_handshake_timeout=self._limits.config.header_timeout + _LINGER)
+        except asyncio.CancelledError:  # (closed by a limit: abort(); or the loop's end)
+            pass
+        except Exception as exc:  # (the client's failure: not TLS, a bad record, gone)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("TLS handshake from %s failed: %r", self.address, exc)
+        finally:
+            self._handshake = None
+        if self._transport is None:  # (not through: the socket is closed by now)
+            self._cancel_timers()
+            self._state = _State.CLOSING
+            self._limits._forget(self, self.address)
+
     # --- told by the middleware --------------------------------------------------------------
 
     def started(self, content: StreamReader) -> None:
@@ -337,7 +457,7 @@ class _Guarded(asyncio.Protocol):
 
     def _on_header_timer(self) -> None:
         self._header_timer = None
-        if self._state is _State.HEAD:
+        if self._state is _State.HEAD or self._state is _State.TLS:
             self._refuse("header_timeout")
 
     def _on_read_timer(self) -> None:
@@ -365,6 +485,9 @@ class _Guarded(asyncio.Protocol):
         limits._closed.labels(reason).inc()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection from %s closed: %s", self.address, reason)
+        if self._state is _State.TLS:  # (no TLS session to answer in: closed at once)
+            self.abort()
+            return
         self._cancel_timers()
         self._state = _State.CLOSING
         transport = self._transport
@@ -383,7 +506,16 @@ class _Guarded(asyncio.Protocol):
     def abort(self) -> None:
         """Close at once (an idle connection making room for a new one)."""
         self._cancel_timers()
-        if self._transport is not None:
+        handshaking = self._state is _State.TLS
+        self._state = _State.CLOSING
+        if handshaking:  # (no transport yet: the handshake's task owns the socket)
+            self._limits._forget(self, self.address)
+            sock, self._sock = self._sock, None
+            if sock is not None:  # (its task not begun: it will not close the socket)
+                sock.close()
+            if self._handshake is not None:
+                self._handshake.cancel()
+        elif self._transport is not None:
             self._limits._forget(self._transport, self.address)  # (now: its room is taken)
             self._transport.abort()
 

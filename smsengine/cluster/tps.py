@@ -291,7 +291,7 @@ class ClusterBucket:
     ``batch`` tokens) in the background, so a node sending steadily rarely waits for Redis;
     when the stash is empty it answers a short poll, and when the account is drained the time
     until a whole batch is due. ``batch`` is ``tps_batch``, or a quarter of what the rate
-    grants in ``hold`` if that is more, never more than the burst. Each grant's tokens not
+    grants in ``hold`` if that is more, never more than half the burst. Each grant's tokens not
     spent within ``hold`` are dropped, as in :class:`TokenBatcher`. Redis unreachable: nothing
     is granted (this node cannot know what the others send), ``last_error`` says why, and a
     refill is tried again after ``retry``.
@@ -310,7 +310,8 @@ class ClusterBucket:
         self.burst = max(1, int(tps.burst))
         self.hold = tps.config.tps_hold if hold is None else hold
         wanted = batch or max(tps.config.tps_batch, math.ceil(tps.rate * self.hold / 4))
-        self.batch = max(1, min(wanted, self.burst))
+        # At most half the burst: a batch is then granted whole without a full bucket.
+        self.batch = max(1, min(wanted, self.burst // 2 or 1))
         self.low = self.batch // 2
         self.retry = retry
         self.stash = 0

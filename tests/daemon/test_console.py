@@ -3,6 +3,7 @@ subprocess, plain HTTP. Its pages in a real browser are tests/daemon/console/.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -51,11 +52,29 @@ async def test_pages_are_served_with_a_strict_csp(gw: Daemon) -> None:
     assert status == 302 and headers["Location"] == "/console/"
 
 
+async def _get_raw(gw: Daemon, path: str) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written: aiohttp's client (as a browser) resolves ``..`` before
+    sending, so a traversal would never reach the daemon."""
+    host, port = gw.base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
 async def test_nothing_else_is_served(gw: Daemon) -> None:
+    app = (FOLDER.parent / "app.py").read_bytes()
     for path in ("/console/nope.js", "/console/..%2fconsole.py", "/console/%2e%2e%2fapp.py",
-                 "/console/.hidden.js", "/console/../daemon/app.py"):
-        status, body, _ = await _get(gw, path)
+                 "/console/.hidden.js", "/console/../app.py", "/console/../daemon/app.py",
+                 "/console/./../app.py", "/console/..%2f..%2fdaemon%2fapp.py",
+                 "/console/%2e%2e/app.py", "/console/..\\app.py"):
+        status, body = await _get_raw(gw, path)
         assert status == 404, (path, body[:200])
+        assert app[:200] not in body
 
 
 def test_no_inline_script_or_handler_in_the_markup() -> None:

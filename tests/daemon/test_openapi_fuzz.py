@@ -1,12 +1,18 @@
 """schemathesis against a running ``smsengine serve`` (issue 21): requests made from the
 daemon's own ``/openapi.json`` (its coverage, fuzzing and stateful phases, with the admin key),
 bounded to 30 s of testing; no answer may be a 5xx, and every answer must match the schema of
-its operation and status. The daemon's carrier is a fake SMSC, so /readyz is ready."""
+its operation and status. The daemon's carrier is a fake SMSC, so /readyz is ready.
+
+Without the schemathesis package the run skips, loudly (as tests/daemon/console/ does without a
+browser); under ``CI=true`` a missing schemathesis is a failure."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import msgspec
@@ -19,9 +25,36 @@ from tests._support.daemon_process import KEY, daemon, daemon_config
 BUDGET = 30  # seconds of schemathesis's own run; with the daemon's start, under 40 in CI
 
 
+def _need_schemathesis() -> None:
+    try:
+        importlib.import_module("schemathesis")
+    except ImportError:
+        reason = "the schemathesis package is not installed (pip install -e '.[dev]')"
+    else:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the schemathesis run cannot run: {reason}")
+    message = f"SCHEMATHESIS RUN SKIPPED: {reason}"
+    warnings.warn(message, stacklevel=2)
+    print(f"\n*** {message} ***", file=sys.stderr)
+    pytest.skip(message)
+
+
+def test_without_schemathesis_the_run_skips_loudly_and_fails_under_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "schemathesis", None)  # (import raises ImportError)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="schemathesis package is not installed"):
+        _need_schemathesis()
+    monkeypatch.delenv("CI")
+    with pytest.warns(UserWarning, match="SCHEMATHESIS RUN SKIPPED"), \
+            pytest.raises(pytest.skip.Exception):
+        _need_schemathesis()
+
+
 async def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
         smsc: FakeSMSC, tmp_path: Path) -> None:
-    pytest.importorskip("schemathesis")
+    _need_schemathesis()
     config = daemon_config(tmp_path, smsc.port)
     async with daemon(config) as gw:
         run = await asyncio.create_subprocess_exec(

@@ -20,8 +20,9 @@ them with their tests.
   handler is behind) is not counted against the client.
 - **Connection caps**: ``max_connections_per_address`` per client address, more are answered
   503 and closed at once; at ``max_connections`` a new connection closes the one idle the
-  longest (between requests, or not yet sent a whole head); if every one is busy with a
-  request, the new one gets 503. So idle sockets cannot shut a well-behaved client out.
+  longest (between requests, or not yet sent a whole head; not while its answer is being
+  written or is still in the transport's buffer); if every one is busy with a request, the
+  new one gets 503. So idle sockets cannot shut a well-behaved client out.
 - **HTTPS**: each connection is admitted (the caps, the eviction, the head's deadline) when
   it is accepted, before its TLS handshake, which ``loop.connect_accepted_socket`` then runs.
   With ``create_server(ssl=...)`` the protocol is made only after the handshake, so
@@ -228,9 +229,24 @@ class Limits:
             return await handler(request)
         guard.started(request.content)
         try:
-            return await handler(request)
-        finally:
+            response = await handler(request)
+        except BaseException:
             guard.finished()
+            guard.answered()  # (aiohttp answers it: a small error response)
+            raise
+        guard.finished()
+        # Written here rather than by aiohttp after this returns (it then finds it prepared
+        # and ended), so that the connection is idle, and evictable, only once its answer is
+        # out: marked idle at the handler's return, a slow reader's answer was cut mid-write
+        # when the port was full.
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # (the client has gone: aiohttp meets it again and closes)
+        finally:
+            guard.answered()
+        return response
 
     # --- bookkeeping for _Guarded ------------------------------------------------------------
 
@@ -239,9 +255,12 @@ class Limits:
         if self._per_address.get(address, 0) >= self.config.max_connections_per_address:
             return "address_cap"
         if len(self._by_transport) >= self.config.max_connections:
-            if not self._evictable:
+            for oldest in self._evictable:  # (not one whose answer is still being sent)
+                sending = oldest._transport
+                if sending is None or not sending.get_write_buffer_size():
+                    break
+            else:
                 return "full"
-            oldest = next(iter(self._evictable))
             self._closed.labels("evicted").inc()
             oldest.abort()
         self._by_transport[transport] = guard
@@ -433,11 +452,16 @@ class _Guarded(asyncio.Protocol):
                 self._last_read + self._limits.config.read_timeout, self._on_read_timer)
 
     def finished(self) -> None:
+        """The handler has returned: its body is no longer read."""
         if self._read_timer is not None:
             self._read_timer.cancel()
             self._read_timer = None
         content, self._content = self._content, None
         self._draining = content if content is not None and not content.is_eof() else None
+
+    def answered(self) -> None:
+        """The answer is written (to the transport: what is still buffered there keeps the
+        connection from eviction, ``Limits._admit``): idle until the next request."""
         if self._inner is not None and self._state is _State.BUSY:
             self._state = _State.IDLE
             self._limits._evictable[self] = None

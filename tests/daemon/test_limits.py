@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import socket
+import sys
+import termios
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -335,3 +338,45 @@ max_connections = 5
             writer.close()
         answer, _ = await _get_healthz(gw)
         assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+async def test_at_the_cap_a_slow_readers_answer_is_not_cut_mid_write(tmp_path: Path) -> None:
+    """A connection became idle (evictable) when its handler returned, before aiohttp had
+    written the answer: at the cap a newcomer closed a slow reader's connection mid-answer.
+    Here 200 pipelined GETs of console.js (8 MB, over what the kernel buffers) to a client not
+    reading (a 4 KiB receive buffer), then one silent connection (max_connections 2): a third is
+    served by evicting the silent one, and the slow reader gets all 200 answers whole."""
+    config = daemon_config(tmp_path, 1, server="max_connections = 2")
+    script = Path(__file__).parents[2] / "smsengine" / "daemon" / "console" / "console.js"
+    async with daemon(config) as gw:
+        loop = asyncio.get_running_loop()
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.setblocking(False)
+        await loop.sock_connect(slow, _address(gw))
+        count = 200
+        await loop.sock_sendall(
+            slow, b"GET /console/console.js HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+        waiting = bytearray(4)
+        while True:  # (until answers have come: the daemon is writing, the client not reading)
+            fcntl.ioctl(slow.fileno(), termios.FIONREAD, waiting)
+            if int.from_bytes(waiting, sys.byteorder):
+                break
+            await asyncio.sleep(0.01)
+        reader, writer = await _open(gw)  # (silent: the one to evict)
+        try:
+            answer, _ = await _get_healthz(gw)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            assert await _closed(reader, 1.0) == b""  # (evicted, not the slow reader)
+        finally:
+            writer.close()
+        body = script.read_bytes()
+        got = bytearray()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                while got.count(body) < count and (
+                        chunk := await loop.sock_recv(slow, 1 << 20)):
+                    got += chunk
+        slow.close()
+        assert got.count(b"HTTP/1.1 200 OK\r\n") == count, f"{len(got)} bytes"
+        assert got.count(body) == count, f"{len(got)} bytes"

@@ -310,6 +310,16 @@ def _cluster(raw: Any, prefix: str) -> ClusterConfig | None:
         return None
     if not isinstance(raw, dict):
         raise DaemonConfigError("cluster", f"{prefix}must be a table ([cluster])")
+    if "redis_url_env" in raw:  # (the URL, which may hold a password, from the environment)
+        raw = dict(raw)
+        variable = raw.pop("redis_url_env")
+        if "redis_url" in raw:
+            raise DaemonConfigError("cluster.redis_url_env",
+                                    f"{prefix}give redis_url or redis_url_env, not both")
+        if not isinstance(variable, str) or not os.environ.get(variable):
+            raise DaemonConfigError("cluster.redis_url_env",
+                                    f"{prefix}the environment variable {variable!r} is not set")
+        raw["redis_url"] = os.environ[variable]
     try:
         return msgspec.convert(raw, ClusterConfig)
     except ClusterConfigError as exc:

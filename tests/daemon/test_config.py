@@ -143,3 +143,18 @@ def test_cluster_is_opt_in_and_its_bad_values_are_named() -> None:
         with pytest.raises(DaemonConfigError) as info:
             daemon_config_from_dict(_config(cluster=bad))
         assert info.value.field == field, (bad, info.value)
+
+
+def test_the_redis_url_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[cluster] redis_url_env``: the URL (a password in it) read at load; a variable not
+    set, or both forms, is refused naming the field and never the URL."""
+    monkeypatch.setenv("SMSENGINE_TEST_REDIS", "redis://:envs3cret@127.0.0.1:6379/2")
+    config = daemon_config_from_dict(_config(cluster={"redis_url_env": "SMSENGINE_TEST_REDIS"}))
+    assert config.cluster is not None and config.cluster.redis_url.endswith("6379/2")
+    assert "envs3cret" not in repr(config) and "envs3cret" not in str(config.cluster)
+    for bad in ({"redis_url_env": "SMSENGINE_TEST_NOT_SET"},
+                {"redis_url_env": "SMSENGINE_TEST_REDIS", "redis_url": "redis://h"}):
+        with pytest.raises(DaemonConfigError) as info:
+            daemon_config_from_dict(_config(cluster=bad))
+        assert info.value.field == "cluster.redis_url_env"
+        assert "envs3cret" not in str(info.value)

@@ -41,13 +41,15 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
 
 from ..engine.sqlite import SharedFileStore
 
-__all__ = ["EVENT_TYPES", "Event", "EventLog", "WebhookConfig", "WebhookSender", "sign"]
+__all__ = ["EVENT_TYPES", "Event", "EventLog", "WebhookConfig", "WebhookSender", "shown_url",
+           "sign"]
 
 log = logging.getLogger("smsengine.daemon.webhooks")
 
@@ -99,15 +101,29 @@ class WebhookConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retry_max: float = 600.0  # and at most this
 
     def __repr__(self) -> str:  # (msgspec's would print the secrets)
-        return (f"WebhookConfig(name={self.name!r}, url={self.url!r}, events={self.events!r}, "
-                f"secrets=<{len(self.secrets)} redacted>, secret_env={self.secret_env!r})")
+        return (f"WebhookConfig(name={self.name!r}, url={shown_url(self.url)!r}, "
+                f"events={self.events!r}, secrets=<{len(self.secrets)} redacted>, "
+                f"secret_env={self.secret_env!r})")
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        return [("name", self.name), ("url", self.url), ("events", self.events),
+        return [("name", self.name), ("url", shown_url(self.url)), ("events", self.events),
                 ("secrets", f"<{len(self.secrets)} redacted>")]
 
     def matches(self, kind: str) -> bool:
         return any(fnmatch.fnmatchcase(kind, pattern) for pattern in self.events)
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as it may be shown (reprs, logs): receivers often put a token in the query
+    or the userinfo, so both are redacted; the scheme, host and path are kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<url redacted>"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"<redacted>@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path,
+                       "<redacted>" if parts.query else "", ""))
 
 
 def secret_key(secret: str) -> bytes:

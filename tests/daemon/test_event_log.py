@@ -9,7 +9,14 @@ import pytest
 
 from smsengine.daemon import webhooks
 from smsengine.daemon.outbox import Outbox
-from smsengine.daemon.webhooks import EventLog, WebhookConfig, WebhookSender, secret_key, sign
+from smsengine.daemon.webhooks import (
+    EventLog,
+    WebhookConfig,
+    WebhookSender,
+    secret_key,
+    shown_url,
+    sign,
+)
 
 
 def _write(log: EventLog, outbox: Outbox) -> None:
@@ -135,3 +142,18 @@ def test_a_webhooks_durable_cursor_never_passes_a_batch_still_owed(tmp_path: Pat
         assert sender.cursor == 6 and log.cursor("shop") == 6
     with Outbox(path) as outbox, EventLog(path, record=["message.delivered"]) as log:
         assert log.cursor("shop") == 6
+
+
+def test_a_webhooks_url_is_shown_without_its_token() -> None:
+    """Receivers put tokens in a webhook URL's query or userinfo: a repr (what logs and
+    errors may show) keeps the scheme, host and path only."""
+    config = WebhookConfig(name="shop", secrets=[_SECRET],
+                           url="https://bot:pa55@hooks.example:8443/sms/dlr?token=t0ken&x=1")
+    shown = repr(config)
+    assert "https://<redacted>@hooks.example:8443/sms/dlr?<redacted>" in shown
+    for secret in ("pa55", "t0ken", _SECRET):
+        assert secret not in shown
+    assert shown_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
+
+
+_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

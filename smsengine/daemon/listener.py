@@ -20,9 +20,10 @@ them with their tests.
   handler is behind) is not counted against the client.
 - **Connection caps**: ``max_connections_per_address`` per client address, more are answered
   503 and closed at once; at ``max_connections`` a new connection closes the one idle the
-  longest (between requests, or not yet sent a whole head; not while its answer is being
-  written or is still in the transport's buffer); if every one is busy with a request, the
-  new one gets 503. So idle sockets cannot shut a well-behaved client out.
+  longest (between requests, or not yet sent a whole head), passing over one whose answer is
+  still being written or buffered unless all are (clients that never read must not fill the
+  port); if every one is busy with a request, the new one gets 503. So idle sockets cannot
+  shut a well-behaved client out.
 - **HTTPS**: each connection is admitted (the caps, the eviction, the head's deadline) when
   it is accepted, before its TLS handshake, which ``loop.connect_accepted_socket`` then runs.
   With ``create_server(ssl=...)`` the protocol is made only after the handshake, so
@@ -124,6 +125,9 @@ class Limits:
         # Connections not busy with a request, the longest idle first: whom a new connection
         # closes when the port is full.
         self._evictable: dict[_Guarded, None] = {}
+        # Connections whose handler has returned and whose answer is being written: evicted
+        # only when no other is evictable (clients that never read must not fill the port).
+        self._answering: dict[_Guarded, None] = {}
         self._lingering = 0
         self._closed = Counter("smsengine_http_connections_closed",
                                "HTTP connections closed by a limit, by reason", ["reason"],
@@ -255,23 +259,34 @@ class Limits:
         if self._per_address.get(address, 0) >= self.config.max_connections_per_address:
             return "address_cap"
         if len(self._by_transport) >= self.config.max_connections:
-            for oldest in self._evictable:  # (not one whose answer is still being sent)
-                sending = oldest._transport
-                if sending is None or not sending.get_write_buffer_size():
-                    break
-            else:
+            victim = self._victim()
+            if victim is None:
                 return "full"
             self._closed.labels("evicted").inc()
-            oldest.abort()
+            victim.abort()
         self._by_transport[transport] = guard
         self._per_address[address] = self._per_address.get(address, 0) + 1
         return ""
+
+    def _victim(self) -> _Guarded | None:
+        """Whom a new connection closes at ``max_connections``: the longest idle whose answer
+        is all sent; else (all are slow readers) the longest idle, else the longest answering;
+        None if every connection is busy with a request."""
+        for guard in self._evictable:
+            sending = guard._transport
+            if sending is None or not sending.get_write_buffer_size():
+                return guard
+        for waiting in (self._evictable, self._answering):
+            for guard in waiting:
+                return guard
+        return None
 
     def _forget(self, transport: object, address: str) -> None:
         guard = self._by_transport.pop(transport, None)
         if guard is None:
             return
         self._evictable.pop(guard, None)
+        self._answering.pop(guard, None)
         left = self._per_address[address] - 1
         if left:
             self._per_address[address] = left
@@ -458,10 +473,14 @@ class _Guarded(asyncio.Protocol):
             self._read_timer = None
         content, self._content = self._content, None
         self._draining = content if content is not None and not content.is_eof() else None
+        if self._inner is not None and self._state is _State.BUSY:
+            self._limits._answering[self] = None
 
     def answered(self) -> None:
-        """The answer is written (to the transport: what is still buffered there keeps the
-        connection from eviction, ``Limits._admit``): idle until the next request."""
+        """The answer is written (to the transport: while some is still buffered there, the
+        connection is evicted only after those all sent, ``Limits._victim``): idle until the
+        next request."""
+        self._limits._answering.pop(self, None)
         if self._inner is not None and self._state is _State.BUSY:
             self._state = _State.IDLE
             self._limits._evictable[self] = None

@@ -340,6 +340,26 @@ max_connections = 5
         assert answer.startswith(b"HTTP/1.1 200"), answer
 
 
+async def _slow_reader(gw: Daemon, count: int) -> socket.socket:
+    """A connection that sent ``count`` pipelined GETs of console.js and does not read (a 4 KiB
+    receive buffer), once its receive buffer has filled (the daemon's writes are held)."""
+    loop = asyncio.get_running_loop()
+    slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.setblocking(False)
+    await loop.sock_connect(slow, _address(gw))
+    await loop.sock_sendall(
+        slow, b"GET /console/console.js HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+    waiting, before = bytearray(4), -1
+    while True:  # (until answers have come and stopped coming: the client is not reading)
+        fcntl.ioctl(slow.fileno(), termios.FIONREAD, waiting)
+        now = int.from_bytes(waiting, sys.byteorder)
+        if now and now == before:
+            return slow
+        before = now
+        await asyncio.sleep(0.2)
+
+
 async def test_at_the_cap_a_slow_readers_answer_is_not_cut_mid_write(tmp_path: Path) -> None:
     """A connection became idle (evictable) when its handler returned, before aiohttp had
     written the answer: at the cap a newcomer closed a slow reader's connection mid-answer.
@@ -350,19 +370,8 @@ async def test_at_the_cap_a_slow_readers_answer_is_not_cut_mid_write(tmp_path: P
     script = Path(__file__).parents[2] / "smsengine" / "daemon" / "console" / "console.js"
     async with daemon(config) as gw:
         loop = asyncio.get_running_loop()
-        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.setblocking(False)
-        await loop.sock_connect(slow, _address(gw))
         count = 200
-        await loop.sock_sendall(
-            slow, b"GET /console/console.js HTTP/1.1\r\nHost: x\r\n\r\n" * count)
-        waiting = bytearray(4)
-        while True:  # (until answers have come: the daemon is writing, the client not reading)
-            fcntl.ioctl(slow.fileno(), termios.FIONREAD, waiting)
-            if int.from_bytes(waiting, sys.byteorder):
-                break
-            await asyncio.sleep(0.01)
+        slow = await _slow_reader(gw, count)
         reader, writer = await _open(gw)  # (silent: the one to evict)
         try:
             answer, _ = await _get_healthz(gw)
@@ -380,3 +389,21 @@ async def test_at_the_cap_a_slow_readers_answer_is_not_cut_mid_write(tmp_path: P
         slow.close()
         assert got.count(b"HTTP/1.1 200 OK\r\n") == count, f"{len(got)} bytes"
         assert got.count(body) == count, f"{len(got)} bytes"
+
+
+async def test_clients_that_never_read_their_answers_cannot_fill_the_port(
+        tmp_path: Path) -> None:
+    """Slow readers are passed over for eviction while another connection can go, but when
+    every connection is one, a newcomer still evicts the oldest (not 503, as when all are busy
+    with a request): they would otherwise hold the port until aiohttp's write ends, never."""
+    config = daemon_config(tmp_path, 1, server="max_connections = 2")
+    async with daemon(config) as gw:
+        slow = [await _slow_reader(gw, 200) for _ in range(2)]
+        try:
+            answer, _ = await _get_healthz(gw)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            closed = await _metric(gw, "smsengine_http_connections_closed_total")
+            assert closed['smsengine_http_connections_closed_total{reason="evicted"}'] >= 1
+        finally:
+            for sock in slow:
+                sock.close()

@@ -29,10 +29,11 @@ import collections
 import math
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ..engine.flow import TokenSource
 from ._redis import Script, redis_errors
 from .config import ClusterConfig
 from .errors import ClusterError
@@ -256,19 +257,9 @@ class TokenBatcher:
                 self.not_before = self.clock() + grant.wait + (full - 1) / grant.rate
 
 
-class LocalBucket(Protocol):
-    """What :class:`ClusterBucket` wraps: the engine's own token bucket (its AIMD pace)."""
-
-    @property
-    def rate(self) -> float: ...
-
-    def wait_time(self, n: float, now: float) -> float: ...
-
-    def take(self, n: float, now: float) -> bool: ...
-
-    def set_rate(self, rate: float, now: float) -> None: ...
-
-    def reset(self, rate: float, burst: float, now: float) -> None: ...
+#: What :class:`ClusterBucket` wraps: the engine's own token bucket (its AIMD pace), as the
+#: engine's dispatcher takes tokens from it.
+LocalBucket = TokenSource
 
 
 class _Held:

@@ -5,6 +5,7 @@
 - :mod:`.members`: the live nodes (heartbeats), which spread a channel's slots over them;
 - :mod:`.receipts`: receipts relayed to the node that sent the message;
 - :mod:`.handoff`: a channel's hand-off stream (not wired into the daemon yet);
+- :mod:`.suppression`: the cluster's suppression list and its change log;
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 

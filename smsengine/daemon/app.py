@@ -24,6 +24,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import Counter, Histogram
 
+from ..cluster import ClusterUnavailable
 from ..engine import MessageRefusedError, MessageState, MessageStatus
 from ..policy import (
     Template,
@@ -1138,6 +1139,10 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
             response = _problem(request, ProblemError(
                 503, "store-unavailable", "Store unavailable", str(exc),
                 headers={"Retry-After": "5"}))
+        except ClusterUnavailable as exc:  # (a request that needs Redis, on a cluster node)
+            response = _problem(request, ProblemError(
+                503, "cluster-unavailable", "Redis unavailable", str(exc),
+                headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}))
         except RecursionError:
             # Only a body's JSON nested deeper than the decoders recurse gets here (found by
             # the fuzzing of issue 21, a 500 before): the request is refused, the daemon goes on.

@@ -40,7 +40,10 @@ from ..cluster import (
     connect,
     fair_share,
 )
+from ..cluster.suppression import SharedSuppression
 from ..engine.model import DeliveryFailure, MessageState
+from ..engine.stores import SuppressionStore
+from .cluster_state import ClusterSuppression
 
 if TYPE_CHECKING:
     from ..engine.channel import Channel
@@ -119,6 +122,7 @@ class ClusterNode:
         self._channels: list[Channel] = []
         self._by_name: dict[str, Channel] = {}
         self.relay = ReceiptRelay(self.client, config, self._relayed)
+        self.suppression: ClusterSuppression | None = None
         self._task: asyncio.Task[None] | None = None
         self.down_since: float | None = None  # wall time Redis was first found unreachable
         self.last_error: ClusterError | None = None
@@ -144,6 +148,11 @@ class ClusterNode:
             channel.bucket = bucket
             self.buckets[channel.name] = bucket
 
+    def share_suppression(self, local: SuppressionStore) -> ClusterSuppression:
+        """The engine's suppression store shared with the cluster (before :meth:`start`)."""
+        self.suppression = ClusterSuppression(local, SharedSuppression(self.client, self.config))
+        return self.suppression
+
     def _relayed(self, receipt: RelayedReceipt) -> None:
         channel = self._by_name.get(receipt.channel)
         if channel is None:
@@ -160,6 +169,12 @@ class ClusterNode:
         is not fatal: the node accepts into its outbox, says so in ``ready()``, and keeps
         trying."""
         await self._beat()
+        if self.suppression is not None:
+            # Merged before any bind opens (the leases start below), so nothing queued here
+            # goes to a number that opted out elsewhere.
+            with contextlib.suppress(ClusterError):
+                await self.suppression.sync_once()
+            self.suppression.start()
         if self.down_since is None:
             log.info("cluster: node %s joined (%d live) at %r", self.config.node_id,
                      self.members.live, self.config)
@@ -206,6 +221,8 @@ class ClusterNode:
                 await task
         await asyncio.gather(*(s.close() for s in self.slots.values()), return_exceptions=True)
         await self.relay.close()
+        if self.suppression is not None:
+            await self.suppression.stop()
         await asyncio.gather(*(b.close() for b in self.buckets.values()), return_exceptions=True)
         with contextlib.suppress(ClusterError):
             await self.members.leave()
@@ -237,6 +254,11 @@ class ClusterNode:
         if self.down_since is not None and error is not None:
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.down_since))
             problems["cluster"] = f"Redis unavailable since {since}: {error}"
+        shared = self.suppression
+        if shared is not None and not shared.synced:
+            problems["cluster suppression"] = (
+                "the suppression list is not in step with the cluster's: "
+                + str(shared.last_error or "not merged yet"))
         return problems
 
     def snapshot(self) -> dict[str, object]:
@@ -248,10 +270,15 @@ class ClusterNode:
             "round_trips": self.round_trips,
             "receipts_relayed": {"sent": self.relay.sent, "received": self.relay.received,
                                  "dropped": self.relay.dropped},
+            **({"suppression": {"synced": self.suppression.synced,
+                                "pushed": self.suppression.pushed,
+                                "applied": self.suppression.applied}}
+               if self.suppression is not None else {}),
         }
 
     @property
     def round_trips(self) -> int:
         return (self.members.round_trips + self.relay.round_trips
+                + (self.suppression.shared.round_trips if self.suppression is not None else 0)
                 + sum(s.leases.store.round_trips for s in self.slots.values())
                 + sum(b.tps.round_trips for b in self.buckets.values()))

@@ -273,6 +273,7 @@ class Gateway:
             engine.channel_setup = self.cluster.setup_channel
         await engine.start()
         if self.cluster is not None:
+            engine.suppression = self.cluster.share_suppression(engine.suppression)
             await self.cluster.start()
             engine.before_write(self.cluster.before_write)
         engine.tracker.observe(self._observe)
@@ -418,6 +419,8 @@ class Gateway:
         answers: list[Accepted | Refused | None] = []
         # (index, item, composed, parts, send_at) of each message judged good so far
         good: list[tuple[int, MessageIn, Composed, int, float | None]] = []
+        # A cluster node out of step with the cluster's opt-outs refuses suppressed kinds (503).
+        shared = self.cluster.suppression if self.cluster is not None else None
 
         def refuse(i: int, error: ErrorOut, out_id: str | None) -> None:
             if batch and error.field is not None:
@@ -437,6 +440,8 @@ class Gateway:
                 continue
             if composed.kind != item.kind:
                 item = msgspec.structs.replace(item, kind=composed.kind)
+            if shared is not None and composed.kind in engine.config.optout.suppressed_kinds:
+                shared.require()
             judged = self.judge(item, composed.text)
             if isinstance(judged, ErrorOut):
                 refuse(i, judged, item.out_id)

@@ -506,6 +506,11 @@ class SqliteSuppressionStore(_FileStore):
         db.commit()
         self._numbers.discard(number)
 
+    def entries(self) -> list[tuple[str, str, float]]:
+        """Every (number, reason, at): what a cluster node merges with the cluster's list."""
+        rows = self._open().conn.execute("SELECT number, reason, at FROM suppression").fetchall()
+        return [(str(n), str(r), float(a)) for n, r, a in rows]
+
     def __contains__(self, number: object) -> bool:
         return number in self._numbers
 

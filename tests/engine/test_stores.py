@@ -226,6 +226,7 @@ def test_sqlite_survives_close_and_reopen(tmp_path: Path) -> None:
         assert store.set_segment_state("ref-kept", 1, 2, 5) == {0: 2, 1: 5}
         assert store.set_segment_state("done", 0, 1, 2) == {0: 2}
         assert "100" in opt_outs and "200" not in opt_outs and len(opt_outs) == 1
+        assert opt_outs.entries() == [("100", "T", 1.0)]  # (what a cluster node merges)
 
 
 def test_sqlite_writes_commit_every_interval_and_on_flush(tmp_path: Path) -> None:

@@ -1,0 +1,158 @@
+"""Cluster nodes' shared state (issue 20): the suppression list across ``smsengine serve``
+subprocesses sharing the real Redis (skipped loudly without one, failed under CI=true, as
+tests/cluster), one fake SMSC.
+
+- An opt-out made on node B (PUT /v1/suppressions, and an MO 退订 from the fake SMSC to
+  whichever node it reaches) makes node A refuse marketing to that number within 2 s; a
+  removal on A lets B send again; a node started later knows the list at once.
+- Redis (a private redis-server) lost under two nodes: a marketing request gets 503 with
+  Retry-After and a problem naming Redis, an OTP is still accepted, an opt-out made meanwhile
+  is kept locally; Redis back, empty: the nodes rebuild the cluster's list and the other node
+  learns the opt-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from smsengine.fakesmsc import FakeSMSC, config_from_dict
+from tests._support.daemon_process import Daemon, daemon
+from tests.cluster.conftest import _redis_reachable  # noqa: F401 (the fixture)
+from tests.daemon.test_cluster import (  # noqa: F401 (fixtures)
+    MAX_BINDS,
+    node_config,
+    prefix,
+    private_redis,
+)
+
+MARKETING = {"text": "Sale!", "kind": "marketing"}
+
+
+async def _marketing(node: Daemon, to: str) -> tuple[int, Any, Any]:
+    return await node.request("POST", "/v1/messages", json={"to": to, **MARKETING})
+
+
+async def _within(seconds: float, check: Callable[[], Awaitable[bool]], what: str) -> float:
+    """Seconds until ``check()`` holds (AssertionError naming ``what`` after ``seconds``)."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < seconds, f"{what}: not within {seconds} s"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def _ready(node: Daemon) -> None:
+    async def ready() -> bool:
+        return (await node.request("GET", "/readyz", key=None))[0] == 200
+    await _within(15, ready, "node not ready")
+
+
+def _refuses(node: Daemon, to: str, *, out_of_step: bool = False
+             ) -> Callable[[], Awaitable[bool]]:
+    """``out_of_step``: 503 (not in step with the cluster's list yet) counts as not yet."""
+    async def check() -> bool:
+        status, body, _ = await _marketing(node, to)
+        assert status in ((202, 400, 503) if out_of_step else (202, 400)), (status, body)
+        return status == 400 and str(body["type"]).endswith("opted-out")
+    return check
+
+
+def _accepts(node: Daemon, to: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return (await _marketing(node, to))[0] == 202
+    return check
+
+
+async def test_an_opt_out_on_one_node_stops_marketing_on_the_others(
+        tmp_path: Path, prefix: str) -> None:  # noqa: F811
+    smsc = FakeSMSC(config_from_dict({}))
+    await smsc.start()
+    try:
+        a_cfg = node_config(tmp_path / "a", smsc.port, "node-a", prefix)
+        b_cfg = node_config(tmp_path / "b", smsc.port, "node-b", prefix)
+        async with daemon(a_cfg) as a, daemon(b_cfg) as b:
+            await _ready(a)
+            await _ready(b)
+            assert await _accepts(a, "8613800138100")()
+            # PUT on B: A refuses within 2 s.
+            status, _, _ = await b.request("PUT", "/v1/suppressions/8613800138100",
+                                           json={"reason": "asked by phone"})
+            assert status == 200
+            took = await _within(2, _refuses(a, "8613800138100"), "A after B's PUT")
+            print(f"PUT on B refused on A after {took:.3f} s")
+            status, body, _ = await a.request("GET", "/v1/suppressions/8613800138100")
+            assert status == 200 and body["reason"] == "asked by phone", body
+            # An MO 退订 to whichever node the fake delivers it: both refuse within 2 s.
+            await smsc.inject_mo("8613800138101", "SHOP", "退订")
+            took_a = await _within(2, _refuses(a, "8613800138101"), "A after the MO")
+            took_b = await _within(2, _refuses(b, "8613800138101"), "B after the MO")
+            print(f"MO 退订 refused on A after {took_a:.3f} s, on B after {took_b:.3f} s")
+            # An OTP still goes to a suppressed number.
+            assert await a.send(to="8613800138101", text="code 1", kind="otp")
+            # A removal on A: B sends again.
+            status, _, _ = await a.request("DELETE", "/v1/suppressions/8613800138100")
+            assert status == 204
+            await _within(2, _accepts(b, "8613800138100"), "B after A's DELETE")
+            # A node started later (an empty outbox) knows the list from its first request.
+            c_cfg = node_config(tmp_path / "c", smsc.port, "node-c", prefix)
+            async with daemon(c_cfg) as c:
+                status, body, _ = await _marketing(c, "8613800138101")
+                assert status in (400, 503), (status, body)  # (503: not merged yet)
+                await _ready(c)
+                assert await _refuses(c, "8613800138101")()
+                assert await _accepts(c, "8613800138100")()
+                assert await c.terminate() == 0
+            assert await a.terminate() == 0
+            assert await b.terminate() == 0
+    finally:
+        await smsc.stop()
+
+
+async def test_redis_lost_opt_outs_kept_and_pushed_when_back(
+        tmp_path: Path, prefix: str, private_redis: tuple[int, Any]) -> None:  # noqa: F811
+    port, (start, stop) = private_redis
+    smsc = FakeSMSC(config_from_dict({
+        "accounts": [{"system_id": "shop", "password": "secret", "bind_modes": ["transceiver"],
+                      "max_binds": MAX_BINDS}]}))
+    await smsc.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        a_cfg = node_config(tmp_path / "a", smsc.port, "node-a", prefix, redis_url=url,
+                            lease_ttl=2.0)
+        b_cfg = node_config(tmp_path / "b", smsc.port, "node-b", prefix, redis_url=url,
+                            lease_ttl=2.0)
+        async with daemon(a_cfg) as a, daemon(b_cfg) as b:
+            await _ready(a)
+            await _ready(b)
+            await stop()
+
+            async def refused_503() -> bool:
+                status, body, headers = await _marketing(a, "8613800138200")
+                if status != 503:
+                    assert status == 202, (status, body)
+                    return False
+                assert body["type"].endswith("cluster-unavailable"), body
+                assert "Redis" in body["detail"], body
+                assert int(headers["Retry-After"]) >= 1
+                return True
+            await _within(3, refused_503, "marketing not refused with Redis down")
+            # An OTP needs no shared state: accepted into the outbox.
+            status, body, _ = await a.request("POST", "/v1/messages", json={
+                "to": "8613800138200", "text": "code 2", "kind": "otp"})
+            assert status == 202, body
+            # An opt-out while Redis is away: kept on B.
+            status, _, _ = await b.request("PUT", "/v1/suppressions/8613800138200")
+            assert status == 200
+            await start()  # (empty: it keeps nothing on disk)
+            took = await _within(5, _refuses(a, "8613800138200", out_of_step=True),
+                         "A after Redis came back")
+            print(f"opt-out made while Redis was down refused on A {took:.3f} s after it "
+                  "came back")
+            assert await a.terminate() == 0
+            assert await b.terminate() == 0
+    finally:
+        await smsc.stop()

@@ -210,6 +210,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._truncate_wal = False  # (after the next commit: see _checkpoint)
         self._marked: set[str] = set()  # refs marked sending and not final
         # ref -> (principal, out_id) of a message in the engine, for its events
         self._fed: dict[str, tuple[str | None, str | None]] = {}
@@ -573,7 +574,8 @@ class Gateway:
         new_events = False
         try:
             if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
-                                       or (stats is not None and stats.dirty)):
+                                       or (stats is not None and stats.dirty)
+                                       or self._truncate_wal):
                 # (into the transaction the outbox commits)
                 if events is not None:
                     new_events = events.write()
@@ -602,6 +604,12 @@ class Gateway:
             if new_events:
                 for sender in self.senders:
                     sender.wake()
+        if self._truncate_wal and outbox is not None:
+            try:
+                self._truncate_wal = not outbox.truncate_wal()
+            except sqlite3.Error as exc:
+                log.warning("outbox WAL truncation failed (tried again after the next "
+                            "checkpoint): %s", exc)
 
     def flush_now(self) -> None:
         if self._flush_handle is not None:
@@ -972,17 +980,25 @@ class Gateway:
         self._schedule_flush()
 
     async def _checkpoints(self) -> None:
-        """The WAL copied into the database every second, from a thread (see
-        Outbox.checkpoint): its fsync never stalls the loop, and the WAL stays small."""
         while self._running:
             await asyncio.sleep(1.0)
-            outbox = self.outbox
-            if outbox is None:
-                continue
-            try:
-                await asyncio.to_thread(outbox.checkpoint)
-            except sqlite3.Error as exc:
-                log.warning("outbox checkpoint failed (tried again in a second): %s", exc)
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        """The WAL copied into the database from a thread (see Outbox.checkpoint): its fsync
+        never stalls the loop. Past Outbox.wal_limit the next commit truncates it as well
+        (Outbox.truncate_wal: without that, the WAL is never started again while commits
+        never pause)."""
+        outbox = self.outbox
+        if outbox is None:
+            return
+        try:
+            await asyncio.to_thread(outbox.checkpoint)
+        except sqlite3.Error as exc:
+            log.warning("outbox checkpoint failed (tried again in a second): %s", exc)
+        if outbox.wal_size() > outbox.wal_limit:
+            self._truncate_wal = True
+            self._schedule_flush()
 
     # --- recovery ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -204,6 +205,9 @@ Synchronous = Literal["off", "normal", "full"]
 class Outbox(SharedFileStore):
     """See the module docstring. Also the engine's
     :class:`~smsengine.engine.status.StatusStore` (``Engine(statuses=outbox)``)."""
+
+    #: The WAL's size past which the gateway has the loop truncate it (truncate_wal).
+    wal_limit = 4 << 20
 
     #: The gateway records every move itself (Gateway._observe): the engine only reads
     #: statuses from the outbox (see StatusStore).
@@ -624,6 +628,35 @@ class Outbox(SharedFileStore):
         finally:
             conn.close()
         return int(pages), int(copied)
+
+    def wal_size(self) -> int:
+        """The WAL file's size in octets (0 when there is none)."""
+        try:
+            return os.path.getsize(f"{self.path}-wal")
+        except FileNotFoundError:
+            return 0
+
+    def truncate_wal(self) -> bool:
+        """Copy what the WAL still holds into the database and truncate it to nothing, on the
+        loop's connection between its transactions; whether that was done (not while a
+        transaction is open, or another connection reads). Why: checkpoint() copies the WAL
+        from a thread, but only a writer whose transaction began with the WAL wholly copied
+        starts it again from the top, and under load the loop's connection has always begun
+        one before the checkpoint ends, so the WAL grew without end; after a full disk it
+        filled the disk again, and then no checkpoint could grow the database to empty it.
+        Called after checkpoint() has copied nearly all of it: what is left is the commits
+        since (and one fsync), a short stall, only while the WAL is past ``wal_limit``."""
+        conn = self._open().conn
+        if conn.in_transaction:
+            return False
+        # (no waiting on the loop thread for a reader in another process: tried again later)
+        timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {timeout}")
+        return not busy
 
     def probe(self, at: float) -> None:
         """A write and a commit: what /readyz asks of the store."""

@@ -4,6 +4,7 @@ the states a crash leaves and what recovery makes of them."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,37 @@ def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(
         assert correlation.pop("main", "smsc-0") is None  # (popped stays popped)
         assert correlation.pop("main", "smsc-1") == record
         assert len(correlation) == 0
+
+
+async def test_the_wal_is_truncated_while_commits_never_pause(tmp_path: Path) -> None:
+    """The checkpoint thread's PASSIVE checkpoint copies the WAL into the database, but only a
+    writer whose transaction began with the WAL wholly copied starts it again from the top;
+    under load the loop's connection always has one open (begun before the checkpoint ended),
+    so the WAL grew without end: after the chaos runner's full disk, the backlog's commits
+    filled the disk again with WAL (256 MB on 256 MiB), and the checkpoint, which needs room to
+    grow the database, could never run again. Past Outbox.wal_limit, the loop's connection
+    truncates it after its next commit."""
+    path = tmp_path / "o.db"
+    config = daemon_config_from_dict({
+        "channels": [{"name": "main", "host": "127.0.0.1", "port": 9, "system_id": "shop",
+                      "password": ""}],
+        "store": {"path": str(path)}})
+    gateway = Gateway(config)
+    gateway._loop = asyncio.get_running_loop()
+    with Outbox(path) as outbox:
+        outbox.wal_limit = 256 << 10
+        gateway.outbox = outbox
+        sizes = []
+        for _ in range(60):
+            outbox.insert([_row(outbox, f"86138{n:08d}") for n in range(100)])
+            # a transaction open on the loop's connection while the checkpoint runs, as under load
+            outbox._open().begin().execute("SELECT count(*) FROM outbox").fetchone()
+            await gateway._checkpoint()
+            gateway.flush_now()
+            sizes.append(os.path.getsize(f"{path}-wal"))
+        rows = outbox._open().conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        assert rows == 6000
+    assert max(sizes[10:]) < 2 * (256 << 10), sizes
 
 
 def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ from ..policy import (
 )
 from ..smpp import CommandStatus, status_name
 from ..text import Encoding, SplitMethod
+from ._errorlog import RepeatedFailure
 from .campaigns import MAX_REFUSALS, Campaign, CampaignStore, RowError
 from .cluster import ClusterNode
 from .config import DaemonConfig
@@ -211,6 +212,8 @@ class Gateway:
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._truncate_wal = False  # (after the next commit: see _checkpoint)
+        # (a full disk fails every tick's commit: logged first, then summed up)
+        self._commit_failures = RepeatedFailure(log, "outbox commit")
         self._marked: set[str] = set()  # refs marked sending and not final
         # ref -> (principal, out_id) of a message in the engine, for its events
         self._fed: dict[str, tuple[str | None, str | None]] = {}
@@ -582,6 +585,7 @@ class Gateway:
                 if stats is not None:
                     stats.flush()
                 outbox.flush()
+                self._commit_failures.succeeded(time.monotonic())
         except (sqlite3.Error, StoreError, OSError) as exc:
             # (what the events and statistics wrote into it goes in with the next commit)
             if events is not None:
@@ -589,7 +593,7 @@ class Gateway:
             if stats is not None:
                 stats.rolled_back()
             self.counters["store_errors"] += 1
-            log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
+            self._commit_failures.failed(time.monotonic(), f"{type(exc).__name__}: {exc}")
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(StoreUnavailable(f"the outbox could not commit: {exc}"))

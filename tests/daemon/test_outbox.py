@@ -4,6 +4,7 @@ the states a crash leaves and what recovery makes of them."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -128,6 +129,39 @@ async def test_the_wal_is_truncated_while_commits_never_pause(tmp_path: Path) ->
         rows = outbox._open().conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
         assert rows == 6000
     assert max(sizes[10:]) < 2 * (256 << 10), sizes
+
+
+async def test_a_full_disk_is_logged_once_then_summed_up(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """During the chaos runner's disk_full the daemon logged an ERROR for every failed commit,
+    up to 26 a second: now the first at once, then a summary at most every 10 s, and a line
+    when commits work again; the store_errors counter still counts every one."""
+    path = tmp_path / "o.db"
+    config = daemon_config_from_dict({
+        "channels": [{"name": "main", "host": "127.0.0.1", "port": 9, "system_id": "shop",
+                      "password": ""}],
+        "store": {"path": str(path)}})
+    gateway = Gateway(config)
+    gateway._loop = asyncio.get_running_loop()
+    with Outbox(path) as outbox:
+        gateway.outbox = outbox
+        outbox.insert([_row(outbox)])
+        outbox.flush()
+        conn = outbox._open().conn  # a real SQLITE_FULL: the file may not grow
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        with caplog.at_level(logging.INFO, logger="smsengine.daemon"):
+            for _ in range(100):
+                outbox.insert([_row(outbox, f"86138{n:08d}") for n in range(200)])
+                gateway.flush_now()
+            conn.execute("PRAGMA max_page_count = 1073741823")  # space is back
+            outbox.insert([_row(outbox, "8613900000000")])
+            gateway.flush_now()
+        assert gateway.counters["store_errors"] == 100
+    lines = [r for r in caplog.records if "outbox commit" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.ERROR, logging.WARNING], \
+        [r.getMessage() for r in lines]
+    assert "works again after 100 failures" in lines[1].getMessage()
 
 
 def test_states_move_with_marks_and_statuses(tmp_path: Path) -> None:

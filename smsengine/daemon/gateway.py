@@ -301,10 +301,12 @@ class Gateway:
         """Shutdown: nothing more goes to the engine; what is queued stays in the outbox."""
         self._feeding = False
 
-    async def stop(self, drain_timeout: float) -> None:
+    async def stop(self, drain_timeout: float) -> bool:
         """Stop the feeder, let submits in flight get their answers (bounded), record them,
         close. What the engine still holds queued is queued in the outbox for the next start:
-        the engine's settling at stop is not recorded."""
+        the engine's settling at stop is not recorded. Whether the last state was saved: if a
+        commit failed (a full disk), the file holds what the last good commit held, and the
+        next start recovers from that as after a kill."""
         self._feeding = False
         self._running = False
         for task in self._tasks:
@@ -317,11 +319,19 @@ class Gateway:
             await self.engine.stop(drain_timeout)
         if self.cluster is not None:
             await self.cluster.close()  # (after the binds closed: then the slots go back)
-        self.flush_now()  # (the last states, events, statistics and webhook cursors)
+        saved = self.flush_now()  # (the last states, events, statistics and webhook cursors)
         for store in (self.events, self.stats, self.templates, self.counter_store,
                       self.campaigns, self.outbox):
             if store is not None:
-                store.close()
+                try:
+                    store.close()  # (each commits what it holds)
+                except (sqlite3.Error, StoreError, OSError) as exc:
+                    saved = False
+                    log.error("closing the store: %s: %s", type(exc).__name__, exc)
+        if not saved:
+            log.error("stopped, but the last state could not be saved: the store holds its "
+                      "last commit, and the next start recovers from it as after a kill")
+        return saved
 
     # --- accept --------------------------------------------------------------------------------
 
@@ -569,8 +579,9 @@ class Gateway:
         self._schedule_flush()
         await waiter
 
-    def _flush(self) -> None:
-        """Write and commit what is buffered; wake the requests waiting for it."""
+    def _flush(self) -> bool:
+        """Write and commit what is buffered; wake the requests waiting for it. Whether
+        nothing is left unsaved (False: the commit failed)."""
         self._flush_handle = None
         waiters, self._waiters = self._waiters, []
         outbox, events, stats = self.outbox, self.events, self.stats
@@ -597,7 +608,7 @@ class Gateway:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(StoreUnavailable(f"the outbox could not commit: {exc}"))
-            return
+            return False
         if stats is not None:
             stats.committed()
         for waiter in waiters:
@@ -614,11 +625,12 @@ class Gateway:
             except sqlite3.Error as exc:
                 log.warning("outbox WAL truncation failed (tried again after the next "
                             "checkpoint): %s", exc)
+        return True
 
-    def flush_now(self) -> None:
+    def flush_now(self) -> bool:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        self._flush()
+        return self._flush()
 
     def _before_write(self) -> None:
         """A bind is about to write: what was heard so far (parts handed over, receipts, MO

@@ -43,6 +43,10 @@ __all__ = ["add_parser", "serve"]
 
 log = logging.getLogger("smsengine.daemon")
 
+#: The exit status of a stop whose last commit failed (a full disk): stopped, but the last
+#: state could not be saved (README, the daemon). 1 is an unexpected error, 2 a start refused.
+EXIT_NOT_SAVED = 3
+
 # Attributes every LogRecord has; anything else on a record was passed in ``extra``.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -129,12 +133,12 @@ async def serve(config: DaemonConfig, *, ready: asyncio.Event | None = None,
     gateway.stop_feeding()
     while api.in_flight and loop.time() - started < budget:
         await asyncio.sleep(0.02)
-    await gateway.stop(max(0.5, budget - (loop.time() - started)))
+    saved = await gateway.stop(max(0.5, budget - (loop.time() - started)))
     limits.close()
     await runner.cleanup()
     log.info("stopped")
     print("smsengine serve stopped", flush=True)
-    return 0
+    return 0 if saved else EXIT_NOT_SAVED
 
 
 # --- the demo ------------------------------------------------------------------------------------

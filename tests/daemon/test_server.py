@@ -4,12 +4,17 @@ the next start, nothing sent twice), JSON log lines with a request id, ``--demo`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from smsengine.fakesmsc import FakeSMSC, config_from_dict
 from tests._support.daemon_process import KEY, daemon, daemon_config
@@ -144,3 +149,59 @@ async def test_sigterm_at_once_after_the_listening_line_is_a_clean_stop(tmp_path
         for _ in range(3):
             async with daemon(config) as gw:
                 assert await gw.terminate() == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs (skipped where one cannot be mounted)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        pytest.skip(f"mount tmpfs failed: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    """A file taking every octet left on ``disk``."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (1 << 20, 4096, 512):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * chunk)
+    finally:
+        os.close(fd)
+    return filler
+
+
+async def test_sigterm_on_a_full_disk_exits_3_with_a_logged_error(small_disk: Path) -> None:
+    """SIGTERM while the store's disk is full: the last commit fails. It exited 1 with a
+    traceback; now an ERROR line says what could not be saved and the exit status is 3
+    (stopped, the last state not saved; README)."""
+    slow = FakeSMSC(config_from_dict({"latency": {"kind": "fixed", "value": 0.5}}))
+    await slow.start()
+    try:
+        async with daemon(daemon_config(small_disk, slow.port)) as gw:
+            status, _, _ = await gw.request("POST", "/v1/messages", json={"messages": [
+                {"to": f"86135{n:08d}", "text": f"notice {n}"} for n in range(5)]})
+            assert status == 202
+            _fill(small_disk)  # (their moves, once the carrier answers, cannot be written)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while len(slow.ledger) < 5:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)
+            code = await gw.terminate()
+            log = "".join(gw.log)
+    finally:
+        await slow.stop()
+    assert code == 3, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert re.search(r"ERROR smsengine\.daemon: .*could not be saved", log), log[-3000:]

@@ -6,6 +6,7 @@
 - :mod:`.receipts`: receipts relayed to the node that sent the message;
 - :mod:`.handoff`: a channel's hand-off stream (not wired into the daemon yet);
 - :mod:`.suppression`: the cluster's suppression list and its change log;
+- :mod:`.idempotency`: Idempotency-Keys claimed and answered across nodes;
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 

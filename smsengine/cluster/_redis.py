@@ -84,7 +84,7 @@ class Script:
         self.round_trips = 0
 
     async def __call__(self, client: aioredis.Redis, keys: Sequence[str],
-                       args: Sequence[str | int | float]) -> Any:
+                       args: Sequence[str | bytes | int | float]) -> Any:
         self.round_trips += 1
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)

@@ -36,6 +36,7 @@ from ..policy import (
 )
 from .auth import Forbidden, Keyring, Principal, Unauthorized
 from .campaigns import Campaign, CsvError, CsvRows, RowError
+from .cluster_state import ClusterKeys, KeyInFlight
 from .config import DaemonConfig, Scope
 from .console import add_console_routes
 from .gateway import Busy, Gateway, StoreUnavailable
@@ -224,8 +225,20 @@ class Api:
             known = gateway.answered(principal.name, key)
             if known is not None:
                 return known
-            code, payload = await self._send(body, (principal.name, key, fingerprint),
-                                             principal.name, source_ip)
+            shared = self._cluster_keys()
+            if shared is not None:  # (a cluster node: the first node to claim it answers)
+                first = await shared.first(principal.name, key, fingerprint)
+                if first is not None:
+                    return first
+            try:
+                code, payload = await self._send(body, (principal.name, key, fingerprint),
+                                                 principal.name, source_ip)
+            except BaseException:
+                if shared is not None:
+                    await shared.failed(principal.name, key)
+                raise
+            if shared is not None:
+                await shared.answered(principal.name, key, code, payload)
             return fingerprint, code, payload
 
         first, code, payload = await gateway.once(principal.name, key, answer)
@@ -235,6 +248,12 @@ class Api:
         response = _answer(code, payload)
         response.headers["Idempotency-Key"] = key
         return response
+
+    def _cluster_keys(self) -> ClusterKeys | None:
+        cluster = self.gateway.cluster
+        if cluster is None:
+            return None
+        return cluster.keys or cluster.share_keys(self.config.server.idempotency_ttl)
 
     async def _send(self, body: bytes, remember: tuple[str, str, bytes] | None,
                     principal: str, source_ip: str | None = None) -> tuple[int, bytes]:
@@ -1139,6 +1158,10 @@ def make_app(config: DaemonConfig, gateway: Gateway, keyring: Keyring) -> tuple[
             response = _problem(request, ProblemError(
                 503, "store-unavailable", "Store unavailable", str(exc),
                 headers={"Retry-After": "5"}))
+        except KeyInFlight as exc:
+            response = _problem(request, ProblemError(
+                409, "idempotency-key-in-flight", "Idempotency-Key in flight", str(exc),
+                headers={"Retry-After": "1"}))
         except ClusterUnavailable as exc:  # (a request that needs Redis, on a cluster node)
             response = _problem(request, ProblemError(
                 503, "cluster-unavailable", "Redis unavailable", str(exc),

@@ -40,10 +40,11 @@ from ..cluster import (
     connect,
     fair_share,
 )
+from ..cluster.idempotency import SharedKeys
 from ..cluster.suppression import SharedSuppression
 from ..engine.model import DeliveryFailure, MessageState
 from ..engine.stores import SuppressionStore
-from .cluster_state import ClusterSuppression
+from .cluster_state import ClusterKeys, ClusterSuppression
 
 if TYPE_CHECKING:
     from ..engine.channel import Channel
@@ -123,6 +124,7 @@ class ClusterNode:
         self._by_name: dict[str, Channel] = {}
         self.relay = ReceiptRelay(self.client, config, self._relayed)
         self.suppression: ClusterSuppression | None = None
+        self.keys: ClusterKeys | None = None
         self._task: asyncio.Task[None] | None = None
         self.down_since: float | None = None  # wall time Redis was first found unreachable
         self.last_error: ClusterError | None = None
@@ -152,6 +154,12 @@ class ClusterNode:
         """The engine's suppression store shared with the cluster (before :meth:`start`)."""
         self.suppression = ClusterSuppression(local, SharedSuppression(self.client, self.config))
         return self.suppression
+
+    def share_keys(self, ttl: float) -> ClusterKeys:
+        """Idempotency keys claimed across the cluster, answers kept ``ttl`` seconds."""
+        if self.keys is None:
+            self.keys = ClusterKeys(SharedKeys(self.client, self.config, ttl=ttl))
+        return self.keys
 
     def _relayed(self, receipt: RelayedReceipt) -> None:
         channel = self._by_name.get(receipt.channel)
@@ -223,6 +231,8 @@ class ClusterNode:
         await self.relay.close()
         if self.suppression is not None:
             await self.suppression.stop()
+        if self.keys is not None:
+            await self.keys.close()
         await asyncio.gather(*(b.close() for b in self.buckets.values()), return_exceptions=True)
         with contextlib.suppress(ClusterError):
             await self.members.leave()
@@ -280,5 +290,6 @@ class ClusterNode:
     def round_trips(self) -> int:
         return (self.members.round_trips + self.relay.round_trips
                 + (self.suppression.shared.round_trips if self.suppression is not None else 0)
+                + (self.keys.shared.round_trips if self.keys is not None else 0)
                 + sum(s.leases.store.round_trips for s in self.slots.values())
                 + sum(b.tps.round_trips for b in self.buckets.values()))

@@ -1,4 +1,5 @@
-"""A cluster node's shared state (``[cluster]``, issue 20): the suppression list.
+"""A cluster node's shared state (``[cluster]``, issue 20): the suppression list, and
+idempotency keys (:class:`ClusterKeys`, at the end).
 
 :class:`ClusterSuppression` is the engine's suppression store on a node: the node's own store
 (SQLite) stays what every check reads, with no Redis round trip per message; what is added or
@@ -29,10 +30,11 @@ from collections import deque
 from typing import Protocol
 
 from ..cluster import ClusterError, ClusterUnavailable
+from ..cluster.idempotency import SharedKeys
 from ..cluster.suppression import Change, SharedSuppression
 from ..engine.stores import SuppressionStore
 
-__all__ = ["ClusterSuppression"]
+__all__ = ["ClusterKeys", "ClusterSuppression", "KeyInFlight"]
 
 log = logging.getLogger("smsengine.daemon.cluster")
 
@@ -196,3 +198,73 @@ class ClusterSuppression:
                 self.applied += 1
             if len(changes) < 1000:
                 return
+
+
+class KeyInFlight(Exception):
+    """Another node is answering a request with this Idempotency-Key now (409, retry soon)."""
+
+    retriable = True
+
+    def __init__(self, node: str) -> None:
+        super().__init__(f"a request with this Idempotency-Key is being answered by node "
+                         f"{node}; retry to get its answer")
+        self.node = node
+
+
+class ClusterKeys:
+    """Idempotency keys across nodes, around the node's own (its outbox, checked first): the
+    first node to claim a key in Redis answers it and stores its answer there; another node
+    answers with that answer, or :class:`KeyInFlight` while it is being made. Redis
+    unreachable: :class:`~smsengine.cluster.ClusterUnavailable` (503), since this node cannot
+    know whether another sent it."""
+
+    RETRY = 1.0  # seconds between tries to store an answer Redis did not take
+
+    def __init__(self, shared: SharedKeys) -> None:
+        self.shared = shared
+        self._retrying: set[asyncio.Task[None]] = set()
+
+    async def first(self, principal: str, key: str,
+                    fingerprint: bytes) -> tuple[bytes, int, bytes] | None:
+        """None: this node claimed the key and answers; else the first answer
+        (fingerprint, code, body). Raises KeyInFlight or ClusterUnavailable."""
+        claim = await self.shared.claim(principal, key, fingerprint)
+        if claim.claimed:
+            return None
+        if claim.code is None:
+            if claim.fingerprint != fingerprint:
+                # (a different body under the key: the 409 the caller gives once answered)
+                return claim.fingerprint, 0, b""
+            raise KeyInFlight(claim.node)
+        return claim.fingerprint, claim.code, claim.body
+
+    async def answered(self, principal: str, key: str, code: int, body: bytes) -> None:
+        """Store this node's answer (committed here already); if Redis does not take it now,
+        it is tried again every second while the claim lasts (until then other nodes answer
+        409 in flight, never send it again)."""
+        try:
+            await self.shared.answer(principal, key, code, body)
+        except ClusterError as exc:
+            log.warning("cluster: idempotency answer not stored (tried again): %s", exc)
+            task = asyncio.get_running_loop().create_task(
+                self._retry(principal, key, code, body))
+            self._retrying.add(task)
+            task.add_done_callback(self._retrying.discard)
+
+    async def _retry(self, principal: str, key: str, code: int, body: bytes) -> None:
+        deadline = time.monotonic() + self.shared.claim_ttl_ms / 1000
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.RETRY)
+            with contextlib.suppress(ClusterError):
+                await self.shared.answer(principal, key, code, body)
+                return
+
+    async def failed(self, principal: str, key: str) -> None:
+        """The request failed before anything was kept: drop the claim (a retry may send)."""
+        with contextlib.suppress(ClusterError):
+            await self.shared.release(principal, key)
+
+    async def close(self) -> None:
+        for task in list(self._retrying):
+            task.cancel()
+        await asyncio.gather(*self._retrying, return_exceptions=True)

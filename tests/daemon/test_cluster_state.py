@@ -5,8 +5,12 @@ tests/cluster), one fake SMSC.
 - An opt-out made on node B (PUT /v1/suppressions, and an MO 退订 from the fake SMSC to
   whichever node it reaches) makes node A refuse marketing to that number within 2 s; a
   removal on A lets B send again; a node started later knows the list at once.
+- The same Idempotency-Key (same API key) posted to node A then node B: B answers A's answer;
+  posted to both at once: one message reaches the carrier, the other answer is A's or 409 in
+  flight; a different body under the key is 409.
 - Redis (a private redis-server) lost under two nodes: a marketing request gets 503 with
-  Retry-After and a problem naming Redis, an OTP is still accepted, an opt-out made meanwhile
+  Retry-After and a problem naming Redis, as does a request with an Idempotency-Key, an OTP
+  is still accepted, an opt-out made meanwhile
   is kept locally; Redis back, empty: the nodes rebuild the cluster's list and the other node
   learns the opt-out.
 """
@@ -140,6 +144,11 @@ async def test_redis_lost_opt_outs_kept_and_pushed_when_back(
                 assert int(headers["Retry-After"]) >= 1
                 return True
             await _within(3, refused_503, "marketing not refused with Redis down")
+            status, body, headers = await a.request(
+                "POST", "/v1/messages", json={"to": "8613800138201", "text": "code 3"},
+                headers={"Idempotency-Key": "while-away"})
+            assert status == 503 and body["type"].endswith("cluster-unavailable"), body
+            assert "Redis" in body["detail"] and int(headers["Retry-After"]) >= 1
             # An OTP needs no shared state: accepted into the outbox.
             status, body, _ = await a.request("POST", "/v1/messages", json={
                 "to": "8613800138200", "text": "code 2", "kind": "otp"})
@@ -152,6 +161,59 @@ async def test_redis_lost_opt_outs_kept_and_pushed_when_back(
                          "A after Redis came back")
             print(f"opt-out made while Redis was down refused on A {took:.3f} s after it "
                   "came back")
+            assert await a.terminate() == 0
+            assert await b.terminate() == 0
+    finally:
+        await smsc.stop()
+
+
+async def test_an_idempotency_key_sends_once_across_nodes(tmp_path: Path,
+                                                          prefix: str) -> None:  # noqa: F811
+    smsc = FakeSMSC(config_from_dict({}))
+    await smsc.start()
+    try:
+        a_cfg = node_config(tmp_path / "a", smsc.port, "node-a", prefix)
+        b_cfg = node_config(tmp_path / "b", smsc.port, "node-b", prefix)
+        async with daemon(a_cfg) as a, daemon(b_cfg) as b:
+            await _ready(a)
+            await _ready(b)
+
+            async def post(node: Daemon, key: str, to: str,
+                           text: str = "your order shipped") -> tuple[int, Any, Any]:
+                return await node.request("POST", "/v1/messages",
+                                          json={"to": to, "text": text},
+                                          headers={"Idempotency-Key": key})
+            status, first, _ = await post(a, "order-1", "8613800138300")
+            assert status == 202, first
+            status, again, headers = await post(b, "order-1", "8613800138300")
+            assert status == 202 and again == first and headers["Idempotency-Key"] == "order-1"
+            status, body, _ = await post(b, "order-1", "8613800138300", "another text")
+            assert status == 409 and body["type"].endswith("idempotency-key-reused"), body
+            # Each key posted to both nodes at once.
+            pairs = await asyncio.gather(*(
+                asyncio.gather(post(a, f"race-{i}", f"86138001384{i:02d}"),
+                               post(b, f"race-{i}", f"86138001384{i:02d}"))
+                for i in range(20)))
+            in_flight = 0
+            for (sa, ba, _), (sb, bb, _) in pairs:
+                answers = [(sa, ba), (sb, bb)]
+                accepted = [x for s_, x in answers if s_ == 202]
+                assert accepted and all(x == accepted[0] for x in accepted), answers
+                for s_, x in answers:
+                    if s_ == 409:
+                        assert x["type"].endswith("idempotency-key-in-flight"), x
+                        in_flight += 1
+                    else:
+                        assert s_ == 202, answers
+            print(f"20 keys posted to both nodes at once: {in_flight} answered 409 in flight")
+            wanted = {"8613800138300", *(f"86138001384{i:02d}" for i in range(20))}
+
+            async def all_sent() -> bool:
+                return {e.destination_addr for e in smsc.ledger} >= wanted
+            await _within(15, all_sent, "not every message sent")
+            await asyncio.sleep(1.0)  # (time for a duplicate to show)
+            sent = [e.destination_addr for e in smsc.ledger]
+            assert sorted(sent) == sorted(wanted), sent
             assert await a.terminate() == 0
             assert await b.terminate() == 0
     finally:

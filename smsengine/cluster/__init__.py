@@ -7,6 +7,7 @@
 - :mod:`.handoff`: a channel's hand-off stream (not wired into the daemon yet);
 - :mod:`.suppression`: the cluster's suppression list and its change log;
 - :mod:`.idempotency`: Idempotency-Keys claimed and answered across nodes;
+- :mod:`.caps`: frequency caps counted across nodes;
 - :mod:`.config`: ``[cluster]`` (:class:`ClusterConfig`);
 - :mod:`.errors`: what went wrong and whether retrying helps.
 

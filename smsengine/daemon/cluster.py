@@ -40,6 +40,7 @@ from ..cluster import (
     connect,
     fair_share,
 )
+from ..cluster.caps import SharedCaps
 from ..cluster.idempotency import SharedKeys
 from ..cluster.suppression import SharedSuppression
 from ..engine.model import DeliveryFailure, MessageState
@@ -125,6 +126,7 @@ class ClusterNode:
         self.relay = ReceiptRelay(self.client, config, self._relayed)
         self.suppression: ClusterSuppression | None = None
         self.keys: ClusterKeys | None = None
+        self.caps = SharedCaps(self.client, config)  # (frequency caps: see take_caps)
         self._task: asyncio.Task[None] | None = None
         self.down_since: float | None = None  # wall time Redis was first found unreachable
         self.last_error: ClusterError | None = None
@@ -291,5 +293,6 @@ class ClusterNode:
         return (self.members.round_trips + self.relay.round_trips
                 + (self.suppression.shared.round_trips if self.suppression is not None else 0)
                 + (self.keys.shared.round_trips if self.keys is not None else 0)
+                + self.caps.round_trips
                 + sum(s.leases.store.round_trips for s in self.slots.values())
                 + sum(b.tps.round_trips for b in self.buckets.values()))

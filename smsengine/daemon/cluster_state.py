@@ -1,5 +1,5 @@
-"""A cluster node's shared state (``[cluster]``, issue 20): the suppression list, and
-idempotency keys (:class:`ClusterKeys`, at the end).
+"""A cluster node's shared state (``[cluster]``, issue 20): the suppression list,
+idempotency keys (:class:`ClusterKeys`) and frequency caps (:func:`take_caps`).
 
 :class:`ClusterSuppression` is the engine's suppression store on a node: the node's own store
 (SQLite) stays what every check reads, with no Redis round trip per message; what is added or
@@ -27,14 +27,17 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..cluster import ClusterError, ClusterUnavailable
+from ..cluster.caps import SharedCaps
 from ..cluster.idempotency import SharedKeys
 from ..cluster.suppression import Change, SharedSuppression
 from ..engine.stores import SuppressionStore
+from ..policy.caps import CapRefusal, CapRule, FrequencyCaps
 
-__all__ = ["ClusterKeys", "ClusterSuppression", "KeyInFlight"]
+__all__ = ["ClusterKeys", "ClusterSuppression", "KeyInFlight", "take_caps"]
 
 log = logging.getLogger("smsengine.daemon.cluster")
 
@@ -62,6 +65,7 @@ class ClusterSuppression:
         self._after = "0-0"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.closed = False
 
     # --- the engine's SuppressionStore ---------------------------------------------------------
 
@@ -80,6 +84,11 @@ class ClusterSuppression:
         return len(self.local)
 
     def close(self) -> None:
+        # (the engine stops: nothing more is applied to the local store, which closes now;
+        # what is pending is pushed by stop())
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
         self.local.close()
 
     def _queue(self, change: Change) -> None:
@@ -145,8 +154,7 @@ class ClusterSuppression:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(ClusterError):
             await self._push()
 
@@ -160,8 +168,12 @@ class ClusterSuppression:
         self.pushed += len(pending)
 
     async def _merge(self) -> None:
+        if self.closed:
+            return
         after = await self.shared.last_id()
         added, removed = await self.shared.snapshot()
+        if self.closed:
+            return
         listed: _Listed | None = self.local if hasattr(self.local, "entries") else None  # type: ignore[assignment]
         mine = {n: (r, a) for n, r, a in listed.entries()} if listed is not None else {}
         push: list[Change] = []
@@ -185,7 +197,11 @@ class ClusterSuppression:
 
     async def _read(self) -> None:
         while True:
+            if self.closed:
+                return
             self._after, changes = await self.shared.read(self._after)
+            if self.closed:
+                return
             me = self.shared.node
             for change in changes:
                 if change.node == me or any(p.number == change.number
@@ -268,3 +284,26 @@ class ClusterKeys:
         for task in list(self._retrying):
             task.cancel()
         await asyncio.gather(*self._retrying, return_exceptions=True)
+
+
+async def take_caps(shared: SharedCaps, checks: Sequence[tuple[FrequencyCaps, str]],
+                    kind: str, now: float) -> CapRefusal | None:
+    """The frequency caps of one message across the cluster: ``checks`` as
+    :func:`~smsengine.policy.check_all` takes them, checked and recorded in Redis in one
+    script (on Redis's clock). Raises ClusterUnavailable when Redis is not there."""
+    kind = kind.lower()
+    subjects: list[tuple[str, list[tuple[float, int]]]] = []
+    used: list[FrequencyCaps] = []
+    for caps, subject in checks:
+        rules = caps.rules.get(kind)
+        if rules:
+            subjects.append((shared.key(caps.scope, kind, subject),
+                             [(r.window, r.limit) for r in rules]))
+            used.append(caps)
+    refused = await shared.take(subjects)
+    if refused is None:
+        return None
+    retry = max(0.0, refused.frees_at - refused.now)
+    return CapRefusal(scope=used[refused.index].scope, kind=kind,
+                      rule=CapRule(refused.window, refused.limit), frees_at=now + retry,
+                      retry_after=retry)

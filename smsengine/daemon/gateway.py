@@ -79,6 +79,7 @@ from ..text import Encoding, SplitMethod
 from ._errorlog import RepeatedFailure
 from .campaigns import MAX_REFUSALS, Campaign, CampaignStore, RowError
 from .cluster import ClusterNode
+from .cluster_state import take_caps
 from .config import DaemonConfig
 from .outbox import FROM_ENGINE, NewRow, Outbox, OutboxState, Request, Row
 from .schema import Accepted, ErrorOut, MessageIn, Refused, _utc
@@ -212,6 +213,7 @@ class Gateway:
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._truncate_wal = False  # (after the next commit: see _checkpoint)
+        self._wal_past_limit = asyncio.Event()  # (a checkpoint now: see _checkpoints)
         # (a full disk fails every tick's commit: logged first, then summed up)
         self._commit_failures = RepeatedFailure(log, "outbox commit")
         self._marked: set[str] = set()  # refs marked sending and not final
@@ -485,16 +487,28 @@ class Gateway:
                            f"([policy] max_secrets)", retry_after=1)
         rows: list[NewRow] = []
         secret_rows: list[int] = []
+        # A cluster node counts the caps in Redis, all before the rows are made (no await
+        # between next_seq and insert); ClusterUnavailable (503) if it cannot.
+        shared_caps: dict[int, CapRefusal | None] | None = None
+        if self.caps and self.cluster is not None:
+            shared_caps = {}
+            for i, item, composed, _, _ in good:
+                checks = self.cap_checks(item.to, principal, source_ip)
+                if checks:
+                    shared_caps[i] = await take_caps(self.cluster.caps, checks,
+                                                     composed.kind, now)
         for i, item, composed, judged, send_at in good:
             checks = self.cap_checks(item.to, principal, source_ip) if self.caps else []
             if checks:
-                refusal = check_all(checks, composed.kind, now)
+                refusal = (check_all(checks, composed.kind, now) if shared_caps is None
+                           else shared_caps.get(i))
                 if refusal is not None:
                     self.counters["capped"] += 1
                     refuse(i, capped(refusal, "to"), item.out_id)
                     continue
-                for caps, subject in checks:
-                    caps.record(subject, composed.kind, now)
+                if shared_caps is None:  # (a cluster node's were counted in Redis)
+                    for caps, subject in checks:
+                        caps.record(subject, composed.kind, now)
             scheduled = send_at is not None and send_at > now + 0.5
             seq = outbox.next_seq()
             rows.append(NewRow(
@@ -597,6 +611,8 @@ class Gateway:
                     stats.flush()
                 outbox.flush()
                 self._commit_failures.succeeded(time.monotonic())
+                if outbox.wal_size() > outbox.wal_limit:  # (a stat, ~1 us)
+                    self._wal_past_limit.set()
         except (sqlite3.Error, StoreError, OSError) as exc:
             # (what the events and statistics wrote into it goes in with the next commit)
             if events is not None:
@@ -996,8 +1012,13 @@ class Gateway:
         self._schedule_flush()
 
     async def _checkpoints(self) -> None:
+        """Every second, or at once when a commit finds the WAL past Outbox.wal_limit: a
+        second of backlog after a full disk was 30-50 MB of WAL on a tmpfs, enough to fill a
+        small disk again before the next checkpoint."""
         while self._running:
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wal_past_limit.wait(), 1.0)
+            self._wal_past_limit.clear()
             await self._checkpoint()
 
     async def _checkpoint(self) -> None:

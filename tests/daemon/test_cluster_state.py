@@ -8,9 +8,11 @@ tests/cluster), one fake SMSC.
 - The same Idempotency-Key (same API key) posted to node A then node B: B answers A's answer;
   posted to both at once: one message reaches the carrier, the other answer is A's or 409 in
   flight; a different body under the key is 409.
+- Frequency caps (the default 1 OTP a minute per number): an OTP on A, then one on B to the
+  same number is 429; OTPs to one number posted to both at once: one goes.
 - Redis (a private redis-server) lost under two nodes: a marketing request gets 503 with
-  Retry-After and a problem naming Redis, as does a request with an Idempotency-Key, an OTP
-  is still accepted, an opt-out made meanwhile
+  Retry-After and a problem naming Redis, as do a request with an Idempotency-Key and an OTP
+  (capped), a notification is still accepted, an opt-out made meanwhile
   is kept locally; Redis back, empty: the nodes rebuild the cluster's list and the other node
   learns the opt-out.
 """
@@ -47,6 +49,16 @@ async def _within(seconds: float, check: Callable[[], Awaitable[bool]], what: st
         assert time.monotonic() - started < seconds, f"{what}: not within {seconds} s"
         await asyncio.sleep(0.02)
     return time.monotonic() - started
+
+
+async def _stop(node: Daemon) -> None:
+    """SIGTERM, and exit 0 within 20 s (else the node's last log lines in the failure)."""
+    try:
+        code = await node.terminate()
+    except TimeoutError:
+        raise AssertionError("node did not stop within 20 s:\n" + "".join(node.log[-60:])
+                             ) from None
+    assert code == 0, "".join(node.log[-60:])
 
 
 async def _ready(node: Daemon) -> None:
@@ -109,9 +121,9 @@ async def test_an_opt_out_on_one_node_stops_marketing_on_the_others(
                 await _ready(c)
                 assert await _refuses(c, "8613800138101")()
                 assert await _accepts(c, "8613800138100")()
-                assert await c.terminate() == 0
-            assert await a.terminate() == 0
-            assert await b.terminate() == 0
+                await _stop(c)
+            await _stop(a)
+            await _stop(b)
     finally:
         await smsc.stop()
 
@@ -149,9 +161,13 @@ async def test_redis_lost_opt_outs_kept_and_pushed_when_back(
                 headers={"Idempotency-Key": "while-away"})
             assert status == 503 and body["type"].endswith("cluster-unavailable"), body
             assert "Redis" in body["detail"] and int(headers["Retry-After"]) >= 1
-            # An OTP needs no shared state: accepted into the outbox.
+            # An OTP is capped: its count is in Redis.
             status, body, _ = await a.request("POST", "/v1/messages", json={
                 "to": "8613800138200", "text": "code 2", "kind": "otp"})
+            assert status == 503 and body["type"].endswith("cluster-unavailable"), body
+            # A notification needs no shared state: accepted into the outbox.
+            status, body, _ = await a.request("POST", "/v1/messages", json={
+                "to": "8613800138200", "text": "your parcel is on its way"})
             assert status == 202, body
             # An opt-out while Redis is away: kept on B.
             status, _, _ = await b.request("PUT", "/v1/suppressions/8613800138200")
@@ -161,8 +177,8 @@ async def test_redis_lost_opt_outs_kept_and_pushed_when_back(
                          "A after Redis came back")
             print(f"opt-out made while Redis was down refused on A {took:.3f} s after it "
                   "came back")
-            assert await a.terminate() == 0
-            assert await b.terminate() == 0
+            await _stop(a)
+            await _stop(b)
     finally:
         await smsc.stop()
 
@@ -214,7 +230,45 @@ async def test_an_idempotency_key_sends_once_across_nodes(tmp_path: Path,
             await asyncio.sleep(1.0)  # (time for a duplicate to show)
             sent = [e.destination_addr for e in smsc.ledger]
             assert sorted(sent) == sorted(wanted), sent
-            assert await a.terminate() == 0
-            assert await b.terminate() == 0
+            await _stop(a)
+            await _stop(b)
+    finally:
+        await smsc.stop()
+
+
+async def test_frequency_caps_hold_across_nodes(tmp_path: Path,
+                                                prefix: str) -> None:  # noqa: F811
+    smsc = FakeSMSC(config_from_dict({}))
+    await smsc.start()
+    try:
+        a_cfg = node_config(tmp_path / "a", smsc.port, "node-a", prefix)
+        b_cfg = node_config(tmp_path / "b", smsc.port, "node-b", prefix)
+        async with daemon(a_cfg) as a, daemon(b_cfg) as b:
+            await _ready(a)
+            await _ready(b)
+
+            async def otp(node: Daemon, to: str) -> tuple[int, Any, Any]:
+                return await node.request("POST", "/v1/messages", json={
+                    "to": to, "text": "您的验证码是123456", "kind": "otp"})
+            assert (await otp(a, "8613800138500"))[0] == 202
+            status, problem, headers = await otp(b, "+8613800138500")
+            assert status == 429 and problem["rule"] == "1 per minute", problem
+            assert 55 <= int(headers["Retry-After"]) <= 60
+            # Ten numbers, each posted to both nodes at once (two requests per node each).
+            numbers = [f"86138001385{i:02d}" for i in range(1, 11)]
+            answers = await asyncio.gather(*(otp(node, n) for n in numbers
+                                             for node in (a, b, a, b)))
+            for k, number in enumerate(numbers):
+                statuses = sorted(s_ for s_, _, _ in answers[4 * k:4 * k + 4])
+                assert statuses == [202, 429, 429, 429], (number, statuses)
+
+            async def all_sent() -> bool:
+                return {e.destination_addr for e in smsc.ledger} >= {"8613800138500", *numbers}
+            await _within(15, all_sent, "not every OTP sent")
+            await asyncio.sleep(0.5)
+            sent = sorted(e.destination_addr for e in smsc.ledger)
+            assert sent == sorted(["8613800138500", *numbers]), sent
+            await _stop(a)
+            await _stop(b)
     finally:
         await smsc.stop()

@@ -18,6 +18,11 @@ above the spec's 2 KiB (1): a frame between the two is read and its body refused
 out as a :class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread)
 instead of a :class:`~smsengine.sgip.pdu.Report`: for a receiver that only correlates reports.
 
+A subclass may read some Command IDs faster than the plain decoder (the fake SMG's Submit, say)
+by putting a :data:`FastReader` for them in ``_readers`` (for :meth:`Framer.feed`) or
+``_receipt_readers`` (for :meth:`Framer.feed_receipts`): the one loop here frames every PDU, and
+hands a whole PDU with such a Command ID to its reader first.
+
 Memory is bounded: the one receive buffer never holds more than one incomplete PDU (at most
 ``max_pdu_length`` octets) plus what the last ``feed`` brought. Headers and bodies are read
 with ``unpack_from`` in place, and the buffer is trimmed once per ``feed``.
@@ -25,13 +30,22 @@ with ``unpack_from`` in place, and the buffer is trimmed once per ``feed``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import msgspec
 
 from .constants import HEADER_LENGTH, CommandId, Result
 from .errors import FramingError, PduDecodeError
-from .pdu import HEADER, Pdu, ReportReceipt, Response, decode_body, read_report_receipt
+from .pdu import (
+    HEADER,
+    Buffer,
+    Pdu,
+    ReportReceipt,
+    Response,
+    decode_body,
+    read_report_receipt,
+)
 from .sequence import SequenceNumber
 
 __all__ = ["DEFAULT_MAX_PDU_LENGTH", "Framer", "InvalidPdu"]
@@ -41,6 +55,21 @@ DEFAULT_MAX_PDU_LENGTH: Final = 4096
 
 _unpack_header = HEADER.unpack_from
 _REPORT: Final = int(CommandId.SGIP_REPORT)
+
+#: Reads the whole PDU ``src[pos:stop]`` (header included; its Message Length already checked)
+#: faster than the plain decoder, given its header's Sequence Number parts (node_id, timestamp,
+#: counter) as the loop unpacked them: returns the event to hand out (the plain path's, or an
+#: object its caller reads the same), or None to let the plain path read it.
+FastReader = Callable[[Buffer, int, int, int, int, int], object]
+
+
+def _read_report_receipt(
+    src: Buffer, pos: int, stop: int, node_id: int, timestamp: int, counter: int
+) -> ReportReceipt | None:
+    """:func:`~smsengine.sgip.pdu.read_report_receipt` as a :data:`FastReader`: 0.57 us a
+    Report framed, against 1.03 plain (0.54 when it was inline in the loop; timeit, 128 a read,
+    8 alternating runs at load 3.6-4.1, minima)."""
+    return read_report_receipt(src, pos, stop)
 
 
 class InvalidPdu(msgspec.Struct, frozen=True):
@@ -69,7 +98,7 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_pdu_length")
+    __slots__ = ("_broken", "_buf", "_readers", "_receipt_readers", "max_pdu_length")
 
     def __init__(self, max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH) -> None:
         if max_pdu_length < HEADER_LENGTH:
@@ -79,6 +108,9 @@ class Framer:
         self.max_pdu_length = max_pdu_length
         self._buf = bytearray()
         self._broken: FramingError | None = None
+        #: Command ID -> its fast reader, for feed and for feed_receipts (see FastReader).
+        self._readers: dict[int, FastReader] = {}
+        self._receipt_readers: dict[int, FastReader] = {_REPORT: _read_report_receipt}
 
     @property
     def buffered(self) -> int:
@@ -87,7 +119,7 @@ class Framer:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
         """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
-        return self._feed(data, False)
+        return self._feed(data, self._readers)
 
     def feed_receipts(
         self, data: bytes | bytearray | memoryview
@@ -95,9 +127,11 @@ class Framer:
         """:meth:`feed`, except that a Report of ReportType 0 comes out as a
         :class:`~smsengine.sgip.pdu.ReportReceipt` (its ids and State, the rest unread) rather
         than a Report: for a receiver that only correlates reports."""
-        return self._feed(data, True)
+        return self._feed(data, self._receipt_readers)
 
-    def _feed(self, data: bytes | bytearray | memoryview, receipts: bool) -> list[Any]:
+    def _feed(
+        self, data: bytes | bytearray | memoryview, readers: dict[int, FastReader]
+    ) -> list[Any]:
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
         if isinstance(data, memoryview) and data.format != "B":
@@ -121,10 +155,10 @@ class Framer:
             stop = pos + length
             if stop > end:
                 break
-            if receipts and command_id == _REPORT:
-                receipt = read_report_receipt(src, pos, stop)
-                if receipt is not None:
-                    out.append(receipt)
+            if readers and (read := readers.get(command_id)) is not None:
+                event = read(src, pos, stop, node, time, counter)
+                if event is not None:
+                    out.append(event)
                     pos = stop
                     continue
             seq = SequenceNumber(node, time, counter)

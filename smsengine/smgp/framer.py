@@ -20,12 +20,18 @@ report that says ``DELIVRD`` comes out as a :class:`~smsengine.smgp.pdu.DeliverR
 ids, the rest unread) instead of a :class:`~smsengine.smgp.pdu.Deliver`: for a client that
 only correlates reports.
 
+The loop here frames every PDU; a RequestID read faster than by the plain decoder has a
+:data:`FastReader` in ``_readers`` (for :meth:`Framer.feed`) or ``_receipt_readers`` (for
+:meth:`Framer.feed_receipts`), which gets the whole PDU first: here the Submit_Resp, and the
+report Deliver for ``feed_receipts``; a subclass (the fake SMGW's) may put its own.
+
 ``version`` (the account's ClientVersion) only matters for 1.3's Submit layout and may be
 changed between feeds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import msgspec
@@ -54,6 +60,35 @@ _DELIVER: Final = int(RequestId.DELIVER)
 _SUBMIT_RESP: Final = int(RequestId.SUBMIT_RESP)
 _unpack_id_status = _B_ID_STATUS.unpack_from
 
+#: Reads the whole PDU ``src[pos:stop]`` (header included; its PacketLength already checked)
+#: faster than the plain decoder, given its header's SequenceID as the loop unpacked it:
+#: returns the event to hand out (the plain path's, or an object its caller reads the same), or
+#: None to let the plain path read it.
+FastReader = Callable[[bytes | bytearray, int, int, int], object]
+
+
+def _read_deliver_receipt(
+    src: bytes | bytearray, pos: int, stop: int, sequence_id: int
+) -> DeliverReceipt | None:
+    """:func:`~smsengine.smgp.pdu.read_deliver_receipt` as a :data:`FastReader`: 0.67 us a
+    report Deliver framed, against 1.30 plain (0.64 when it was inline in the loop; timeit, 128
+    a read, 8 alternating runs at load 3.6-4.1, minima)."""
+    return read_deliver_receipt(src, pos, stop)
+
+
+def _read_submit_resp(
+    src: bytes | bytearray, pos: int, stop: int, sequence_id: int
+) -> SubmitResp | None:
+    """The answer to every message, built as ``_dec_submit_resp`` builds it (any 14 octets are
+    a valid MsgID and Status) without the view of its body and the decoder table: 0.99 ->
+    0.58 us framed (timeit, 128 a read). One of another length takes the plain path. Read
+    through this hook rather than inline in the loop: 0.27 -> 0.32 us, against 0.47 plain
+    (timeit, 128 a read, 8 alternating runs at load 3.6-4.1, minima)."""
+    if stop - pos != 26:
+        return None
+    msg_id, status = _unpack_id_status(src, pos + HEADER_LENGTH)
+    return SubmitResp(sequence_id=sequence_id, msg_id=msg_id, status=status)
+
 
 class InvalidPdu(msgspec.Struct, frozen=True):
     """A framed PDU that could not be decoded.
@@ -81,7 +116,9 @@ class InvalidPdu(msgspec.Struct, frozen=True):
 class Framer:
     """Turns received bytes into PDUs; see the module docstring."""
 
-    __slots__ = ("_broken", "_buf", "max_packet_length", "version")
+    __slots__ = (
+        "_broken", "_buf", "_readers", "_receipt_readers", "max_packet_length", "version"
+    )
 
     def __init__(
         self, version: int = Version.V30, max_packet_length: int = DEFAULT_MAX_PACKET_LENGTH
@@ -92,6 +129,12 @@ class Framer:
         self.max_packet_length = max_packet_length
         self._buf = bytearray()
         self._broken: FramingError | None = None
+        #: RequestID -> its fast reader, for feed and for feed_receipts (see FastReader).
+        self._readers: dict[int, FastReader] = {_SUBMIT_RESP: _read_submit_resp}
+        self._receipt_readers: dict[int, FastReader] = {
+            _SUBMIT_RESP: _read_submit_resp,
+            _DELIVER: _read_deliver_receipt,
+        }
 
     @property
     def buffered(self) -> int:
@@ -100,7 +143,7 @@ class Framer:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | InvalidPdu]:
         """Add received octets; return the PDUs (and invalid-PDU events) they complete."""
-        return self._feed(data, False)
+        return self._feed(data, self._readers)
 
     def feed_receipts(
         self, data: bytes | bytearray | memoryview
@@ -108,9 +151,11 @@ class Framer:
         """:meth:`feed`, except that a Deliver whose status report says ``DELIVRD`` comes out
         as a :class:`~smsengine.smgp.pdu.DeliverReceipt` (its ids, the rest unread) rather
         than a Deliver: for a client that only correlates reports."""
-        return self._feed(data, True)
+        return self._feed(data, self._receipt_readers)
 
-    def _feed(self, data: bytes | bytearray | memoryview, receipts: bool) -> list[Any]:
+    def _feed(
+        self, data: bytes | bytearray | memoryview, readers: dict[int, FastReader]
+    ) -> list[Any]:
         if self._broken is not None:
             raise FramingError(f"stream already failed: {self._broken}")
         buf = self._buf
@@ -137,18 +182,10 @@ class Framer:
                 stop = pos + length
                 if stop > end:
                     break
-                if request_id == _SUBMIT_RESP and length == 26:
-                    # The answer to every message: built here as _dec_submit_resp builds it
-                    # (any 14 octets are a valid MsgID and Status), without the view of its
-                    # body and the decoder table: 0.99 -> 0.58 us framed (timeit, 128 a read).
-                    msg_id, status = _unpack_id_status(view, pos + HEADER_LENGTH)
-                    out.append(SubmitResp(sequence_id=seq, msg_id=msg_id, status=status))
-                    pos = stop
-                    continue
-                if receipts and request_id == _DELIVER:
-                    receipt = read_deliver_receipt(src, pos, stop)
-                    if receipt is not None:
-                        out.append(receipt)
+                if readers and (read := readers.get(request_id)) is not None:
+                    fast = read(src, pos, stop, seq)
+                    if fast is not None:
+                        out.append(fast)
                         pos = stop
                         continue
                 with view[pos + HEADER_LENGTH : stop] as body:

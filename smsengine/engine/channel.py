@@ -164,7 +164,11 @@ class Channel:
         return cfg.transmitters + cfg.receivers + cfg.transceivers
 
     def open_slot(self, slot: int) -> None:
-        """A gated channel: open bind ``slot`` (its lease is held)."""
+        """A gated channel: open bind ``slot`` (its lease is held). Not once the channel is
+        stopping: a keeper started after stop() stopped the keepers would bind and never be
+        stopped (a lease gained during the drain hung the daemon's shutdown)."""
+        if not self._running:
+            return
         keeper = self._keepers[slot]
         if self._modes[slot] is not BindMode.RECEIVER and keeper not in self._senders:
             self._senders.append(keeper)

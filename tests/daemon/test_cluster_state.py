@@ -58,6 +58,8 @@ async def _stop(node: Daemon) -> None:
     except TimeoutError:
         raise AssertionError("node did not stop within 20 s:\n" + "".join(node.log[-60:])
                              ) from None
+    if code != 0:
+        await asyncio.sleep(0.5)  # (the log reader's last lines)
     assert code == 0, "".join(node.log[-60:])
 
 

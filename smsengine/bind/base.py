@@ -59,7 +59,8 @@ from ..link import (
 )
 from .tls import TlsHandshakeError, TlsVerificationError
 
-__all__ = ["Backoff", "Bind", "BindEvent", "EventHandler", "Keeper", "ReceiptHandler"]
+__all__ = ["Backoff", "Bind", "BindEvent", "EventHandler", "Keeper", "ReceiptHandler",
+           "WriteBarrier"]
 
 _Future = asyncio.Future
 _DELIVERED = int(ReceiptState.DELIVERED)
@@ -91,6 +92,15 @@ EventHandler = Callable[[BindEvent], None]
 #: receipts apart (:class:`~smsengine.link.ReceiptReceived`). One saying anything else comes
 #: whole to ``on_message`` (or ``messages()``), so that its error code can be read.
 ReceiptHandler = Callable[[str, int], None]
+#: ``before_write()``: called before a bind writes; False means "not now" (what was heard so
+#: far could not be kept: the daemon's outbox could not commit). The bind then writes nothing,
+#: as if its transport were paused, and asks again a little later; its requests keep their
+#: deadlines (one never written for a whole response timeout ends the connection, and its
+#: requests count as not sent), and the carrier sends unacknowledged deliver_sm again.
+WriteBarrier = Callable[[], bool | None]
+
+#: Seconds between two asks of a before_write that said "not now".
+BARRIER_RETRY = 0.1
 
 
 class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
@@ -111,7 +121,7 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
         on_message: Callable[[RequestT], None] | None = None,
         on_receipt: ReceiptHandler | None = None,
         max_queued_messages: int = 10_000,
-        before_write: Callable[[], None] | None = None,
+        before_write: WriteBarrier | None = None,
     ) -> None:
         self.config = config
         self.name = name or config.system_id
@@ -363,16 +373,21 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
     # --- internals ------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        self._flush_handle = None
+        if self._flush_handle is not None:  # (a called-early retry of a held write)
+            self._flush_handle.cancel()
+            self._flush_handle = None
         transport = self._transport
         if transport is None or self._paused or transport.is_closing():
             # A closing transport would drop the bytes: they stay queued, and connection_lost
             # reports their requests as not sent rather than of unknown outcome.
             return
+        before_write = self._before_write
+        if before_write is not None and before_write() is False:
+            # (not now: nothing taken from the session, so nothing counts as written)
+            self._flush_handle = self._loop.call_later(BARRIER_RETRY, self._flush)
+            return
         data = self.session.data_to_send()
         if data:
-            if self._before_write is not None:
-                self._before_write()
             transport.write(data)
 
     def _arm(self) -> None:
@@ -455,14 +470,14 @@ class Bind(asyncio.Protocol, Generic[ConfigT, RequestT, ResponseT]):
             elif type(event) is ConnectionDead:
                 self.close_reason = event.reason
                 if self._transport is not None:
-                    if event.answers:
-                        # Answers to the PDUs that came whole ahead of garbage (deliver_sm
-                        # acks), and nothing else queued: best effort (written now if the
-                        # socket takes them; unread input at the abort may still reset it).
-                        # Not a graceful close(): a peer that sends garbage may never read
-                        # (or answer a TLS shutdown), and would hold the connection open.
-                        if self._before_write is not None:
-                            self._before_write()
+                    # Answers to the PDUs that came whole ahead of garbage (deliver_sm
+                    # acks), and nothing else queued: best effort (written now if the
+                    # socket takes them; unread input at the abort may still reset it), and
+                    # not at all if the write barrier says not now. Not a graceful close(): a
+                    # peer that sends garbage may never read (or answer a TLS shutdown), and
+                    # would hold the connection open.
+                    if event.answers and (self._before_write is None
+                                          or self._before_write() is not False):
                         self._transport.write(event.answers)
                     self._transport.abort()
             elif type(event) is ProtocolError:
@@ -545,7 +560,7 @@ class Keeper(Generic[ConfigT, RequestT, ResponseT]):
         on_message: Callable[[RequestT], None] | None = None,
         on_receipt: ReceiptHandler | None = None,
         bind_class: type[Bind[ConfigT, RequestT, ResponseT]] | None = None,
-        before_write: Callable[[], None] | None = None,
+        before_write: WriteBarrier | None = None,
     ) -> None:
         self.host = host
         self.port = port

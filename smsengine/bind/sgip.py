@@ -53,7 +53,7 @@ from ..sgip import (
     SgipSession,
     SgipSessionConfig,
 )
-from .base import Backoff, Bind, BindEvent, EventHandler, Keeper, ReceiptHandler
+from .base import Backoff, Bind, BindEvent, EventHandler, Keeper, ReceiptHandler, WriteBarrier
 
 __all__ = ["SgipBind", "SgipBindKeeper", "SgipListener", "SgipMessageHandler",
            "SgipReceiverBind", "SgipResultCallback"]
@@ -175,7 +175,7 @@ class SgipListener:
         on_event: EventHandler | None = None,
         on_message: Callable[[Request], None] | None = None,
         on_receipt: ReceiptHandler | None = None,
-        before_write: Callable[[], None] | None = None,
+        before_write: WriteBarrier | None = None,
         backoff: Backoff | None = None,
         max_connections: int = 64,
     ) -> None:

@@ -648,14 +648,16 @@ class Gateway:
             self._flush_handle.cancel()
         return self._flush()
 
-    def _before_write(self) -> None:
+    def _before_write(self) -> bool:
         """A bind is about to write: what was heard so far (parts handed over, receipts, MO
         and their events) commits first, so nothing leaves (a submit, a deliver_sm_resp)
-        ahead of its record."""
+        ahead of its record. False while that commit fails (a full disk): the bind holds its
+        output and asks again (Engine.before_write)."""
         outbox, events, stats = self.outbox, self.events, self.stats
         if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
                                    or (stats is not None and stats.dirty)):
-            self._flush()
+            return self._flush()
+        return True
 
     def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,
                  change: Change) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..bind import BindEvent, BindKeeper, BindMode
+from ..bind.base import WriteBarrier
 from ..link import LinkError, NotSentError
 from ..smpp import CommandStatus, Response
 from .adapter import MoPart, ProtocolAdapter, Receipt
@@ -59,7 +60,7 @@ class Channel:
                  on_event: Callable[[BindEvent], None],
                  suppressed: Callable[[Message], bool] | None = None,
                  suppressed_kinds: frozenset[str] = frozenset(),
-                 on_handover: Callable[[], None] | None = None) -> None:
+                 on_handover: WriteBarrier | None = None) -> None:
         self.config = config
         self.name = config.name
         self.adapter = adapter

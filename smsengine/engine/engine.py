@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from ..bind import BindEvent
+from ..bind.base import WriteBarrier
 from ..cmpp import InvalidPduError as CmppInvalidPduError
 from ..smpp import CommandStatus, InvalidPduError, status_name
 from ..text import ReferenceCounter
@@ -158,7 +159,7 @@ class Engine:
         self._suppression_arg = suppression
         self._statuses_arg = statuses
         self._self_recording = False
-        self._write_hooks: list[Callable[[], None]] = []
+        self._write_hooks: list[WriteBarrier] = []
         self.channels: dict[str, Channel] = {}
         #: Called with each channel after it is made and before it starts: a cluster node
         #: replaces its token source and gates its binds on leases there.
@@ -296,21 +297,27 @@ class Engine:
 
     # --- sending --------------------------------------------------------------------------------
 
-    def before_write(self, hook: Callable[[], None]) -> None:
+    def before_write(self, hook: WriteBarrier) -> None:
         """Call ``hook()`` before any bind writes anything: what observers heard up to then
         (parts moving to SENDING, receipts) is made durable first. A durable outbox commits
         there, so that after a crash it knows which messages may have reached a carrier
         (never to be sent again blindly) and which cannot have (to be sent), and a receipt is
-        acknowledged to the carrier only once it is kept. Called once per bind per loop tick
-        with something to write: keep it cheap when there is nothing to do."""
+        acknowledged to the carrier only once it is kept. ``hook()`` returns False when that
+        could not be done: the bind then writes nothing and asks again shortly (see
+        :data:`~smsengine.bind.base.WriteBarrier`). Called whenever a bind flushes (about
+        once per loop tick with output, every 0.1 s while held): keep it cheap when there is
+        nothing to do."""
         self._write_hooks.append(hook)
 
-    def _handed_over(self) -> None:
+    def _handed_over(self) -> bool:
+        held = False
         for hook in self._write_hooks:
             try:
-                hook()
+                if hook() is False:
+                    held = True
             except Exception:  # a hook's failure must not stop the dispatcher
                 log.exception("before_write hook %r failed", hook)
+        return not held
 
     def cancel(self, ref: str) -> bool:
         """Cancel the message ``ref`` if none of it has left yet: it ends CANCELLED (True).

@@ -205,3 +205,42 @@ async def test_sigterm_on_a_full_disk_exits_3_with_a_logged_error(small_disk: Pa
     assert code == 3, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
     assert re.search(r"ERROR smsengine\.daemon: .*could not be saved", log), log[-3000:]
+
+
+async def test_nothing_reaches_the_carrier_while_the_store_cannot_commit(
+        small_disk: Path) -> None:
+    """The write barrier holds while commits fail: a bind whose before_write commit fails
+    writes nothing (no submit, no deliver_sm_resp) until a commit works. Ten messages, a
+    carrier answering after 0.3 s through a window of 1; the disk fills after the first is
+    sent: none of the rest reaches the carrier's ledger while it is full (all but the first
+    did before), all ten do once space is back."""
+    slow = FakeSMSC(config_from_dict({"latency": {"kind": "fixed", "value": 0.3}}))
+    await slow.start()
+    try:
+        config = daemon_config(small_disk, slow.port, channel="window = 1")
+        async with daemon(config) as gw:
+            status, body, _ = await gw.request("POST", "/v1/messages", json={"messages": [
+                {"to": f"86135{n:08d}", "text": f"notice {n}"} for n in range(10)]})
+            assert status == 202
+            ids = [m["id"] for m in body["messages"]]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while not len(slow.ledger):
+                assert loop.time() < deadline
+                await asyncio.sleep(0.005)
+            filler = _fill(small_disk)
+            at_full = len(slow.ledger)
+            await asyncio.sleep(1.5)
+            while_full = len(slow.ledger)
+            filler.unlink()
+            for message_id in ids:
+                m = await gw.until(message_id, lambda m: m["final"], timeout=20)
+                assert m["state"] == "delivered", m
+            log = "".join(gw.log)
+            assert await gw.terminate() == 0
+    finally:
+        await slow.stop()
+    assert while_full <= at_full + 1, (at_full, while_full, log[-3000:])  # (one in the pipe)
+    assert "outbox commit failed" in log
+    numbers = [e.destination_addr for e in slow.ledger]
+    assert sorted(numbers) == sorted(set(numbers)) and len(numbers) == 10

@@ -14,11 +14,24 @@ the goodput fell with the rate, in proportion, the refusals did not depend on th
 cut is undone, and their share is learned as the carrier's baseline, at which throttles cut no
 more (for ``relearn`` seconds, 30, then the experiment is made again). Under a TPS limit the
 goodput holds when the rate is cut, and the cuts stand.
+
+The experiment is judged on what was really sent, not on the rate asked for: the answers a
+second before and after the cut give the fall in sends, and the share accepted is compared
+with what each kind of carrier would give for that fall. Answers to submits sent before the
+cut (in flight, twice the latency) are not counted, and the judgement waits for JUDGE_ANSWERS
+answers, cutting nothing meanwhile. Judged on the paced rates, on the first answers after
+half a second, a CMPP channel in the chaos runs (TPS 250, a window of 16) sometimes judged a
+fixed 50 % refusal rate-dependent: the window and held-up sends made the real fall smaller than
+the cut, answers in flight and too few answers made noise look like goodput kept, each wrong
+judgement let the cut stand and the next cut start from it, and at the floor the experiment
+never had its 20 answers, so the rate stayed there.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["AimdRate", "TokenBucket", "TokenSource"]
@@ -97,6 +110,22 @@ class TokenBucket:
         self.rate = rate
 
 
+@dataclass(slots=True)
+class _Probe:
+    """A throttle cut under test: what was measured before it, and the counts after it."""
+
+    at: float  # when the rate was cut
+    before: float  # the rate before
+    share: float  # share of the answers refused before
+    answers: float  # answers a second before (accepted and refused: what was sent)
+    counted: int  # the answers ``share`` is measured on
+    ready: float  # answers to submits sent before the cut may come until then
+    give_up: float  # the cut stands if not judged by then
+    since: float = -1.0  # counting from (-1: not yet)
+    accepted: int = 0  # the counts then
+    refused: int = 0
+
+
 class AimdRate:
     """The send rate a channel is allowed now, between :attr:`floor` and ``ceiling`` (its TPS).
 
@@ -104,9 +133,9 @@ class AimdRate:
       counts once): the rate goes to the goodput of the last second, what the carrier took
       (``rate * decrease`` if that cannot be measured). The first cut of a throttling waits
       MIN_SPAN to measure it: the carrier's burst is spent by its first throttle, and what it
-      takes after that is its rate. If a cut cost goodput in proportion, the first throttle
-      MIN_SPAN after it undoes it (state ``refusing``) instead of cutting again; see the
-      module docstring;
+      takes after that is its rate. If a cut cost goodput in proportion, the throttle that
+      completes its judgement (see :meth:`_judge`) undoes it (state ``refusing``) instead of
+      cutting again; see the module docstring;
     - slow responses (latency EWMA above ``latency_limit``): ``rate *= decrease``;
     - otherwise recovery of ``ceiling * recovery`` per second, until the ceiling.
 
@@ -125,6 +154,10 @@ class AimdRate:
     MIN_SPAN = 0.5
     #: Fewest answers a share refused above the baseline is believed on.
     MIN_ANSWERS = 20
+    #: Answers after a tested cut it is judged on. At a 50 % refusal the share accepted over
+    #: them has a standard error of 0.07; a cut that halved the sends is kept if it rose from
+    #: 0.5 past 0.75, half way to the 1.0 a TPS limit would give.
+    JUDGE_ANSWERS = 50
 
     def __init__(self, ceiling: float, now: float, *, floor: float = 1.0,
                  floor_share: float = 0.1, decrease: float = 0.5, recovery: float = 0.05,
@@ -160,11 +193,9 @@ class AimdRate:
         self._samples.clear()
         self._samples.append((now, self.accepted, self.refused))
         # (start, accepted, refused, rate then, last throttle) of the current throttling; the
-        # cut being tested (when, rate before, rate after, goodput and share refused before,
-        # accepted and refused then); the share of refusals found not to depend on the rate,
-        # and when.
+        # cut being tested; the share of refusals found not to depend on the rate, and when.
         self._episode: tuple[float, int, int, float, float] | None = None
-        self._probe: tuple[float, float, float, float, float, int, int] | None = None
+        self._probe: _Probe | None = None
         self._baseline: tuple[float, float] | None = None
 
     # --- counting ---------------------------------------------------------------------------
@@ -183,9 +214,10 @@ class AimdRate:
             found = sample
         return found
 
-    def _rates(self, start: float, now: float) -> tuple[float, float, int] | None:
-        """(accepted per second, share of responses refused, responses) from about ``start``
-        to ``now``; None over less than MIN_SPAN or without a response."""
+    def _rates(self, start: float, now: float) -> tuple[float, float, int, float] | None:
+        """(accepted per second, share of responses refused, responses, responses per second)
+        from about ``start`` to ``now``; None over less than MIN_SPAN or without a
+        response."""
         t, accepted, refused = self._since(start)
         episode = self._episode
         if episode is not None and t < episode[0] <= start:
@@ -197,7 +229,7 @@ class AimdRate:
         answered = accepted + self.refused - refused
         if span < self.MIN_SPAN or not answered:
             return None
-        return accepted / span, 1.0 - accepted / answered, answered
+        return accepted / span, 1.0 - accepted / answered, answered, answered / span
 
     def goodput(self, now: float) -> float | None:
         """Segments accepted a second over the last second or so (since the throttling began,
@@ -234,9 +266,12 @@ class AimdRate:
         else:
             self._episode = (*episode[:4], now)
         probe = self._probe
-        if probe is not None and now - probe[0] >= self.MIN_SPAN:
+        if probe is not None:
+            undone = self._judge(probe, now)
+            if undone is None:
+                return False  # (the cut is still being judged: no other meanwhile)
             self._probe = None
-            if self._undo(probe, now):
+            if undone:
                 return False
         if now - self.last_cut < self.cooldown:
             return False
@@ -269,36 +304,56 @@ class AimdRate:
         if target <= 0.8 * rate and now - episode[0] >= self.MIN_SPAN:
             before = self._rates(max(episode[0], now - self.cooldown), now)
             if before is not None and before[0] > 0:
-                self._probe = (now, rate, target, before[0], before[1], self.accepted,
-                               self.refused)
+                # Answers to what was sent before the cut come within about twice the
+                # latency; then JUDGE_ANSWERS answers at the new rate, with time to spare.
+                ready = now + 2.0 * self.latency
+                wait = max(3.0 * max(self.cooldown, self.MIN_SPAN),
+                           2.0 * self.JUDGE_ANSWERS / target)
+                self._probe = _Probe(now, rate, before[1], before[3], before[2], ready,
+                                     ready + min(wait, self.relearn))
         self.rate = target
         self.last_cut = now
         self.last_update = now
         self.state = "throttled"
         return True
 
-    def _undo(self, probe: tuple[float, float, float, float, float, int, int],
-              now: float) -> bool:
-        """The first throttle after a tested cut: True if the goodput fell with the rate, in
-        proportion, and the share refused stayed what it was (then the throttling does not
-        depend on the rate: the cut is undone, and the share refused becomes the baseline).
-        A share that rose means the carrier changed meanwhile: the cut stands."""
-        at, before, after, goodput_before, share_before, accepted, refused = probe
-        if now - at > 3 * max(self.cooldown, self.MIN_SPAN):
-            return False  # (too long ago to compare)
-        # Counted exactly from the cut: the samples are a quarter second apart or more.
-        accepted = self.accepted - accepted
-        answered = accepted + self.refused - refused
-        if answered < self.MIN_ANSWERS:
+    def _judge(self, probe: _Probe, now: float) -> bool | None:
+        """A throttle while a cut is tested: None while its answers are still being counted;
+        True if it was undone: the share accepted did not rise as it would under a TPS limit
+        for the fall in sends measured (then the throttling does not depend on the rate: the
+        rate goes back, and the share refused becomes the baseline); False if the cut stands
+        (also when the share refused rose beyond chance: the carrier changed meanwhile, when
+        the sends did not fall, or when it could not be judged in time)."""
+        if now > probe.give_up:
             return False
-        goodput_after = accepted / (now - at)
+        if probe.since < 0.0:
+            if now >= probe.ready:
+                probe.since, probe.accepted, probe.refused = now, self.accepted, self.refused
+            return None
+        accepted = self.accepted - probe.accepted
+        answered = accepted + self.refused - probe.refused
+        span = now - probe.since
+        if answered < self.JUDGE_ANSWERS or span < self.MIN_SPAN:
+            return None
         share = 1.0 - accepted / answered
-        k = after / before
-        # Proportional would be k times the goodput before; a rate limit keeps it whole.
-        if (goodput_after >= goodput_before * (k + (1.0 - k) / 4)
-                or share > share_before * 1.25 + 0.05):
+        # The fall in what was sent: the rate asked for is not what went (a full window, or
+        # sends held up and then made from saved tokens).
+        k = answered / span / probe.answers
+        if k >= 0.9:
+            return False  # (the sends did not fall: nothing to tell, as for a small cut)
+        kept = 1.0 - probe.share
+        # Under a TPS limit the carrier would have taken as much as before, a larger share of
+        # fewer sends (kept / k); a refusal that does not depend on the rate keeps the share.
+        # Half way between decides: a cut wrongly undone is made again at the next throttle
+        # above the baseline, while one wrongly kept is the next cut's starting point.
+        limited = min(1.0, kept / k)
+        if 1.0 - share > (kept + limited) / 2:
             return False
-        self.rate = min(self.ceiling, max(self.rate, before))
+        pooled = (probe.share * probe.counted + share * answered) / (probe.counted + answered)
+        noise = math.sqrt(pooled * (1.0 - pooled) * (1.0 / probe.counted + 1.0 / answered))
+        if share > probe.share + 3.0 * noise + 0.05:
+            return False
+        self.rate = min(self.ceiling, max(self.rate, probe.before))
         self._baseline = (share, now)
         self.last_update = now
         self.state = "refusing"
@@ -325,6 +380,14 @@ class AimdRate:
 
     def recover(self, now: float) -> None:
         self._sample(now)
+        probe = self._probe
+        if probe is not None:
+            # A tested cut is judged here too (under a TPS limit the throttles may stop), and
+            # holds meanwhile: a rate climbing back would blur what the cut did.
+            if self._judge(probe, now) is None:
+                self.last_update = now
+                return
+            self._probe = None
         if self.state == "refusing" and self.rate >= self.ceiling and not self._refusing(now):
             self.state = "open"  # (the refusals have stopped)
         elapsed = now - self.last_update

@@ -138,7 +138,9 @@ class ClusterSuppression:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cluster-optout")
 
     async def _run(self) -> None:
-        while True:
+        # (ends on `closed` too, not only on cancel: Python 3.11's wait_for can lose a cancel
+        # that lands as its timeout fires, and stop() would then wait for ever)
+        while not self.closed:
             try:
                 await self.sync_once()
                 wait = self.POLL
@@ -151,10 +153,11 @@ class ClusterSuppression:
 
     async def stop(self) -> None:
         """Cancel the loop, then one last try to push what is pending."""
+        self.closed = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task}, timeout=self.shared.config.command_timeout + 1.0)
         with contextlib.suppress(ClusterError):
             await self._push()
 

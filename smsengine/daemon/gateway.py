@@ -614,7 +614,12 @@ class Gateway:
                 if outbox.wal_size() > outbox.wal_limit:  # (a stat, ~1 us)
                     self._wal_past_limit.set()
         except (sqlite3.Error, StoreError, OSError) as exc:
-            # (what the events and statistics wrote into it goes in with the next commit)
+            # The transaction is rolled back whichever write failed (a statement that fails on
+            # a full disk may leave it open, half written): the outbox drops the new rows of
+            # the requests answered 503 below, and what the events and statistics wrote goes
+            # in with the next commit.
+            if outbox is not None:
+                outbox.abandon()
             if events is not None:
                 events.rolled_back()
             if stats is not None:

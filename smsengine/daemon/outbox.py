@@ -349,13 +349,23 @@ class Outbox(SharedFileStore):
                     conn.executemany(_GOING, going)
             db.commit()
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.rollback()
-            db.pending = 0
             # (nothing was buffered since: the dicts are empty unless flush is reentered)
             self._sending = {**sending, **self._sending}
             self._statuses = {**statuses, **self._statuses}
+            self.abandon()
             raise StoreError(self.path, f"commit failed ({exc})") from exc
+
+    def abandon(self) -> None:
+        """The open transaction will not commit (this store's write or another's in the same
+        file failed): roll it back. The new rows and Idempotency-Key answers buffered for it
+        are dropped (their requests are answered 503, so they were not accepted); the marks
+        and states stay buffered for the next flush."""
+        db = self._open()
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        db.pending = 0
+        self._inserts = []
+        self._idempotency = []
 
     # --- the engine's StatusStore --------------------------------------------------------------
 

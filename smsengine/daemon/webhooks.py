@@ -148,7 +148,7 @@ def sign(keys: Iterable[bytes], webhook_id: str, timestamp: int, body: bytes) ->
 
 # Committed events kept in memory for the readers that are caught up (the senders, long polls):
 # they read them from here, not from SQLite. With a webhook on, reading them back from the
-# file (a SELECT and a row a event, four times over) was a third of the webhook's cost.
+# file (a SELECT and an Event a row, each read four times) was a third of its cost.
 RECENT_EVENTS = 20_000
 
 
@@ -221,7 +221,9 @@ class EventLog(SharedFileStore):
         conn = self._open().begin()
         buffer, cursors, failed = self._buffer, self._cursors, self._failed
         self._buffer, self._cursors, self._failed = [], {}, []
-        self._staged = (buffer, cursors, failed)
+        staged = self._staged  # (written before into the same transaction, not yet ended)
+        self._staged = (buffer, cursors, failed) if staged is None else (
+            staged[0] + buffer, {**staged[1], **cursors}, staged[2] + failed)
         try:
             if buffer:
                 conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", buffer)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,44 @@ def test_a_failed_commit_keeps_nothing_of_it(tmp_path: Path) -> None:
             outbox.flush()
         assert outbox.row(good.seq) is None and not outbox.dirty
         assert outbox.row(1) is not None  # what was committed before stays
+
+
+def test_a_failed_write_of_another_store_in_the_file_abandons_the_commit(
+        tmp_path: Path) -> None:
+    """The event log's write fails before the outbox commits (Gateway._flush's order): the
+    transaction, already holding the event rows and the engine's correlation record, is
+    rolled back whole; the outbox drops its new rows (their requests are answered 503) and
+    keeps its marks; the events go in with the next commit, under the same numbers, and the
+    correlation record comes back from the file's journal."""
+    path = tmp_path / "o.db"
+    with Outbox(path) as outbox, EventLog(path, record=["message.delivered"]) as events, \
+            SqliteCorrelationStore(path) as correlation:
+        outbox.insert([_row(outbox)])
+        outbox.flush()
+        outbox.mark_sending(1, "main", 1000.0)
+        new = _row(outbox, "8613800138001")
+        outbox.insert([new])
+        correlation.put(CorrelationRecord("main", "abc", "ref-1", 0, 1, 1000.0, 2000.0))
+        events.add("message.delivered", 1000.0, None, {"id": "x"})
+        clash = events.add("message.delivered", 1001.0, None, {"id": "y"})
+        assert events.write()
+        conn = events._open().conn
+        conn.execute("INSERT INTO events VALUES (?, 0, 't', NULL, x'')", (clash + 1,))
+        events.add("message.delivered", 1002.0, None, {"id": "z"})  # (its number is taken)
+        with pytest.raises(sqlite3.IntegrityError):
+            events.write()  # (what Gateway._flush meets, then does:)
+        outbox.abandon()
+        events.rolled_back()
+        assert not conn.in_transaction
+        assert outbox.row(new.seq) is None and outbox.row(1) is not None
+        assert outbox.row(1).sent_at is None and outbox.dirty  # (the mark waits, buffered)
+        events.add("message.delivered", 1003.0, None, {"id": "w"})
+        events.write()
+        outbox.flush()
+        events.committed()
+        assert outbox.row(1).sent_at == 1000.0
+        assert [e.seq for e in events.after(0, 10)[0]] == [1, 2, 3, 4]
+        assert correlation.pop("main", "abc") is not None
 
 
 def test_a_full_disk_keeps_the_moves_of_accepted_messages_for_the_next_commit(

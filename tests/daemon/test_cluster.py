@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 
 from smsengine.fakesmsc import FakeSMSC, config_from_dict
 from tests._support.daemon_process import KEY, Daemon, daemon, daemon_config
+from tests._support.services import unavailable
 from tests.cluster.conftest import REDIS_URL, _redis_reachable  # noqa: F401 (the fixture)
 
 FINAL = {4: "delivered", 5: "undeliverable", 6: "expired", 7: "rejected", 8: "failed",
@@ -274,7 +275,7 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
     """A redis-server of this test's own (it is stopped and restarted), and a restart()."""
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("no redis-server binary to run a private Redis")
+        unavailable("the private-Redis test", "no redis-server binary on the PATH")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import sys
-import warnings
 from pathlib import Path
 
 import msgspec
@@ -21,6 +19,7 @@ import pytest
 from smsengine.daemon.schema import BatchOut
 from smsengine.fakesmsc import FakeSMSC
 from tests._support.daemon_process import KEY, daemon, daemon_config
+from tests._support.services import unavailable
 
 BUDGET = 30  # seconds of schemathesis's own run; with the daemon's start, under 40 in CI
 
@@ -32,12 +31,7 @@ def _need_schemathesis() -> None:
         reason = "the schemathesis package is not installed (pip install -e '.[dev]')"
     else:
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the schemathesis run cannot run: {reason}")
-    message = f"SCHEMATHESIS RUN SKIPPED: {reason}"
-    warnings.warn(message, stacklevel=2)
-    print(f"\n*** {message} ***", file=sys.stderr)
-    pytest.skip(message)
+    unavailable("the schemathesis run", reason)
 
 
 def test_without_schemathesis_the_run_skips_loudly_and_fails_under_ci(

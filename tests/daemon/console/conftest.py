@@ -17,13 +17,14 @@ import signal
 import subprocess
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests._support.services import unavailable
 
 CHROMIUM = os.environ.get("SMSENGINE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -40,14 +41,8 @@ def _missing() -> str | None:
 
 def _need_browser(*, module: bool = False) -> None:
     reason = _missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the console's browser tests cannot run: {reason}")
-    message = f"BROWSER TESTS SKIPPED: {reason}"
-    warnings.warn(message, stacklevel=2)
-    print(f"\n*** {message} ***", file=sys.stderr)
-    pytest.skip(message, allow_module_level=module)
+    if reason is not None:
+        unavailable("the console's browser tests", reason, module=module)
 
 
 def playwright_expect() -> Any:

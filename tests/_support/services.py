@@ -11,13 +11,18 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["unavailable"]
+__all__ = ["in_ci", "unavailable"]
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's (``CI`` set to true, 1 or yes, as CI services set it)."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def unavailable(what: str, reason: str, *, module: bool = False) -> NoReturn:
     """``what`` cannot run here because of ``reason``: fail under CI=true, else skip loudly
     (``module``: the whole module, from its import)."""
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"CI=true and {what} cannot run: {reason}")
     message = f"{what.upper()} SKIPPED: {reason}"
     warnings.warn(message, stacklevel=3)

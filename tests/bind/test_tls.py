@@ -258,7 +258,7 @@ async def test_a_keeper_raises_the_alarm_and_keeps_trying_with_its_backoff(
 def test_the_same_outcomes_on_uvloop(pki: Pki) -> None:
     """The daemon and the fakes' command line run on uvloop, whose TLS transport is its own
     code: the same errors come out of it."""
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop  # (a runtime dependency on Linux: never skipped)
 
     async def outcomes() -> list[str]:
         seen = []

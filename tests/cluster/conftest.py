@@ -17,9 +17,9 @@ import redis
 import redis.asyncio as aioredis
 
 from smsengine.cluster import ClusterConfig, connect, redact_url
+from tests._support.services import in_ci
 
 REDIS_URL = os.environ.get("SMSENGINE_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _probe() -> str | None:
@@ -42,7 +42,7 @@ def _redis_reachable() -> None:
         return
     message = (f"NO REDIS at {redact_url(REDIS_URL)} ({why}): the cluster tests need a real "
                "Redis (set SMSENGINE_REDIS_URL)")
-    if IN_CI:
+    if in_ci():
         pytest.fail(f"{message}; under CI=true this is a failure, not a skip", pytrace=False)
     warnings.warn(message, stacklevel=1)
     pytest.skip(message)

@@ -60,12 +60,12 @@ async def test_a_local_cut_is_shared_and_redis_down_grants_nothing(
     b = ClusterBucket(ClusterTps(clients(config), config, "ch", 100.0, 10.0),
                       TokenBucket(100.0, 10.0, now))
     a.set_rate(50.0, now)  # the AIMD cut after a throttle
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*a._share_tasks)  # (its write to Redis, in the background)
     assert a.shared_rate == 50.0
     await _spend(b, 0.05)
     assert b.shared_rate == 50.0  # b's next grant carries the cut
     a.set_rate(60.0, now + 1)  # recovery: compare-and-set on the epoch a saw
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*a._share_tasks)
     assert a.shared_rate == 60.0
     await a.close()
     await b.close()

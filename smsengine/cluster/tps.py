@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from smsengine.engine.config import ChannelConfig
 
-__all__ = ["ClusterBucket", "ClusterTps", "Grant", "LocalBucket", "SharedRate", "TokenBatcher"]
+__all__ = ["ClusterBucket", "ClusterTps", "Grant", "SharedRate", "TokenBatcher"]
 
 _TAKE = Script("""
 local k = tonumber(ARGV[1])
@@ -257,11 +257,6 @@ class TokenBatcher:
                 self.not_before = self.clock() + grant.wait + (full - 1) / grant.rate
 
 
-#: What :class:`ClusterBucket` wraps: the engine's own token bucket (its AIMD pace), as the
-#: engine's dispatcher takes tokens from it.
-LocalBucket = TokenSource
-
-
 class _Held:
     """Tokens of one grant not spent yet, and when they must be dropped."""
 
@@ -294,7 +289,7 @@ class ClusterBucket:
     #: Seconds the dispatcher sleeps while a refill is in flight (one round trip is ~0.2 ms).
     POLL = 0.001
 
-    def __init__(self, tps: ClusterTps, local: LocalBucket, *, batch: int | None = None,
+    def __init__(self, tps: ClusterTps, local: TokenSource, *, batch: int | None = None,
                  hold: float | None = None, retry: float = 0.5) -> None:
         self.tps = tps
         self.local = local

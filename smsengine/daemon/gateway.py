@@ -601,9 +601,7 @@ class Gateway:
         outbox, events, stats = self.outbox, self.events, self.stats
         new_events = False
         try:
-            if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
-                                       or (stats is not None and stats.dirty)
-                                       or self._truncate_wal):
+            if outbox is not None and (self._dirty or self._truncate_wal):
                 # (into the transaction the outbox commits)
                 if events is not None:
                     new_events = events.write()
@@ -658,11 +656,17 @@ class Gateway:
         and their events) commits first, so nothing leaves (a submit, a deliver_sm_resp)
         ahead of its record. False while that commit fails (a full disk): the bind holds its
         output and asks again (Engine.before_write)."""
-        outbox, events, stats = self.outbox, self.events, self.stats
-        if outbox is not None and (outbox.dirty or (events is not None and events.dirty)
-                                   or (stats is not None and stats.dirty)):
+        if self._dirty:
             return self._flush()
         return True
+
+    @property
+    def _dirty(self) -> bool:
+        """Something is buffered for the outbox's next commit (its rows and moves, events,
+        statistics)."""
+        outbox, events, stats = self.outbox, self.events, self.stats
+        return outbox is not None and (outbox.dirty or (events is not None and events.dirty)
+                                       or (stats is not None and stats.dirty))
 
     def _observe(self, ref: str, old: MessageState | None, new: MessageState, at: float,
                  change: Change) -> None:

@@ -158,7 +158,7 @@ def _stamp(second: int) -> bytes:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
 
 
-class Event(msgspec.Struct, frozen=True):
+class Event(msgspec.Struct, frozen=True, gc=False):
     seq: int
     at: float
     type: str
@@ -190,7 +190,7 @@ class EventLog(SharedFileStore):
         self._buffer: list[tuple[int, float, str, str | None, bytes]] = []
         # The last events written, oldest first, contiguous by number: _recent[i] is event
         # number _recent_first + i (at most 2 x RECENT_EVENTS, halved as it grows).
-        self._recent: list[tuple[int, float, str, str | None, bytes]] = []
+        self._recent: list[Event] = []
         self._recent_first = self.last_seq + 1
         # What write() put into the open transaction, kept until the gateway says whether it
         # committed (committed) or not (rolled_back: it is written again next time, under the
@@ -258,7 +258,7 @@ class EventLog(SharedFileStore):
         self._staged = None
         if not buffer:
             return
-        self._recent += buffer
+        self._recent += [Event(*row) for row in buffer]
         if len(self._recent) > 2 * RECENT_EVENTS:
             drop = len(self._recent) - RECENT_EVENTS
             del self._recent[:drop]
@@ -285,19 +285,21 @@ class EventLog(SharedFileStore):
         """Committed events after ``seq``, oldest first, of the ``types`` (patterns) if given,
         among at most ``limit`` read; and the number of the last one read (where to go on).
         From memory when they are among the last written, else from the file."""
-        rows: list[Any]
-        if seq + 1 >= self._recent_first:
+        read: list[Event]
+        if seq + 1 >= self._recent_first:  # (the Events made once, shared by every reader)
             start = seq + 1 - self._recent_first
-            rows = self._recent[start:start + limit]
+            read = self._recent[start:start + limit]
         else:
-            rows = self._open().conn.execute(
-                "SELECT seq, at, type, principal, data FROM events WHERE seq > ? AND seq <= ? "
-                "ORDER BY seq LIMIT ?", (seq, self.committed_seq, limit)).fetchall()
-        wanted = None if types is None else list(types)
-        out = [Event(int(s), float(at), str(kind), who, bytes(data))
-               for s, at, kind, who, data in rows
-               if wanted is None or any(fnmatch.fnmatchcase(kind, p) for p in wanted)]
-        return out, int(rows[-1][0]) if rows else seq
+            read = [Event(int(s), float(at), str(kind), who, bytes(data))
+                    for s, at, kind, who, data in self._open().conn.execute(
+                        "SELECT seq, at, type, principal, data FROM events WHERE seq > ? "
+                        "AND seq <= ? ORDER BY seq LIMIT ?", (seq, self.committed_seq, limit))]
+        if types is not None:
+            wanted = list(types)
+            out = [e for e in read if any(fnmatch.fnmatchcase(e.type, p) for p in wanted)]
+        else:
+            out = read
+        return out, read[-1].seq if read else seq
 
     def cursor(self, endpoint: str) -> int | None:
         row = self._open().conn.execute("SELECT seq FROM webhook_cursor WHERE endpoint = ?",

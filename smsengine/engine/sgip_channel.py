@@ -221,8 +221,7 @@ class SgipAdapter:
                 user = msg.destination
                 if user[:1] == "+":
                     user = destination_for(user, cfg)
-                if user[:2] != "86":
-                    user = "86" + user
+                user = _user_number(user)
                 if len(user) <= 21 and user.isascii() and "\0" not in user:
                     source = msg.source if msg.source is not None else cfg.default_source
                     key = (source, one[0], 1 if msg.registered_delivery else 2)
